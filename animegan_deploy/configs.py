@@ -1,0 +1,104 @@
+"""Typed stage configs and their command-line form.
+
+Every stage config is a dataclass whose fields carry ``metadata={"help": ...}``; :func:`add_config_arguments`
+turns the fields into argparse options (so every option is described in ``--help``) and
+:func:`config_from_args` builds the dataclass back from the parsed namespace. Adding a field to a config
+adds its CLI option; nothing else needs editing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+T = TypeVar("T")
+
+
+def option(default: Any, help: str, **extra: Any) -> Any:
+    """A dataclass field with a default and the help text its CLI option shows."""
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
+    return dataclasses.field(default=default, metadata={"help": help, **extra})
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    """'256' -> (256, 256); '192x320' -> (192, 320) as height x width."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; use N or HxW, e.g. 256 or 192x320") from None
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; use N or HxW with positive numbers")
+    return values[0], values[1]
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_type: type, skip: tuple[str, ...] = ()) -> None:
+    hints = typing.get_type_hints(config_type)
+    for f in dataclasses.fields(config_type):
+        if f.name in skip or not f.metadata.get("help"):
+            continue
+        tp, optional = _unwrap_optional(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = f.metadata["help"]
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
+        if tp is bool:
+            parser.add_argument(
+                _flag(f.name), action=argparse.BooleanOptionalAction, help=f"{help_text} (default: {default})", **kwargs
+            )
+            continue
+        if get_origin(tp) is Literal:
+            kwargs["choices"] = list(get_args(tp))
+            kwargs["type"] = type(get_args(tp)[0])
+        elif f.metadata.get("size"):
+            kwargs["type"] = _parse_size
+            if get_origin(tp) in (tuple, list) and get_args(tp) and get_origin(get_args(tp)[0]) is tuple:
+                kwargs["nargs"] = "+"
+        elif get_origin(tp) in (tuple, list):
+            item = get_args(tp)[0]
+            kwargs["type"] = item
+            kwargs["nargs"] = "+"
+        elif tp in (int, float, str):
+            kwargs["type"] = tp
+        else:
+            kwargs["type"] = str
+        shown = _show_default(default)
+        parser.add_argument(
+            _flag(f.name), metavar=f.metadata.get("metavar"), help=f"{help_text} (default: {shown})", **kwargs
+        )
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return f"{value[0]}x{value[1]}"
+    if isinstance(value, (list, tuple)):
+        return " ".join(_show_default(v) for v in value) or "none"
+    return "none" if value is None else str(value)
+
+
+def config_from_args(config_type: type[T], namespace: argparse.Namespace, **overrides: Any) -> T:
+    names = {f.name for f in dataclasses.fields(config_type)}  # type: ignore[arg-type]
+    values = {k: v for k, v in vars(namespace).items() if k in names}
+    values.update(overrides)
+    for f in dataclasses.fields(config_type):  # type: ignore[arg-type]
+        if isinstance(values.get(f.name), list) and f.default is not dataclasses.MISSING and isinstance(f.default, tuple):
+            values[f.name] = tuple(values[f.name])
+    return config_type(**values)

@@ -1,0 +1,15 @@
+"""User-facing errors: one line that names the file or argument and the fix, and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in the user's input (bad path, wrong file, bad option). Printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+class MissingDependencyError(UserError):
+    """An optional backend or tool is not installed here (e.g. TensorRT without a GPU)."""
+
+    exit_code = 3

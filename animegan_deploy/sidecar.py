@@ -1,0 +1,98 @@
+"""JSON sidecars: every artifact ``X`` gets ``X.json`` saying what it is, where it came from and its numbers."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import __version__
+from .atomic import atomic_write_json
+
+
+def sidecar_path(artifact: str | os.PathLike[str]) -> Path:
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe_source(path: str | os.PathLike[str] | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    path = Path(path)
+    info: dict[str, Any] = {"path": str(path)}
+    if path.is_file():
+        info["sha256"] = file_sha256(path)
+        info["size_bytes"] = path.stat().st_size
+    return info
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_sidecar(
+    artifact: str | os.PathLike[str],
+    kind: str,
+    *,
+    source: str | os.PathLike[str] | None = None,
+    config: Any = None,
+    metrics: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``artifact``.json atomically and return its path."""
+    artifact = Path(artifact)
+    record: dict[str, Any] = {
+        "artifact": artifact.name,
+        "kind": kind,
+        "sha256": file_sha256(artifact) if artifact.is_file() else None,
+        "size_bytes": artifact.stat().st_size if artifact.is_file() else None,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "tool": f"animegan-deploy {__version__}",
+        "git_commit": git_commit(),
+        "source": describe_source(source),
+        "config": _plain(config),
+        "metrics": _plain(dict(metrics or {})),
+    }
+    if extra:
+        record.update(_plain(dict(extra)))
+    return atomic_write_json(sidecar_path(artifact), record)
+
+
+def read_sidecar(artifact: str | os.PathLike[str]) -> dict[str, Any]:
+    return json.loads(sidecar_path(artifact).read_text())

@@ -1,0 +1,1 @@
+"""Model compression stages: structured channel pruning, knowledge distillation, INT8 calibration."""

@@ -1,0 +1,214 @@
+"""The AnimeGANv2 generator, weight-compatible with the public PyTorch port.
+
+At width 1.0 ``Generator().state_dict()`` has exactly the 77 tensors of the public checkpoints
+(2,143,552 parameters). Layer widths come from a :class:`ChannelPlan`: scaled uniformly by a width
+multiplier (narrow students, wide teachers) or set per layer (pruned models), always with the same
+topology and key names, so any plan can be rebuilt from a state_dict's shapes alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .norms import NormKind, convert_norms, make_norm
+
+
+class ConvNormLReLU(nn.Sequential):
+    """pad -> conv (no padding) -> GroupNorm(1, C) -> LeakyReLU(0.2); keys ``.1.weight``, ``.2.weight/bias``."""
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int | tuple[int, int, int, int] = 1,
+        groups: int = 1,
+        bias: bool = False,
+        norm: NormKind = "group",
+    ) -> None:
+        super().__init__(
+            nn.ReflectionPad2d(padding),
+            nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=0, groups=groups, bias=bias),
+            make_norm(norm, out_ch),
+            nn.LeakyReLU(0.2),
+        )
+
+
+class InvertedResBlock(nn.Module):
+    """1x1 expand -> 3x3 depthwise (with bias) -> 1x1 project -> GroupNorm, plus the input when residual."""
+
+    def __init__(self, in_ch: int, hidden_ch: int, out_ch: int, residual: bool, norm: NormKind = "group"):
+        super().__init__()
+        if residual and in_ch != out_ch:
+            raise ValueError(f"a residual block needs in == out channels, got {in_ch} -> {out_ch}")
+        self.use_res_connect = residual
+        self.layers = nn.Sequential(
+            ConvNormLReLU(in_ch, hidden_ch, kernel_size=1, padding=0, norm=norm),
+            ConvNormLReLU(hidden_ch, hidden_ch, groups=hidden_ch, bias=True, norm=norm),
+            nn.Conv2d(hidden_ch, out_ch, kernel_size=1, padding=0, bias=False),
+            make_norm(norm, out_ch),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.layers(x)
+        return x + out if self.use_res_connect else out
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    """Output channels of every prunable layer. ``trunk`` is shared by the residual blocks c1..c4."""
+
+    a0: int = 32
+    a1: int = 64
+    a2: int = 64
+    b0: int = 128
+    b1: int = 128
+    c0: int = 128
+    c1_hidden: int = 256
+    trunk: int = 256
+    c2_hidden: int = 512
+    c3_hidden: int = 512
+    c4_hidden: int = 512
+    c5: int = 128
+    d0: int = 128
+    d1: int = 128
+    e0: int = 64
+    e1: int = 64
+    e2: int = 32
+
+    @classmethod
+    def for_width(cls, width: float) -> "ChannelPlan":
+        if not 0.0 < width <= 8.0:
+            raise ValueError(f"width multiplier must be in (0, 8], got {width}")
+        base = cls()
+        return cls(**{f.name: max(1, int(round(getattr(base, f.name) * width))) for f in fields(cls)})
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, int]) -> "ChannelPlan":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        missing = sorted(names - set(values))
+        if unknown or missing:
+            raise ValueError(f"channel plan: unknown layers {unknown}, missing layers {missing}")
+        return cls(**{k: int(v) for k, v in values.items()})
+
+    @classmethod
+    def from_state_dict(cls, state_dict: Mapping[str, torch.Tensor]) -> "ChannelPlan":
+        """Read every layer's width off the conv weight that produces it."""
+        missing = [key for key in PLAN_WEIGHT_KEYS.values() if key not in state_dict]
+        if missing:
+            raise KeyError(f"cannot infer channel plan, missing keys: {', '.join(missing)}")
+        return cls(**{name: int(state_dict[key].shape[0]) for name, key in PLAN_WEIGHT_KEYS.items()})
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+# plan entry -> the conv weight whose first dimension is that layer's output channels
+PLAN_WEIGHT_KEYS: dict[str, str] = {
+    "a0": "block_a.0.1.weight",
+    "a1": "block_a.1.1.weight",
+    "a2": "block_a.2.1.weight",
+    "b0": "block_b.0.1.weight",
+    "b1": "block_b.1.1.weight",
+    "c0": "block_c.0.1.weight",
+    "c1_hidden": "block_c.1.layers.0.1.weight",
+    "trunk": "block_c.1.layers.2.weight",
+    "c2_hidden": "block_c.2.layers.0.1.weight",
+    "c3_hidden": "block_c.3.layers.0.1.weight",
+    "c4_hidden": "block_c.4.layers.0.1.weight",
+    "c5": "block_c.5.1.weight",
+    "d0": "block_d.0.1.weight",
+    "d1": "block_d.1.1.weight",
+    "e0": "block_e.0.1.weight",
+    "e1": "block_e.1.1.weight",
+    "e2": "block_e.2.1.weight",
+}
+
+HALF_PAD = (0, 1, 0, 1)  # stride-2 convs pad right/bottom only, as TensorFlow's SAME does
+
+
+class Generator(nn.Module):
+    """AnimeGANv2 generator. Input and output: NCHW RGB in [-1, 1]; any height and width."""
+
+    def __init__(
+        self,
+        width: float = 1.0,
+        align_corners: bool = True,
+        norm: NormKind = "group",
+        channels: ChannelPlan | None = None,
+    ) -> None:
+        super().__init__()
+        plan = channels if channels is not None else ChannelPlan.for_width(width)
+        self.plan = plan
+        self.width = width
+        self.align_corners = align_corners
+        self.norm_kind: NormKind = norm
+        p = plan
+        self.block_a = nn.Sequential(
+            ConvNormLReLU(3, p.a0, kernel_size=7, padding=3, norm=norm),
+            ConvNormLReLU(p.a0, p.a1, stride=2, padding=HALF_PAD, norm=norm),
+            ConvNormLReLU(p.a1, p.a2, norm=norm),
+        )
+        self.block_b = nn.Sequential(
+            ConvNormLReLU(p.a2, p.b0, stride=2, padding=HALF_PAD, norm=norm),
+            ConvNormLReLU(p.b0, p.b1, norm=norm),
+        )
+        self.block_c = nn.Sequential(
+            ConvNormLReLU(p.b1, p.c0, norm=norm),
+            InvertedResBlock(p.c0, p.c1_hidden, p.trunk, residual=False, norm=norm),
+            InvertedResBlock(p.trunk, p.c2_hidden, p.trunk, residual=True, norm=norm),
+            InvertedResBlock(p.trunk, p.c3_hidden, p.trunk, residual=True, norm=norm),
+            InvertedResBlock(p.trunk, p.c4_hidden, p.trunk, residual=True, norm=norm),
+            ConvNormLReLU(p.trunk, p.c5, norm=norm),
+        )
+        self.block_d = nn.Sequential(
+            ConvNormLReLU(p.c5, p.d0, norm=norm),
+            ConvNormLReLU(p.d0, p.d1, norm=norm),
+        )
+        self.block_e = nn.Sequential(
+            ConvNormLReLU(p.d1, p.e0, norm=norm),
+            ConvNormLReLU(p.e0, p.e1, norm=norm),
+            ConvNormLReLU(p.e1, p.e2, kernel_size=7, padding=3, norm=norm),
+        )
+        self.out_layer = nn.Sequential(nn.Conv2d(p.e2, 3, kernel_size=1, bias=False), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.block_a(x)
+        half_size = out.shape[-2:]
+        out = self.block_b(out)
+        out = self.block_c(out)
+        if self.align_corners:
+            out = F.interpolate(out, half_size, mode="bilinear", align_corners=True)
+        else:
+            out = F.interpolate(out, scale_factor=2.0, mode="bilinear", align_corners=False)
+        out = self.block_d(out)
+        out = F.interpolate(out, x.shape[-2:], mode="bilinear", align_corners=self.align_corners)
+        out = self.block_e(out)
+        return self.out_layer(out)
+
+    def set_norm(self, kind: NormKind) -> "Generator":
+        """Switch every normalization to ``kind`` in place (parameters kept); returns self."""
+        convert_norms(self, kind)
+        self.norm_kind = kind
+        return self
+
+    def describe(self) -> dict[str, object]:
+        """Architecture facts that, with the state_dict, rebuild this model exactly."""
+        return {
+            "architecture": "animeganv2",
+            "width": self.width,
+            "align_corners": self.align_corners,
+            "normalization": self.norm_kind,
+            "channels": self.plan.to_dict(),
+        }
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

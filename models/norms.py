@@ -1,0 +1,72 @@
+"""Normalization layers of the AnimeGANv2 generator.
+
+The public generator uses ``nn.GroupNorm(num_groups=1, num_channels=C, affine=True)``: every sample is
+normalized over (C, H, W) together, then scaled and shifted per channel. Exporters lower it to
+Reshape/InstanceNormalization/Reshape/Mul/Add, which onnx2tf converts badly (extra transposes, wrong
+integer-quantized outputs). :class:`ExplicitGroupNorm` computes the same thing as a plain
+mean/variance over (C, H, W) with the same ``weight``/``bias`` parameters, so a state_dict moves
+between the two forms unchanged and export paths can switch to it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+NormKind = Literal["group", "explicit"]
+NORM_KINDS: tuple[str, ...] = ("group", "explicit")
+EPS = 1e-5  # nn.GroupNorm's default, which the public checkpoints were trained with
+
+
+class ExplicitGroupNorm(nn.Module):
+    """GroupNorm(1, C) written as ReduceMean/Sub/Mul/Sqrt/Div; same parameters and state_dict keys."""
+
+    def __init__(self, num_channels: int, eps: float = EPS) -> None:
+        super().__init__()
+        self.num_channels = num_channels
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_channels))
+        self.bias = nn.Parameter(torch.zeros(num_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        centered = x - mean
+        var = (centered * centered).mean(dim=(1, 2, 3), keepdim=True)
+        normalized = centered / torch.sqrt(var + self.eps)
+        return normalized * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_channels}, eps={self.eps}"
+
+
+def make_norm(kind: NormKind, channels: int) -> nn.Module:
+    if kind == "group":
+        return nn.GroupNorm(num_groups=1, num_channels=channels, affine=True, eps=EPS)
+    if kind == "explicit":
+        return ExplicitGroupNorm(channels)
+    raise ValueError(f"unknown normalization {kind!r}; choose one of {', '.join(NORM_KINDS)}")
+
+
+def is_norm(module: nn.Module) -> bool:
+    return isinstance(module, ExplicitGroupNorm) or (
+        isinstance(module, nn.GroupNorm) and module.num_groups == 1
+    )
+
+
+def convert_norms(model: nn.Module, kind: NormKind) -> nn.Module:
+    """Swap every GroupNorm(1, C) / ExplicitGroupNorm in ``model`` to ``kind`` in place, keeping parameters."""
+    for name, child in list(model.named_children()):
+        if is_norm(child):
+            channels = child.weight.shape[0]
+            replacement = make_norm(kind, channels)
+            with torch.no_grad():
+                replacement.weight.copy_(child.weight)
+                replacement.bias.copy_(child.bias)
+            replacement.to(device=child.weight.device, dtype=child.weight.dtype)
+            replacement.train(child.training)
+            setattr(model, name, replacement)
+        else:
+            convert_norms(child, kind)
+    return model
