@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -101,7 +100,9 @@ def read_public_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tens
             f"{path}: refused to load: the pickle holds objects other than tensors ({reason[:160]}); "
             "only plain tensor state_dicts are accepted, re-save with torch.save(model.state_dict(), ...)"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # garbage bytes surface as any exception type from the unpickler
+        if isinstance(exc, MemoryError):
+            raise
         raise UserError(
             f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
             "expected a file written by torch.save(state_dict)"

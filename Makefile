@@ -1,0 +1,39 @@
+# Thin layer over the `animegan` CLI. `make install` builds a project-local .venv once; every other
+# target installs first when pyproject.toml changed.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ANIMEGAN := $(VENV)/bin/animegan
+STAMP := $(VENV)/.install-stamp
+# Machines without the local CPU wheel can point this at a CPU-only torch index.
+TORCH_INDEX ?=
+WEIGHTS ?= default
+SIZE ?= 256
+OUT ?= exports
+
+.PHONY: help install test demo export-onnx clean
+
+help:
+	@echo "make install      create .venv and install pinned dependencies (CPU torch first)"
+	@echo "make test         run the test suite (what CI runs)"
+	@echo "make demo         stylize the bundled photos with the embedded default model"
+	@echo "make export-onnx  export WEIGHTS=$(WEIGHTS) to $(OUT)/ as ONNX"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+export-onnx: install
+	$(ANIMEGAN) export onnx --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/animegan_$(SIZE).onnx
+
+clean:
+	rm -rf stylized exports results .pytest_cache
