@@ -48,6 +48,54 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train.config import load_config
+    from .train.loop import train
+
+    overrides = list(args.set or [])
+    if args.run_dir:
+        overrides.append(f"run.run_dir={args.run_dir}")
+    if args.vgg_weights:
+        overrides.append(f"run.vgg_weights={args.vgg_weights}")
+    config = load_config(args.config, overrides)
+    result = train(config, resume=args.resume, progress=not args.quiet, stop_after=args.stop_after)
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
+    done = "finished" if result.steps >= config.total_steps else "paused"
+    print(f"{done} at step {result.steps}/{config.total_steps} in {result.seconds:.0f} s; {losses}")
+    if result.steps >= config.total_steps:
+        print(f"wrote {result.generator}")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from .train.demo_data import build_demo_dataset
+
+    folders = build_demo_dataset(Path(args.output))
+    for name, folder in folders.items():
+        print(f"{name}: {folder} ({len(list(folder.iterdir()))} images)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    from .stylize import StylizeConfig
+
+    config = config_from_args(StylizeConfig, args)
+    grid = run_demo(_weights(args.weights), Path(args.output), config)
+    print(f"wrote {grid} (left: photo, right: stylized)")
+    return 0
+
+
+def cmd_evaluate_style(args: argparse.Namespace) -> int:
+    from .train.evaluate import StyleEvalConfig, evaluate_style
+
+    report = evaluate_style(_weights(args.weights), Path(args.baseline), args.photos, args.style,
+                            StyleEvalConfig(size=args.size, vgg_weights=args.vgg_weights), args.output)
+    print(f"style loss {report['model']['style_loss']:.4g} vs baseline {report['baseline_metrics']['style_loss']:.4g} "
+          f"({100 * report['style_loss_reduction']:.1f}% lower); content loss ratio {report['content_loss_ratio']:.2f}x")
+    return 0
+
+
 def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from .export.formats import FORMATS
@@ -96,6 +144,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--align-corners", action=argparse.BooleanOptionalAction, default=None,
                    help="bilinear upsampling mode the checkpoint was trained with (default: True, as the port)")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("train", help="train a generator with the AnimeGANv2 recipe (init phase, then GAN)",
+                       description="Train per a TOML config (sections data, model, loss, optim, run; see "
+                                   "train/configs/). Checkpoints are written atomically every "
+                                   "run.checkpoint_every steps; --resume continues from the last one. "
+                                   "Multi-GPU/multi-node: launch with torchrun.")
+    p.add_argument("--config", default=None, help="TOML config file (default: built-in defaults, Hayao preset)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one config value, e.g. --set optim.batch_size=8 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue from run_dir/checkpoints/last.pt")
+    p.add_argument("--run-dir", default=None, help="output folder (same as --set run.run_dir=...)")
+    p.add_argument("--vgg-weights", default=None,
+                   help="VGG19 for the content/style losses: 'imagenet' (torch hub cache or download), a path "
+                        "to torchvision's vgg19-dcbb9e9d.pth, or 'random' (explicit opt-in; tests and the demo)")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="train at most this many steps in this session, then checkpoint and exit (resume later)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("demo-data", help="build the offline demo dataset (bundled photos + procedural cartoon style)",
+                       description="Write photos/, heldout/ and style/ from photos shipped by scikit-image, "
+                                   "matplotlib and scikit-learn; the style is a procedural cartoon filter.")
+    p.add_argument("--output", default="runs/demo-data", help="folder to write (default: runs/demo-data)")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("demo", help="stylize photos bundled with installed packages and write a side-by-side grid",
+                       description="Offline demo: stylize bundled photos with the embedded default model "
+                                   "(or --weights) and write OUTPUT/grid.png.")
+    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    p.add_argument("-o", "--output", default="demo", help="folder for the stylized photos and grid.png (default: demo)")
+    add_config_arguments(p, StylizeConfig)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("evaluate-style", help="Gram style loss and content loss on held-out photos vs a baseline",
+                       description="Check that a trained model learned the style: its Gram style loss to the "
+                                   "style set should be well below the init-phase model's, its content loss close.")
+    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    p.add_argument("--baseline", required=True, help="the init-phase (reconstruction-only) generator checkpoint")
+    p.add_argument("--photos", required=True, help="folder of held-out photos (not used for training)")
+    p.add_argument("--style", required=True, help="folder of style images (grayscale copies are cached beside it)")
+    p.add_argument("--size", type=int, default=256, help="longest side the photos are evaluated at (default: 256)")
+    p.add_argument("--vgg-weights", default="random", help="VGG19 for the losses, as in training (default: random)")
+    p.add_argument("--output", default=None, help="write OUTPUT.json and OUTPUT.md reports (default: print only)")
+    p.set_defaults(func=cmd_evaluate_style)
 
     export = sub.add_parser("export", help="export a generator to a deployable format",
                             description="Export a generator checkpoint; every format validates its output "

@@ -1,0 +1,94 @@
+"""The offline demo domain: photos that ship inside installed packages, and a procedural cartoon style.
+
+No anime dataset can be downloaded on the project's machines, so the demo style is generated: flat colors
+(edge-preserving smoothing, then k-means color quantization) with dark edge lines. It stands in for a real
+anime style so the whole recipe (training, compression, quantization, export) runs end to end offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from animegan_deploy.atomic import atomic_path
+
+# photos the demo model is trained on, and photos it never sees (evaluation, calibration checks)
+TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "hubble_deep_field", "motorcycle", "china", "camera", "clock",
+                "coins", "immunohistochemistry")
+HELDOUT_PHOTOS = ("chelsea", "grace_hopper", "flower")
+
+
+def bundled_photo(name: str) -> np.ndarray:
+    """uint8 RGB of a photo shipped by scikit-image, matplotlib or scikit-learn."""
+    import skimage.data as sk
+
+    if name == "grace_hopper":
+        import matplotlib.cbook
+
+        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as handle:
+            data = np.frombuffer(handle.read(), np.uint8)
+        return cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return np.asarray(load_sample_image(f"{name}.jpg"))
+    if name == "motorcycle":
+        image = sk.stereo_motorcycle()[0]
+    else:
+        image = getattr(sk, name)()
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3]).astype(np.uint8)
+
+
+def fit_size(rgb: np.ndarray, longest: int = 512) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = longest / max(h, w)
+    if scale >= 1:
+        return rgb
+    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
+def cartoonize(rgb: np.ndarray, colors: int = 10, seed: int = 0) -> np.ndarray:
+    """Procedural cartoon: edge-preserving smoothing, k-means flat colors, dark edge lines."""
+    smooth = cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=60, sigma_r=0.45)
+    smooth = cv2.bilateralFilter(smooth, 9, 40, 7)
+    pixels = smooth.reshape(-1, 3).astype(np.float32)
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    _, labels, centers = cv2.kmeans(pixels, colors, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    flat = centers[labels.ravel()].reshape(rgb.shape).astype(np.uint8)
+    flat = cv2.medianBlur(flat, 5)
+    gray = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7)
+    lines = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 4) == 0
+    out = flat.copy()
+    out[lines] = (out[lines].astype(np.float32) * 0.2).astype(np.uint8)
+    return out
+
+
+def _save(path: Path, rgb: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), rgb[:, :, ::-1]):
+            raise OSError(f"cannot write {path}")
+
+
+def build_demo_dataset(out_dir: str | Path, longest: int = 512) -> dict[str, Path]:
+    """Write photos/ (train), heldout/ and style/ (cartoonized train photos) under ``out_dir``."""
+    out_dir = Path(out_dir)
+    folders = {"photos": out_dir / "photos", "heldout": out_dir / "heldout", "style": out_dir / "style"}
+    for index, name in enumerate(TRAIN_PHOTOS):
+        photo = fit_size(bundled_photo(name), longest)
+        target = folders["photos"] / f"{name}.png"
+        if not target.is_file():
+            _save(target, photo)
+        style = folders["style"] / f"{name}_cartoon.png"
+        if not style.is_file():
+            _save(style, cartoonize(photo, seed=index))
+    for name in HELDOUT_PHOTOS:
+        target = folders["heldout"] / f"{name}.png"
+        if not target.is_file():
+            _save(target, fit_size(bundled_photo(name), longest))
+    return folders
