@@ -41,6 +41,7 @@ class GeneratorInfo:
     align_corners: bool = True
     normalization: NormKind = "group"
     channels: dict[str, int] = field(default_factory=lambda: ChannelPlan().to_dict())
+    stat_channels: dict[str, int] | None = None  # unpruned widths of a pruned model's norm statistics
     style: str = "unknown"
     provenance: dict[str, Any] = field(default_factory=dict)
     architecture: str = "animeganv2"
@@ -53,6 +54,7 @@ class GeneratorInfo:
             "align_corners": json.dumps(bool(self.align_corners)),
             "normalization": self.normalization,
             "channels": json.dumps(self.channels, sort_keys=True),
+            "stat_channels": json.dumps(self.stat_channels, sort_keys=True),
             "style": self.style,
             "provenance": json.dumps(self.provenance, sort_keys=True, default=str),
         }
@@ -65,6 +67,7 @@ class GeneratorInfo:
                 align_corners=json.loads(meta.get("align_corners", "true")),
                 normalization=meta.get("normalization", "group"),  # type: ignore[arg-type]
                 channels=json.loads(meta["channels"]) if "channels" in meta else ChannelPlan().to_dict(),
+                stat_channels=json.loads(meta.get("stat_channels", "null")),
                 style=meta.get("style", "unknown"),
                 provenance=json.loads(meta.get("provenance", "{}")),
                 architecture=meta.get("architecture", "animeganv2"),
@@ -79,6 +82,9 @@ class GeneratorInfo:
 
     def plan(self) -> ChannelPlan:
         return ChannelPlan.from_dict(self.channels)
+
+    def stat_plan(self) -> ChannelPlan | None:
+        return ChannelPlan.from_dict(self.stat_channels) if self.stat_channels else None
 
 
 @dataclass
@@ -168,6 +174,7 @@ def build_generator(
         align_corners=info.align_corners,
         norm=info.normalization,
         channels=info.plan(),
+        stat_channels=info.stat_plan(),
     )
     problem = state_dict_mismatch(model, state_dict)
     if problem:
@@ -213,6 +220,7 @@ def save_checkpoint(
         align_corners=bool(desc["align_corners"]),
         normalization=desc["normalization"],  # type: ignore[arg-type]
         channels=dict(desc["channels"]),  # type: ignore[arg-type]
+        stat_channels=dict(desc["stat_channels"]) if desc["stat_channels"] else None,  # type: ignore[arg-type]
         style=style,
         provenance=dict(provenance or {}),
     )

@@ -31,11 +31,12 @@ class ConvNormLReLU(nn.Sequential):
         groups: int = 1,
         bias: bool = False,
         norm: NormKind = "group",
+        stat_ch: int | None = None,
     ) -> None:
         super().__init__(
             nn.ReflectionPad2d(padding),
             nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=0, groups=groups, bias=bias),
-            make_norm(norm, out_ch),
+            make_norm(norm, out_ch, stat_ch),
             nn.LeakyReLU(0.2),
         )
 
@@ -43,16 +44,25 @@ class ConvNormLReLU(nn.Sequential):
 class InvertedResBlock(nn.Module):
     """1x1 expand -> 3x3 depthwise (with bias) -> 1x1 project -> GroupNorm, plus the input when residual."""
 
-    def __init__(self, in_ch: int, hidden_ch: int, out_ch: int, residual: bool, norm: NormKind = "group"):
+    def __init__(
+        self,
+        in_ch: int,
+        hidden_ch: int,
+        out_ch: int,
+        residual: bool,
+        norm: NormKind = "group",
+        stat_hidden: int | None = None,
+        stat_out: int | None = None,
+    ):
         super().__init__()
         if residual and in_ch != out_ch:
             raise ValueError(f"a residual block needs in == out channels, got {in_ch} -> {out_ch}")
         self.use_res_connect = residual
         self.layers = nn.Sequential(
-            ConvNormLReLU(in_ch, hidden_ch, kernel_size=1, padding=0, norm=norm),
-            ConvNormLReLU(hidden_ch, hidden_ch, groups=hidden_ch, bias=True, norm=norm),
+            ConvNormLReLU(in_ch, hidden_ch, kernel_size=1, padding=0, norm=norm, stat_ch=stat_hidden),
+            ConvNormLReLU(hidden_ch, hidden_ch, groups=hidden_ch, bias=True, norm=norm, stat_ch=stat_hidden),
             nn.Conv2d(hidden_ch, out_ch, kernel_size=1, padding=0, bias=False),
-            make_norm(norm, out_ch),
+            make_norm(norm, out_ch, stat_out),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,40 +153,46 @@ class Generator(nn.Module):
         align_corners: bool = True,
         norm: NormKind = "group",
         channels: ChannelPlan | None = None,
+        stat_channels: ChannelPlan | None = None,
     ) -> None:
+        """``stat_channels``: the unpruned plan of a pruned model (see ExplicitGroupNorm), else None."""
         super().__init__()
         plan = channels if channels is not None else ChannelPlan.for_width(width)
         self.plan = plan
+        self.stat_plan = stat_channels if stat_channels is not None and stat_channels != plan else None
         self.width = width
         self.align_corners = align_corners
         self.norm_kind: NormKind = norm
         p = plan
+        s = self.stat_plan
+
+        def stat(name: str) -> int | None:
+            return getattr(s, name) if s is not None else None
+
+        def cnl(name: str, in_ch: int, **kw) -> ConvNormLReLU:
+            return ConvNormLReLU(in_ch, getattr(p, name), norm=norm, stat_ch=stat(name), **kw)
+
+        def irb(name: str, in_ch: int, residual: bool) -> InvertedResBlock:
+            hidden = f"{name}_hidden"
+            return InvertedResBlock(in_ch, getattr(p, hidden), p.trunk, residual=residual, norm=norm,
+                                    stat_hidden=stat(hidden), stat_out=stat("trunk"))
+
         self.block_a = nn.Sequential(
-            ConvNormLReLU(3, p.a0, kernel_size=7, padding=3, norm=norm),
-            ConvNormLReLU(p.a0, p.a1, stride=2, padding=HALF_PAD, norm=norm),
-            ConvNormLReLU(p.a1, p.a2, norm=norm),
+            cnl("a0", 3, kernel_size=7, padding=3),
+            cnl("a1", p.a0, stride=2, padding=HALF_PAD),
+            cnl("a2", p.a1),
         )
-        self.block_b = nn.Sequential(
-            ConvNormLReLU(p.a2, p.b0, stride=2, padding=HALF_PAD, norm=norm),
-            ConvNormLReLU(p.b0, p.b1, norm=norm),
-        )
+        self.block_b = nn.Sequential(cnl("b0", p.a2, stride=2, padding=HALF_PAD), cnl("b1", p.b0))
         self.block_c = nn.Sequential(
-            ConvNormLReLU(p.b1, p.c0, norm=norm),
-            InvertedResBlock(p.c0, p.c1_hidden, p.trunk, residual=False, norm=norm),
-            InvertedResBlock(p.trunk, p.c2_hidden, p.trunk, residual=True, norm=norm),
-            InvertedResBlock(p.trunk, p.c3_hidden, p.trunk, residual=True, norm=norm),
-            InvertedResBlock(p.trunk, p.c4_hidden, p.trunk, residual=True, norm=norm),
-            ConvNormLReLU(p.trunk, p.c5, norm=norm),
+            cnl("c0", p.b1),
+            irb("c1", p.c0, residual=False),
+            irb("c2", p.trunk, residual=True),
+            irb("c3", p.trunk, residual=True),
+            irb("c4", p.trunk, residual=True),
+            cnl("c5", p.trunk),
         )
-        self.block_d = nn.Sequential(
-            ConvNormLReLU(p.c5, p.d0, norm=norm),
-            ConvNormLReLU(p.d0, p.d1, norm=norm),
-        )
-        self.block_e = nn.Sequential(
-            ConvNormLReLU(p.d1, p.e0, norm=norm),
-            ConvNormLReLU(p.e0, p.e1, norm=norm),
-            ConvNormLReLU(p.e1, p.e2, kernel_size=7, padding=3, norm=norm),
-        )
+        self.block_d = nn.Sequential(cnl("d0", p.c5), cnl("d1", p.d0))
+        self.block_e = nn.Sequential(cnl("e0", p.d1), cnl("e1", p.e0), cnl("e2", p.e1, kernel_size=7, padding=3))
         self.out_layer = nn.Sequential(nn.Conv2d(p.e2, 3, kernel_size=1, bias=False), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -207,6 +223,7 @@ class Generator(nn.Module):
             "align_corners": self.align_corners,
             "normalization": self.norm_kind,
             "channels": self.plan.to_dict(),
+            "stat_channels": self.stat_plan.to_dict() if self.stat_plan is not None else None,
         }
 
 

@@ -21,27 +21,47 @@ EPS = 1e-5  # nn.GroupNorm's default, which the public checkpoints were trained 
 
 
 class ExplicitGroupNorm(nn.Module):
-    """GroupNorm(1, C) written as ReduceMean/Sub/Mul/Sqrt/Div; same parameters and state_dict keys."""
+    """GroupNorm(1, C) written as ReduceMean/Sub/Mul/Sqrt/Div; same parameters and state_dict keys.
 
-    def __init__(self, num_channels: int, eps: float = EPS) -> None:
+    ``stat_channels`` (pruned models) is the layer's channel count before pruning: the statistics are then
+    those of the unpruned layer with the removed channels at zero, so pruning channels whose filters and
+    norm parameters are zero leaves the output unchanged (GroupNorm(1, C) over fewer channels would not).
+    """
+
+    def __init__(self, num_channels: int, eps: float = EPS, stat_channels: int | None = None) -> None:
         super().__init__()
         self.num_channels = num_channels
+        self.stat_channels = stat_channels if stat_channels is not None else num_channels
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(num_channels))
         self.bias = nn.Parameter(torch.zeros(num_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        centered = x - mean
-        var = (centered * centered).mean(dim=(1, 2, 3), keepdim=True)
+        if self.stat_channels != self.num_channels:
+            kept = self.num_channels / self.stat_channels
+            mean = mean * kept
+            centered = x - mean
+            var = (centered * centered).mean(dim=(1, 2, 3), keepdim=True) * kept + mean * mean * (1.0 - kept)
+        else:
+            centered = x - mean
+            var = (centered * centered).mean(dim=(1, 2, 3), keepdim=True)
         normalized = centered / torch.sqrt(var + self.eps)
         return normalized * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
+    @property
+    def compensated(self) -> bool:
+        return self.stat_channels != self.num_channels
+
     def extra_repr(self) -> str:
-        return f"{self.num_channels}, eps={self.eps}"
+        extra = f", stat_channels={self.stat_channels}" if self.compensated else ""
+        return f"{self.num_channels}, eps={self.eps}{extra}"
 
 
-def make_norm(kind: NormKind, channels: int) -> nn.Module:
+def make_norm(kind: NormKind, channels: int, stat_channels: int | None = None) -> nn.Module:
+    """A GroupNorm(1, C) in ``kind`` form; layers with pruned statistics are always explicit."""
+    if stat_channels is not None and stat_channels != channels:
+        return ExplicitGroupNorm(channels, stat_channels=stat_channels)
     if kind == "group":
         return nn.GroupNorm(num_groups=1, num_channels=channels, affine=True, eps=EPS)
     if kind == "explicit":
@@ -60,7 +80,7 @@ def convert_norms(model: nn.Module, kind: NormKind) -> nn.Module:
     for name, child in list(model.named_children()):
         if is_norm(child):
             channels = child.weight.shape[0]
-            replacement = make_norm(kind, channels)
+            replacement = make_norm(kind, channels, getattr(child, "stat_channels", None))
             with torch.no_grad():
                 replacement.weight.copy_(child.weight)
                 replacement.bias.copy_(child.bias)

@@ -50,7 +50,70 @@ def _to_tensor(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(stack).permute(0, 3, 1, 2).contiguous()
 
 
+class CropSampler:
+    """Random scale, crop and flip windows, shared by every image of one training sample."""
+
+    def __init__(self, crop: int, scale_range: tuple[float, float] = (1.0, 1.0), jitter: float = 0.1) -> None:
+        self.crop = crop
+        self.scale_range = scale_range
+        self.jitter = jitter
+
+    def window(self, rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[float, int, int, bool]:
+        """Random scale, crop origin (in the scaled image) and flip for an image of ``shape``."""
+        h, w = shape[:2]
+        low, high = self.scale_range
+        scale = float(rng.uniform(low, high)) if high > low else low
+        scale = max(scale, self.crop / min(h, w))  # never smaller than the crop
+        sh, sw = max(self.crop, round(h * scale)), max(self.crop, round(w * scale))
+        y = int(rng.integers(0, sh - self.crop + 1))
+        x = int(rng.integers(0, sw - self.crop + 1))
+        return scale, y, x, bool(rng.random() < 0.5)
+
+    def apply(self, rgb: np.ndarray, window: tuple[float, int, int, bool]) -> np.ndarray:
+        scale, y, x, flip = window
+        h, w = rgb.shape[:2]
+        sh, sw = max(self.crop, round(h * scale)), max(self.crop, round(w * scale))
+        if (sh, sw) != (h, w):
+            rgb = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if sh < h else cv2.INTER_LINEAR)
+        out = rgb[y : y + self.crop, x : x + self.crop]
+        return np.ascontiguousarray(out[:, ::-1] if flip else out)
+
+    def color_jitter(self, rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
+        if self.jitter <= 0:
+            return rgb
+        brightness = rng.uniform(1 - self.jitter, 1 + self.jitter)
+        contrast = rng.uniform(1 - self.jitter, 1 + self.jitter)
+        x = rgb.astype(np.float32)
+        mean = x.mean()
+        x = (x - mean) * contrast + mean * brightness
+        return np.clip(x, 0, 255).astype(np.uint8)
+
+
+class PhotoBatches:
+    """Augmented photo crops only: what distillation and sparsity training need (no anime data)."""
+
+    def __init__(self, photo_dir: str | Path, sampler: CropSampler, face_crop: bool = False) -> None:
+        self.photo_dir = Path(photo_dir)
+        if not self.photo_dir.is_dir():
+            raise UserError(f"photo_dir {self.photo_dir}: not a folder; point it at a folder of images")
+        self.photos = [str(p) for p in list_images(self.photo_dir)]
+        if not self.photos:
+            raise UserError(f"photo_dir {self.photo_dir}: holds no images (.jpg/.png/...)")
+        self.sampler = sampler
+        self.face_crop = face_crop
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        photo = read_rgb(self.photos[int(rng.integers(len(self.photos)))], self.face_crop)
+        return self.sampler.color_jitter(rng, self.sampler.apply(photo, self.sampler.window(rng, photo.shape)))
+
+    def batch(self, step: int, batch_size: int, seed: int, rank: int = 0) -> torch.Tensor:
+        rng = np.random.default_rng([seed, step, rank])
+        return _to_tensor([self.sample(rng) for _ in range(batch_size)])
+
+
 class UnpairedData:
+    """Photo crops and, independently drawn, style crops with their grayscale and edge-smoothed copies."""
+
     def __init__(
         self,
         photo_dir: str | Path,
@@ -61,61 +124,25 @@ class UnpairedData:
         face_crop: bool = False,
         progress: bool = True,
     ) -> None:
-        self.photo_dir, self.style_dir = Path(photo_dir), Path(style_dir)
-        for label, folder in (("photo_dir", self.photo_dir), ("style_dir", self.style_dir)):
-            if not folder.is_dir():
-                raise UserError(f"{label} {folder}: not a folder; point it at a folder of images")
-        self.photos = [str(p) for p in list_images(self.photo_dir)]
-        if not self.photos:
-            raise UserError(f"photo_dir {self.photo_dir}: holds no images (.jpg/.png/...)")
+        self.sampler = CropSampler(crop, scale_range, jitter)
+        self.photo_batches = PhotoBatches(photo_dir, self.sampler, face_crop)
+        self.photos = self.photo_batches.photos
+        self.style_dir = Path(style_dir)
+        if not self.style_dir.is_dir():
+            raise UserError(f"style_dir {self.style_dir}: not a folder; point it at a folder of images")
         self.styles: list[StyleTriplet] = prepare_style_folder(self.style_dir, progress=progress)
         if not self.styles:
             raise UserError(f"style_dir {self.style_dir}: holds no images (.jpg/.png/...)")
-        self.crop = crop
-        self.scale_range = scale_range
-        self.jitter = jitter
-        self.face_crop = face_crop
-
-    def _window(self, rng: np.random.Generator, shape: tuple[int, int]) -> tuple[float, int, int, bool]:
-        """Random scale, crop origin (in the scaled image) and flip for an image of ``shape``."""
-        h, w = shape
-        low, high = self.scale_range
-        scale = float(rng.uniform(low, high)) if high > low else low
-        scale = max(scale, self.crop / min(h, w))  # never smaller than the crop
-        sh, sw = max(self.crop, round(h * scale)), max(self.crop, round(w * scale))
-        y = int(rng.integers(0, sh - self.crop + 1))
-        x = int(rng.integers(0, sw - self.crop + 1))
-        return scale, y, x, bool(rng.random() < 0.5)
-
-    def _crop(self, rgb: np.ndarray, window: tuple[float, int, int, bool]) -> np.ndarray:
-        scale, y, x, flip = window
-        h, w = rgb.shape[:2]
-        sh, sw = max(self.crop, round(h * scale)), max(self.crop, round(w * scale))
-        if (sh, sw) != (h, w):
-            rgb = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if sh < h else cv2.INTER_LINEAR)
-        out = rgb[y : y + self.crop, x : x + self.crop]
-        return np.ascontiguousarray(out[:, ::-1] if flip else out)
-
-    def _jitter(self, rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
-        if self.jitter <= 0:
-            return rgb
-        brightness = rng.uniform(1 - self.jitter, 1 + self.jitter)
-        contrast = rng.uniform(1 - self.jitter, 1 + self.jitter)
-        x = rgb.astype(np.float32)
-        mean = x.mean()
-        x = (x - mean) * contrast + mean * brightness
-        return np.clip(x, 0, 255).astype(np.uint8)
 
     def batch(self, step: int, batch_size: int, seed: int, rank: int = 0) -> Batch:
         rng = np.random.default_rng([seed, step, rank])
         photos, styles, grays, smooths = [], [], [], []
         for _ in range(batch_size):
-            photo = read_rgb(self.photos[int(rng.integers(len(self.photos)))], self.face_crop)
-            photos.append(self._jitter(rng, self._crop(photo, self._window(rng, photo.shape[:2]))))
+            photos.append(self.photo_batches.sample(rng))
             triplet = self.styles[int(rng.integers(len(self.styles)))]
             style = read_rgb(str(triplet.style))
-            window = self._window(rng, style.shape[:2])
-            styles.append(self._crop(style, window))
-            grays.append(self._crop(read_rgb(str(triplet.gray)), window))
-            smooths.append(self._crop(read_rgb(str(triplet.smooth)), window))
+            window = self.sampler.window(rng, style.shape)
+            styles.append(self.sampler.apply(style, window))
+            grays.append(self.sampler.apply(read_rgb(str(triplet.gray)), window))
+            smooths.append(self.sampler.apply(read_rgb(str(triplet.smooth)), window))
         return Batch(_to_tensor(photos), _to_tensor(styles), _to_tensor(grays), _to_tensor(smooths))

@@ -260,12 +260,15 @@ class Trainer:
         self.opt_init.zero_grad(set_to_none=True)
         with self.autocast():
             fake = G(batch.photo)
-            loss = self.weights["content"] * L.content_loss(self.vgg(batch.photo), self.vgg(fake))
+            terms = {"content": self.weights["content"] * L.content_loss(self.vgg(batch.photo), self.vgg(fake))}
+            if self.weights["init_color"] > 0:
+                terms["color"] = self.weights["init_color"] * L.color_loss(batch.photo, fake)
+            loss = sum(terms.values())
         if self._guard(loss):
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt_init)
             self.scaler.update()
-        return {"content": float(loss.detach())}
+        return {k: float(v.detach()) for k, v in terms.items()}
 
     def gan_step(self, G: nn.Module, D: nn.Module, batch: Batch) -> dict[str, float]:
         w = self.weights

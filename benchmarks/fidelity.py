@@ -1,0 +1,74 @@
+"""Fidelity of a variant vs the FP32 original: PSNR and SSIM on [0, 255] images (scikit-image's metrics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from animegan_deploy.imageio import read_image
+from animegan_deploy.stylize import PAD_MULTIPLE
+
+Model = Callable[[np.ndarray], np.ndarray]  # NCHW [-1, 1] -> NCHW [-1, 1]
+
+
+def to_pixels(nchw: np.ndarray) -> np.ndarray:
+    """Generator output in [-1, 1] -> N x H x W x 3 float64 pixels in [0, 255], rounded as a saved PNG."""
+    return np.rint(np.clip((nchw.transpose(0, 2, 3, 1) + 1.0) * 127.5, 0.0, 255.0)).astype(np.float64)
+
+
+def psnr(reference: np.ndarray, test: np.ndarray) -> float:
+    if np.array_equal(reference, test):
+        return float("inf")
+    return float(peak_signal_noise_ratio(reference, test, data_range=255.0))
+
+
+def ssim(reference: np.ndarray, test: np.ndarray) -> float:
+    return float(structural_similarity(reference, test, data_range=255.0, channel_axis=-1))
+
+
+@dataclass
+class Fidelity:
+    psnr: float  # dB, mean over images (inf when identical)
+    ssim: float
+    psnr_min: float
+    per_image: list[dict[str, float]]
+
+    def to_dict(self) -> dict:
+        return {"psnr_db": self.psnr, "ssim": self.ssim, "psnr_min_db": self.psnr_min, "per_image": self.per_image}
+
+
+def eval_inputs(paths: Sequence[Path], size: int, square: bool = False) -> list[tuple[str, np.ndarray]]:
+    import cv2
+
+    out = []
+    for path in paths:
+        rgb = read_image(path).rgb
+        h, w = rgb.shape[:2]
+        if square:
+            side = min(h, w)
+            y, x = (h - side) // 2, (w - side) // 2
+            rgb = cv2.resize(rgb[y : y + side, x : x + side], (size, size), interpolation=cv2.INTER_AREA)
+        else:
+            scale = size / max(h, w)
+            nh = max(PAD_MULTIPLE, round(h * scale / PAD_MULTIPLE) * PAD_MULTIPLE)
+            nw = max(PAD_MULTIPLE, round(w * scale / PAD_MULTIPLE) * PAD_MULTIPLE)
+            rgb = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+        out.append((path.name, np.ascontiguousarray(rgb.transpose(2, 0, 1)[None] * 2 - 1, dtype=np.float32)))
+    return out
+
+
+def compare(reference: Model, candidate: Model, inputs: Sequence[tuple[str, np.ndarray]]) -> Fidelity:
+    """PSNR/SSIM of ``candidate``'s outputs against ``reference``'s on the same inputs."""
+    rows = []
+    for name, x in inputs:
+        ref = to_pixels(reference(x))[0]
+        out = to_pixels(candidate(x))[0]
+        rows.append({"image": name, "psnr_db": psnr(ref, out), "ssim": ssim(ref, out)})
+    values = [r["psnr_db"] for r in rows]
+    finite = [v for v in values if np.isfinite(v)]
+    mean_psnr = float(np.mean(finite)) if finite else float("inf")  # identical images (inf) are left out
+    return Fidelity(mean_psnr, float(np.mean([r["ssim"] for r in rows])), float(min(values)), rows)

@@ -1,0 +1,287 @@
+"""Knowledge distillation: teacher generator -> student generator, on photos only (no anime data needed).
+
+Losses: output L1 + VGG content between student and teacher outputs, optional feature-map hints on the
+block outputs (1x1 adapters when widths differ), an optional adversarial term (a PatchGAN that tells the
+teacher's outputs from the student's), and optional L1 sparsity on the student's norm scales (network
+slimming; used by ``prune --sparsity`` with the student initialised as a copy of the teacher).
+Resumable like training: atomic checkpoints every N steps, batches a pure function of (seed, step).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from animegan_deploy.atomic import atomic_path
+from animegan_deploy.configs import option
+from animegan_deploy.errors import UserError
+from animegan_deploy.models import Generator
+from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
+from animegan_deploy.models.norms import is_norm
+from animegan_deploy.sidecar import write_sidecar
+
+HINT_BLOCKS = ("block_a", "block_b", "block_c", "block_d", "block_e")
+
+
+@dataclass
+class DistillConfig:
+    teacher: str | None = option(None, "teacher checkpoint (default: the embedded demo model)")
+    photo_dir: str | None = option(None, "training photos (default: the bundled demo photos)")
+    eval_dir: str | None = option(None, "held-out photos for the PSNR/SSIM report (default: bundled held-out photos)")
+    steps: int = option(600, "optimization steps")
+    batch_size: int = option(4, "photos per step")
+    crop: int = option(128, "random crop size in pixels")
+    lr: float = option(2e-4, "Adam learning rate (cosine-annealed to 10%)")
+    output_l1: float = option(1.0, "weight of the L1 loss between student and teacher outputs")
+    content: float = option(1.0, "weight of the VGG content loss between student and teacher outputs")
+    hints: float = option(0.0, "weight of feature-map hints on block outputs (0 = off)")
+    adversarial: float = option(0.0, "weight of the adversarial term (teacher outputs as real; 0 = off)")
+    sparsity: float = option(0.0, "L1 weight on the student's norm scales |gamma| (network slimming; 0 = off)")
+    vgg_weights: str = option("random", "VGG19 for the content loss: imagenet, a path, or random")
+    seed: int = option(0, "seed of the batch sampler")
+    checkpoint_every: int = option(50, "write a resumable checkpoint every N steps")
+    eval_size: int = option(256, "longest side of held-out photos in the report")
+    threads: int | None = option(None, "torch CPU threads")
+
+
+@dataclass
+class DistillResult:
+    path: Path
+    steps: int
+    seconds: float
+    last_losses: dict[str, float]
+
+
+def norm_scales(model: nn.Module) -> list[torch.Tensor]:
+    return [m.weight for m in model.modules() if is_norm(m)]
+
+
+class _Hints(nn.Module):
+    """Forward hooks on block outputs plus 1x1 adapters from student to teacher widths."""
+
+    def __init__(self, student: Generator, teacher: Generator) -> None:
+        super().__init__()
+        probe = torch.zeros(1, 3, 32, 32)
+        s_shapes, t_shapes = _block_channels(student, probe), _block_channels(teacher, probe)
+        self.adapters = nn.ModuleDict()
+        for name in HINT_BLOCKS:
+            conv = nn.Conv2d(s_shapes[name], t_shapes[name], 1, bias=False)
+            if s_shapes[name] == t_shapes[name]:
+                nn.init.dirac_(conv.weight)
+            self.adapters[name] = conv
+
+    def loss(self, s_feats: dict[str, torch.Tensor], t_feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(F.mse_loss(self.adapters[n](s_feats[n]), t_feats[n]) for n in HINT_BLOCKS) / len(HINT_BLOCKS)
+
+
+def _block_channels(model: Generator, probe: torch.Tensor) -> dict[str, int]:
+    feats = _capture(model)
+    with torch.no_grad():
+        model(probe)
+    feats.remove()
+    return {k: v.shape[1] for k, v in feats.items()}
+
+
+class _capture(dict):
+    """Records each hint block's output on every forward pass."""
+
+    def __init__(self, model: Generator) -> None:
+        super().__init__()
+        self.handles = [getattr(model, n).register_forward_hook(self._hook(n)) for n in HINT_BLOCKS]
+
+    def _hook(self, name: str):
+        def hook(_module, _inputs, output):
+            self[name] = output
+
+        return hook
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+class Distiller:
+    def __init__(self, student: Generator, teacher: Generator, config: DistillConfig, run_dir: Path,
+                 progress: bool = True) -> None:
+        from animegan_deploy.train.data import CropSampler, PhotoBatches
+        from animegan_deploy.train.discriminator import Discriminator
+        from animegan_deploy.train.vgg import load_vgg
+
+        from .photos import default_train_photos
+
+        self.config = config
+        self.run_dir = run_dir
+        self.progress = progress
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.student = student.train()
+        self.teacher = teacher.eval()
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        photo_dir = config.photo_dir or default_train_photos()
+        self.photos = PhotoBatches(photo_dir, CropSampler(config.crop, (0.5, 1.0), jitter=0.1))
+        self.vgg = load_vgg(config.vgg_weights) if config.content > 0 else None
+        self.hints = _Hints(student, teacher) if config.hints > 0 else None
+        params = list(self.student.parameters()) + (list(self.hints.parameters()) if self.hints else [])
+        self.opt = torch.optim.Adam(params, lr=config.lr, betas=(0.5, 0.999))
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, max(1, config.steps), eta_min=config.lr * 0.1)
+        self.D = Discriminator(32, 3) if config.adversarial > 0 else None
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999)) if self.D else None
+        self.step = 0
+        self.last: dict[str, float] = {}
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "student": self.student.state_dict(),
+            "hints": self.hints.state_dict() if self.hints else {},
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "D": self.D.state_dict() if self.D else {},
+            "opt_d": self.opt_d.state_dict() if self.opt_d else {},
+            "last": self.last,
+            "config": json.dumps(asdict(self.config)),
+        }
+
+    def save(self) -> None:
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(self._state(), tmp)
+
+    def resume(self) -> bool:
+        for stale in self.checkpoint_path.parent.glob(".*.tmp*"):
+            stale.unlink(missing_ok=True)
+        if not self.checkpoint_path.is_file():
+            return False
+        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        self.student.load_state_dict(state["student"])
+        if self.hints:
+            self.hints.load_state_dict(state["hints"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        if self.D:
+            self.D.load_state_dict(state["D"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.step = int(state["step"])
+        self.last = dict(state["last"])
+        return True
+
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        c = self.config
+        s_cap = _capture(self.student) if self.hints else None
+        t_cap = _capture(self.teacher) if self.hints else None
+        with torch.no_grad():
+            target = self.teacher(x)
+        out = self.student(x)
+        terms: dict[str, torch.Tensor] = {}
+        if c.output_l1 > 0:
+            terms["output_l1"] = c.output_l1 * F.l1_loss(out, target)
+        if self.vgg is not None:
+            terms["content"] = c.content * F.l1_loss(self.vgg(out), self.vgg(target))
+        if self.hints is not None:
+            terms["hints"] = c.hints * self.hints.loss(s_cap, {k: v.detach() for k, v in t_cap.items()})
+            s_cap.remove()
+            t_cap.remove()
+        if self.D is not None:
+            self.opt_d.zero_grad(set_to_none=True)
+            logits = self.D(torch.cat([target, out.detach()]))
+            real, fake = logits.split(x.shape[0])
+            d_loss = ((real - 1) ** 2).mean() + (fake**2).mean()
+            d_loss.backward()
+            self.opt_d.step()
+            terms["adversarial"] = c.adversarial * ((self.D(out) - 1) ** 2).mean()
+        if c.sparsity > 0:
+            terms["sparsity"] = c.sparsity * sum(g.abs().sum() for g in norm_scales(self.student))
+        loss = sum(terms.values())
+        if not torch.isfinite(loss):
+            raise UserError(f"distillation diverged at step {self.step} (non-finite loss); lower --lr and resume")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        return {k: float(v.detach()) for k, v in terms.items()}
+
+    def fit(self, resume: bool = False, stop_after: int | None = None) -> float:
+        """Train to ``config.steps`` (or ``stop_after`` more steps, then checkpoint); returns seconds spent."""
+        started = time.perf_counter()
+        if resume:
+            self.resume()
+        elif self.checkpoint_path.is_file():
+            raise UserError(f"{self.checkpoint_path}: a distillation run exists here; pass --resume or use another output")
+        c = self.config
+        with tqdm(total=c.steps, initial=self.step, desc="distill" if c.sparsity == 0 else "sparsity", unit="step",
+                  disable=not self.progress, file=sys.stderr, dynamic_ncols=True) as bar:
+            end = c.steps if stop_after is None else min(c.steps, self.step + stop_after)
+            while self.step < end:
+                x = self.photos.batch(self.step, c.batch_size, c.seed)
+                self.last = self.train_step(x)
+                self.step += 1
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in self.last.items()})
+                if self.step % c.checkpoint_every == 0 or self.step == end:
+                    self.save()
+        self.student.eval()
+        return time.perf_counter() - started
+
+
+def init_student(spec: str, teacher_path: Path) -> Generator:
+    """``width:W`` builds a fresh student of width W; anything else is a checkpoint path."""
+    from animegan_deploy.models.hub import resolve_weights
+
+    if spec.startswith("width:"):
+        try:
+            width = float(spec.split(":", 1)[1])
+        except ValueError:
+            raise UserError(f"student {spec}: use width:W, e.g. width:0.5") from None
+        align = load_generator(teacher_path).model.align_corners
+        return Generator(width=width, align_corners=align, norm="explicit")
+    return load_generator(resolve_weights(spec)).model
+
+
+def distill(student: str | Path, config: DistillConfig, output: str | Path, resume: bool = False,
+            progress: bool = True, stop_after: int | None = None) -> DistillResult:
+    """Train ``student`` (a checkpoint, or ``width:W``) to imitate the teacher; writes a safetensors + sidecar
+    when finished (a run paused by ``stop_after`` only leaves its resumable checkpoint)."""
+    from animegan_deploy.models.hub import resolve_weights
+
+    from .report import fidelity_vs
+
+    output = Path(output)
+    teacher_path = resolve_weights(config.teacher)
+    teacher = load_generator(teacher_path).model
+    model = init_student(str(student), teacher_path)
+    run_dir = output.with_name(output.stem + ".run")
+    distiller = Distiller(model, teacher, config, run_dir, progress=progress)
+    seconds = distiller.fit(resume=resume, stop_after=stop_after)
+    if distiller.step < config.steps:
+        return DistillResult(output, distiller.step, seconds, distiller.last)
+    source_info = load_generator(teacher_path).info
+    save_checkpoint(model, output, style=source_info.style, provenance={
+        "distilled_from": teacher_path.name, "student_init": str(student), "steps": distiller.step,
+    })
+    fidelity = fidelity_vs(teacher, model, config.eval_dir, config.eval_size)
+    write_sidecar(output, "generator", source=teacher_path, config=config, metrics={
+        "steps": distiller.step, "seconds_this_session": round(seconds, 1), "last_losses": distiller.last,
+        "fidelity_vs_teacher": fidelity,
+    }, extra={"generator": model.describe()})
+    return DistillResult(output, distiller.step, seconds, distiller.last)
+
+
+def copy_for_sparsity(model: Generator) -> Generator:
+    student = copy.deepcopy(model)
+    for p in student.parameters():
+        p.requires_grad_(True)
+    return student.train()
