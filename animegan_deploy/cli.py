@@ -132,6 +132,37 @@ def cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from .compress.quantize import QuantizeConfig, quantize_onnx
+
+    config = config_from_args(QuantizeConfig, args)
+    source = Path(args.model)
+    if not source.is_file():
+        raise UserError(f"{source}: no such file; pass an FP32 .onnx (animegan export onnx) to quantize")
+    reference = None
+    if args.reference:
+        from .compress.report import torch_model_fn
+        from .models.checkpoints import load_generator
+
+        reference = torch_model_fn(load_generator(_weights(args.reference)).model)
+    output = Path(args.output) if args.output else source.with_name(source.stem + ".int8.onnx")
+    result = quantize_onnx(source, config, output, reference=reference, progress=not args.quiet)
+    for line in result.summary():
+        print(line)
+    return 0
+
+
+def cmd_check_fidelity(args: argparse.Namespace) -> int:
+    from .benchmarks.check import FidelityCheckConfig, check_fidelity
+
+    check = check_fidelity(args.variant, config_from_args(FidelityCheckConfig, args))
+    f = check.fidelity
+    verdict = "PASS" if check.passed else "FAIL"
+    print(f"{verdict} {args.variant} ({check.precision}): PSNR {f.psnr:.2f} dB (min {check.min_psnr}), "
+          f"SSIM {f.ssim:.4f} (min {check.min_ssim}); worst image {f.psnr_min:.2f} dB")
+    return 0 if check.passed else 1
+
+
 def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from .export.formats import FORMATS
@@ -142,9 +173,8 @@ def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
         source = _weights(args.weights)
         output = Path(args.output) if args.output else fmt.default_output(source)
         result = exporter(source, config, output)
-        for size, diff in getattr(result, "max_abs_diff", {}).items():
-            print(f"validate {size}: max |{fmt.backend} - torch| = {diff:.3e}")
-        print(f"wrote {result.path} and {result.sidecar}")
+        for line in result.summary():
+            print(line)
         return 0
 
     return run
@@ -251,6 +281,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(p, DistillConfig)
     p.set_defaults(func=cmd_distill)
+
+    from .benchmarks.check import FidelityCheckConfig
+    from .compress.quantize import QuantizeConfig
+
+    p = sub.add_parser("quantize", help="INT8: calibrate an FP32 ONNX and write Q/DQ ONNX + TensorRT cache + ranges",
+                       description="Calibrate activation ranges (entropy/minmax/percentile, one ONNX Runtime pass), "
+                                   "write a Q/DQ ONNX following TensorRT's rules, a TensorRT calibration cache, a "
+                                   "JSON of ranges and a report; --target-psnr keeps sensitive convs in float.")
+    p.add_argument("model", help="FP32 ONNX file to quantize (from `animegan export onnx`)")
+    p.add_argument("-o", "--output", default=None, help="Q/DQ ONNX to write (default: MODEL.int8.onnx)")
+    p.add_argument("--reference", default=None,
+                   help="FP32 torch checkpoint to measure fidelity against (default: the FP32 ONNX itself)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_config_arguments(p, QuantizeConfig)
+    p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("check-fidelity", help="PSNR/SSIM of an exported variant vs the FP32 torch model, gated",
+                       description="Run VARIANT and the FP32 reference on photos, compare outputs as [0, 255] "
+                                   "images and exit 1 when PSNR or SSIM is below the precision's threshold.")
+    p.add_argument("variant", help="exported model file (.onnx, .int8.onnx, ...)")
+    add_config_arguments(p, FidelityCheckConfig)
+    p.set_defaults(func=cmd_check_fidelity)
 
     export = sub.add_parser("export", help="export a generator to a deployable format",
                             description="Export a generator checkpoint; every format validates its output "

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .backends import Runner, load_runner
+from .backends.registry import BACKENDS
 from .configs import option
 from .errors import UserError
 from .imageio import (
@@ -42,7 +43,7 @@ class StylizeConfig:
     batch_size: int = option(4, "images or video frames per forward pass")
     device: str = option("cpu", "torch/ORT device: cpu, cuda, cuda:N or auto")
     threads: int | None = option(None, "CPU threads for the backend (default: the runtime's own choice)")
-    backend: str | None = option(None, "runtime for --weights: torch or onnxruntime (default: from the file type)")
+    backend: str | None = option(None, f"runtime for --weights: {', '.join(BACKENDS)} (default: from the file type)")
     output_format: str = option("png", "file type of stylized images: png, jpg or webp (videos keep theirs)")
 
     def __post_init__(self) -> None:

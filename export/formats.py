@@ -39,9 +39,30 @@ FORMATS: dict[str, ExportFormat] = {
             config="OnnxExportConfig",
             description="ONNX (opset >= 17, dynamic batch/height/width, onnxsim-simplified, validated vs torch)",
         ),
+        ExportFormat(
+            name="onnx-int8",
+            suffix=".int8.onnx",
+            backend="onnxruntime",
+            module="animegan_deploy.export.onnx_int8",
+            function="export_onnx_int8",
+            config="QuantizeConfig",
+            description="INT8 Q/DQ ONNX (TensorRT rules) with calibration cache and ranges, checked vs the FP32 torch model",
+        ),
+        ExportFormat(
+            name="tensorrt",
+            suffix=".engine",
+            backend="tensorrt",
+            module="animegan_deploy.export.tensorrt",
+            function="export_tensorrt",
+            config="TensorRTConfig",
+            description="TensorRT engine FP32/FP16/INT8 (Q/DQ strongly typed, or calibration cache for TensorRT <= 10.0); "
+                        "needs the tensorrt extra and a GPU",
+        ),
     )
 }
 
 
 def format_for_file(path: Path) -> ExportFormat | None:
-    return next((f for f in FORMATS.values() if path.name.endswith(f.suffix)), None)
+    """The most specific format whose suffix the file name ends with (``.int8.onnx`` before ``.onnx``)."""
+    matches = [f for f in FORMATS.values() if path.name.endswith(f.suffix)]
+    return max(matches, key=lambda f: len(f.suffix)) if matches else None

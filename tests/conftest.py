@@ -53,3 +53,29 @@ def photo(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
 def save_photo(path: Path, array: np.ndarray, **kwargs) -> Path:
     Image.fromarray(array).save(path, **kwargs)
     return path
+
+
+@pytest.fixture(scope="session")
+def photo_folders(tmp_path_factory) -> dict[str, Path]:
+    """Small calibration ('calib', 4 pictures) and evaluation ('eval', 2 different ones) folders."""
+    root = tmp_path_factory.mktemp("photos")
+    folders = {}
+    for name, seeds in (("calib", range(4)), ("eval", range(10, 12))):
+        folder = root / name
+        folder.mkdir()
+        for seed in seeds:
+            save_photo(folder / f"p{seed}.png", photo(48, 64, seed=seed))
+        folders[name] = folder
+    return folders
+
+
+@pytest.fixture(scope="session")
+def tiny_int8(tmp_path_factory, tiny_checkpoint, photo_folders):
+    """The tiny generator exported to FP32 ONNX and quantized (entropy) at 32 px; (fp32 path, QuantizeResult)."""
+    from animegan_deploy.compress.quantize import QuantizeConfig, quantize_onnx
+    from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
+
+    out = tmp_path_factory.mktemp("int8")
+    fp32 = export_onnx(tiny_checkpoint, OnnxExportConfig(norm="explicit", validate_sizes=((32, 32),)), out / "tiny.onnx").path
+    config = QuantizeConfig(calib_dir=str(photo_folders["calib"]), eval_dir=str(photo_folders["eval"]), size=32)
+    return fp32, quantize_onnx(fp32, config, out / "tiny.int8.onnx", progress=False)

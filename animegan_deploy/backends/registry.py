@@ -74,6 +74,15 @@ BACKENDS: dict[str, Backend] = {
             install_hint="run `make install`",
             description="ONNX Runtime (CPU, or CUDA when onnxruntime-gpu is installed), FP32 or Q/DQ INT8",
         ),
+        Backend(
+            name="tensorrt",
+            suffixes=(".engine", ".plan"),
+            module="animegan_deploy.backends.tensorrt_backend",
+            loader="load_tensorrt_runner",
+            requires=("tensorrt", "pycuda"),
+            install_hint="it needs an NVIDIA GPU with CUDA: pip install -e '.[tensorrt]' from NVIDIA's index",
+            description="TensorRT engine (FP32/FP16/INT8) on an NVIDIA GPU, pycuda buffers",
+        ),
     )
 }
 

@@ -1,0 +1,96 @@
+"""`animegan check-fidelity`: PSNR/SSIM of any exported variant vs the FP32 torch model, against thresholds."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from animegan_deploy.backends import load_runner
+from animegan_deploy.configs import option
+from animegan_deploy.errors import UserError
+from animegan_deploy.models.checkpoints import load_generator
+from animegan_deploy.models.hub import resolve_weights
+from animegan_deploy.sidecar import sidecar_path
+
+from .fidelity import Fidelity, compare, eval_inputs
+
+THRESHOLDS_FILE = Path(__file__).with_name("fidelity_thresholds.toml")
+
+
+@dataclass
+class FidelityCheckConfig:
+    reference: str | None = option(None, "FP32 reference checkpoint (default: the embedded demo model)")
+    photos: str | None = option(None, "photos to compare on (default: bundled held-out photos)")
+    size: int = option(256, "longest side of the photos")
+    precision: str | None = option(None, "threshold set to apply: fp32, fp16 or int8 (default: from the sidecar)")
+    min_psnr: float | None = option(None, "minimum mean PSNR in dB (overrides the thresholds file)")
+    min_ssim: float | None = option(None, "minimum mean SSIM (overrides the thresholds file)")
+    thresholds: str | None = option(None, "TOML file of per-precision thresholds (default: the project's)")
+    backend: str | None = option(None, "runtime for the variant (default: from the file type)")
+    threads: int | None = option(None, "CPU threads")
+
+
+@dataclass
+class FidelityCheck:
+    fidelity: Fidelity
+    precision: str
+    min_psnr: float
+    min_ssim: float
+
+    @property
+    def passed(self) -> bool:
+        return self.fidelity.psnr >= self.min_psnr and self.fidelity.ssim >= self.min_ssim
+
+
+def variant_precision(path: Path) -> str | None:
+    side = sidecar_path(path)
+    if side.is_file():
+        return json.loads(side.read_text()).get("precision")
+    return None
+
+
+def load_thresholds(file: str | Path | None, precision: str) -> tuple[float, float]:
+    path = Path(file) if file else THRESHOLDS_FILE
+    try:
+        table = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"--thresholds {path}: cannot read it ({exc})") from None
+    if precision not in table:
+        raise UserError(f"--thresholds {path}: no [{precision}] section; it has {', '.join(table)}")
+    section = table[precision]
+    return float(section["min_psnr"]), float(section["min_ssim"])
+
+
+def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> FidelityCheck:
+    from animegan_deploy.compress.photos import default_eval_photos
+    from animegan_deploy.train.preprocess import list_images
+
+    variant = Path(variant)
+    if not variant.is_file():
+        raise UserError(f"{variant}: no such file; pass an exported model (.onnx, .int8.onnx, .tflite, ...)")
+    precision = config.precision or variant_precision(variant)
+    if precision is None:
+        raise UserError(f"{variant}: precision unknown (no sidecar); pass --precision fp32|fp16|int8")
+    min_psnr, min_ssim = load_thresholds(config.thresholds, precision)
+    min_psnr = config.min_psnr if config.min_psnr is not None else min_psnr
+    min_ssim = config.min_ssim if config.min_ssim is not None else min_ssim
+    reference = load_generator(resolve_weights(config.reference)).model.eval()
+    runner = load_runner(variant, backend=config.backend, threads=config.threads)
+
+    def reference_fn(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return reference(torch.from_numpy(x)).numpy()
+
+    folder = Path(config.photos) if config.photos else default_eval_photos()
+    photos = list_images(folder)
+    if not photos:
+        raise UserError(f"--photos {folder}: holds no photos")
+    inputs = eval_inputs(photos, config.size, square=runner.fixed_hw is not None)
+    if runner.fixed_hw is not None and runner.fixed_hw != (config.size, config.size):
+        raise UserError(f"{variant}: fixed input {runner.fixed_hw[0]}x{runner.fixed_hw[1]}; pass --size {runner.fixed_hw[0]}")
+    return FidelityCheck(compare(reference_fn, runner, inputs), precision, min_psnr, min_ssim)

@@ -1,0 +1,189 @@
+"""INT8 calibration: activation statistics in one ONNX Runtime pass, and TensorRT-compatible thresholds.
+
+Every float tensor of the graph is exposed as an output, and each calibration image runs once. For every
+tensor we keep the running max |x| and a 2048-bin histogram of |x|; when a later image exceeds the
+histogram's range, the range doubles and pairs of bins merge (exact, no resampling), so one pass suffices.
+Thresholds (amax, symmetric int8 scale = amax / 127):
+- minmax: the largest |x| seen;
+- percentile: the |x| below which the given percentage of values fall;
+- entropy: TensorRT's KL-divergence method (GTC 2017 "8-bit inference with TensorRT"): for each cut-off
+  i in 128..2048 bins, fold the outliers into bin i-1, quantize the i bins to 128 levels and expand back,
+  and pick the i with the smallest KL(P || Q); amax is the upper edge of bin i-1. Bin 0 (exact zeros)
+  takes bin 1's count first, as in NVIDIA's pytorch-quantization.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Literal
+
+import numpy as np
+import onnx
+from tqdm import tqdm
+
+BINS = 2048
+LEVELS = 128  # positive int8 levels
+Method = Literal["minmax", "entropy", "percentile"]
+METHODS: tuple[str, ...] = ("minmax", "entropy", "percentile")
+
+
+@dataclass
+class TensorStats:
+    """Running max |x| and histogram of |x| over [0, hist_range] in BINS bins."""
+
+    amax: float = 0.0
+    hist_range: float = 0.0
+    hist: np.ndarray = field(default_factory=lambda: np.zeros(BINS, dtype=np.int64))
+    count: int = 0
+
+    def update(self, values: np.ndarray) -> None:
+        a = np.abs(values.astype(np.float32, copy=False)).ravel()
+        if a.size == 0:
+            return
+        top = float(a.max())
+        self.amax = max(self.amax, top)
+        self.count += a.size
+        if self.hist_range == 0.0:
+            if top == 0.0:
+                self.hist[0] += a.size
+                return
+            self.hist_range = top
+        while top > self.hist_range:  # double the range: bins 2k and 2k+1 merge into bin k
+            merged = self.hist.reshape(BINS // 2, 2).sum(axis=1)
+            self.hist = np.concatenate([merged, np.zeros(BINS // 2, dtype=np.int64)])
+            self.hist_range *= 2.0
+        index = np.minimum((a * np.float32(BINS / self.hist_range)).astype(np.int32), BINS - 1)
+        self.hist += np.bincount(index, minlength=BINS)
+
+    @property
+    def bin_width(self) -> float:
+        return self.hist_range / BINS
+
+
+def amax_minmax(stats: TensorStats) -> float:
+    return stats.amax
+
+
+def amax_percentile(stats: TensorStats, percentile: float = 99.99) -> float:
+    total = stats.hist.sum()
+    if total == 0 or stats.hist_range == 0:
+        return stats.amax
+    cdf = np.cumsum(stats.hist) / total
+    index = int(np.searchsorted(cdf, percentile / 100.0))
+    return float(min(stats.amax, (index + 1) * stats.bin_width))
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    mask = p > 0
+    if np.any(q[mask] == 0):
+        return float("inf")
+    return float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
+
+
+def amax_entropy(stats: TensorStats, start: int = LEVELS) -> float:
+    """TensorRT's entropy (KL) threshold on the |x| histogram."""
+    hist = stats.hist.astype(np.float64)
+    if hist.sum() == 0 or stats.hist_range == 0:
+        return stats.amax
+    # As NVIDIA's pytorch-quantization does: tame the spike of exact zeros (ReLU outputs, padding) in bin 0,
+    # which would otherwise dominate the KL and pull the threshold down to the first candidate.
+    hist[0] = hist[1]
+    nonzero_top = int(np.nonzero(hist)[0].max()) + 1
+    best_i, best_kl = BINS, float("inf")
+    for i in range(start, BINS + 1):
+        reference = hist[:i].copy()
+        reference[i - 1] += hist[i:].sum()  # outliers fold into the last bin
+        if reference.sum() == 0:
+            continue
+        # quantize the first i bins into LEVELS levels, then expand each level evenly over its nonzero bins
+        src = hist[:i]
+        nonzero = src > 0
+        level_of_bin = (np.arange(i) * LEVELS) // i  # bin j -> level floor(j * 128 / i)
+        level_sum = np.bincount(level_of_bin, weights=src, minlength=LEVELS)
+        level_nonzero = np.bincount(level_of_bin, weights=nonzero.astype(np.float64), minlength=LEVELS)
+        expanded = np.where(nonzero, level_sum[level_of_bin] / np.maximum(level_nonzero[level_of_bin], 1), 0.0)
+        p = reference / reference.sum()
+        q_total = expanded.sum()
+        if q_total == 0:
+            continue
+        kl = _kl(p, expanded / q_total)
+        if kl <= best_kl:  # ties go to the wider range, as pytorch-quantization's last argmin
+            best_kl, best_i = kl, i
+        if i > nonzero_top + LEVELS and best_i < i:  # beyond the data: P stops changing
+            break
+    return float(min(stats.amax, best_i * stats.bin_width))
+
+
+def threshold(stats: TensorStats, method: str, percentile: float = 99.99) -> float:
+    if method == "minmax":
+        return amax_minmax(stats)
+    if method == "entropy":
+        return amax_entropy(stats)
+    if method == "percentile":
+        return amax_percentile(stats, percentile)
+    raise ValueError(f"unknown calibration method {method!r}; use {', '.join(METHODS)}")
+
+
+def float_tensors(model: onnx.ModelProto) -> list[str]:
+    """Names of the graph input and every float node output (what a calibration cache covers)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    elem = {v.name: v.type.tensor_type.elem_type for v in list(inferred.graph.value_info) + list(inferred.graph.output)
+            + list(inferred.graph.input)}
+    names = [i.name for i in model.graph.input]
+    initializers = {i.name for i in model.graph.initializer}
+    for node in model.graph.node:
+        for out in node.output:
+            if out and out not in initializers and elem.get(out, onnx.TensorProto.FLOAT) == onnx.TensorProto.FLOAT:
+                names.append(out)
+    seen: dict[str, None] = {}
+    for n in names:
+        seen.setdefault(n, None)
+    return list(seen)
+
+
+@dataclass
+class Calibration:
+    stats: dict[str, TensorStats]
+    images: int
+    seconds: float
+
+    def ranges(self, method: str, percentile: float = 99.99) -> dict[str, float]:
+        return {name: threshold(s, method, percentile) for name, s in self.stats.items()}
+
+
+def collect_statistics(model_path: str | Path, images: Iterable[np.ndarray], tensors: list[str] | None = None,
+                       threads: int | None = None, progress: bool = True, total: int | None = None) -> Calibration:
+    """One ONNX Runtime pass over ``images`` (NCHW float32 [-1, 1]) recording every tensor's statistics."""
+    import onnxruntime as ort
+
+    started = time.perf_counter()
+    model = onnx.load(str(model_path))
+    wanted = tensors or float_tensors(model)
+    graph_inputs = {i.name for i in model.graph.input}
+    existing_outputs = {o.name for o in model.graph.output}
+    for name in wanted:
+        if name not in existing_outputs and name not in graph_inputs:
+            model.graph.output.append(onnx.ValueInfoProto(name=name))
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    output_names = [o.name for o in session.get_outputs()]
+    stats = {name: TensorStats() for name in wanted}
+    count = 0
+    for image in tqdm(images, total=total, desc="calibration", unit="img", disable=not progress, file=sys.stderr):
+        outputs = session.run(output_names, {input_name: image})
+        for name, value in zip(output_names, outputs):
+            if name in stats:
+                stats[name].update(value)
+        if input_name in stats:
+            stats[input_name].update(image)
+        count += 1
+    if count == 0:
+        raise ValueError("no calibration images")
+    return Calibration(stats, count, time.perf_counter() - started)

@@ -1,0 +1,64 @@
+"""minmax / percentile / entropy thresholds on distributions whose right answer is known by hand."""
+
+import numpy as np
+import pytest
+
+from animegan_deploy.compress.calibration import TensorStats, threshold
+
+# |N(0,1)| has 99.99% of its mass below Phi^-1(0.99995) = 3.8906 (standard normal table).
+GAUSS_P9999 = 3.8906
+
+
+def stats_of(values: np.ndarray, chunks: int = 1) -> TensorStats:
+    stats = TensorStats()
+    for chunk in np.array_split(values, chunks):
+        stats.update(chunk)
+    return stats
+
+
+@pytest.fixture(scope="module")
+def gaussian() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal(2_000_000).astype(np.float32)
+
+
+def test_minmax_is_the_largest_magnitude(gaussian):
+    assert threshold(stats_of(gaussian), "minmax") == pytest.approx(float(np.abs(gaussian).max()), rel=1e-6)
+
+
+def test_percentile_of_a_gaussian_matches_the_normal_table(gaussian):
+    stats = stats_of(gaussian)
+    assert threshold(stats, "percentile", 99.99) == pytest.approx(GAUSS_P9999, abs=2 * stats.bin_width + 0.01)
+    # 99% of |N(0,1)| lies below 2.5758
+    assert threshold(stats, "percentile", 99.0) == pytest.approx(2.5758, abs=2 * stats.bin_width)
+
+
+def test_entropy_keeps_a_uniform_range_whole():
+    # uniform data: clipping only loses information, so KL picks the full range
+    values = np.random.default_rng(1).uniform(-2.0, 2.0, 1_000_000).astype(np.float32)
+    stats = stats_of(values)
+    assert threshold(stats, "entropy") == pytest.approx(2.0, abs=stats.bin_width * 2)
+
+
+def test_entropy_clips_the_gaussian_tail(gaussian):
+    stats = stats_of(gaussian)
+    amax = threshold(stats, "entropy")
+    # below the extreme sample, above the 99.9% point (3.29): a few rare values are clipped, not the bulk
+    assert 3.29 < amax < 0.95 * stats.amax
+
+
+def test_heavy_tail_entropy_ignores_outliers_that_minmax_follows():
+    rng = np.random.default_rng(2)
+    bulk = rng.standard_normal(2_000_000)
+    outliers = rng.standard_normal(2_000) * 50.0  # 0.1% of the values, 50x wider
+    values = np.concatenate([bulk, outliers]).astype(np.float32)
+    stats = stats_of(values, chunks=5)
+    minmax, entropy = threshold(stats, "minmax"), threshold(stats, "entropy")
+    assert minmax > 100.0
+    assert GAUSS_P9999 < entropy < 0.2 * minmax
+    # 0.1% outliers sit above the 99.99th percentile, so the percentile lands inside the outlier spread
+    assert threshold(stats, "percentile", 99.99) == pytest.approx(np.percentile(np.abs(values), 99.99), rel=0.02)
+
+
+def test_unknown_method_is_refused(gaussian):
+    with pytest.raises(ValueError, match="unknown calibration method"):
+        threshold(stats_of(gaussian[:10]), "mse")
