@@ -80,3 +80,9 @@ def test_yuv_of_white_is_one_zero_zero():
     yuv = L.rgb_to_yuv(torch.ones(1, 3, 1, 1)).flatten()
     assert torch.allclose(yuv, torch.tensor([1.0, 0.0, 0.0]), atol=1e-6)
     assert not math.isnan(yuv.sum().item())
+
+
+def test_pixel_loss_is_mean_absolute_difference():
+    photo = torch.tensor([[[[0.5, -0.5], [1.0, 0.0]]]])
+    fake = torch.tensor([[[[0.0, -0.5], [0.0, 0.5]]]])
+    assert float(L.pixel_loss(photo, fake)) == pytest.approx((0.5 + 0 + 1.0 + 0.5) / 4)

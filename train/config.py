@@ -59,16 +59,17 @@ class LossConfig:
     d_fake: float | None = None
     d_gray: float | None = None
     d_smooth: float | None = None
-    # not in the original recipe: YUV color loss in the init phase (0 = content only, as the original).
-    # Needed when the perceptual network is random (no ImageNet VGG): it then barely constrains color.
-    init_color: float = 0.0
+    # not in the original recipe: L1 pixel reconstruction in the init phase (0 = content only, as the
+    # original). Needed when the perceptual network is random (no ImageNet VGG): random conv4_4 features
+    # barely constrain color or detail, and the generator would not learn to reconstruct photos.
+    init_pixel: float = 0.0
 
     def resolved(self) -> dict[str, float]:
         values = dict(PRESETS[self.preset])
         for key in values:
             if getattr(self, key) is not None:
                 values[key] = float(getattr(self, key))
-        values["init_color"] = float(self.init_color)
+        values["init_pixel"] = float(self.init_pixel)
         return values
 
 

@@ -261,8 +261,8 @@ class Trainer:
         with self.autocast():
             fake = G(batch.photo)
             terms = {"content": self.weights["content"] * L.content_loss(self.vgg(batch.photo), self.vgg(fake))}
-            if self.weights["init_color"] > 0:
-                terms["color"] = self.weights["init_color"] * L.color_loss(batch.photo, fake)
+            if self.weights["init_pixel"] > 0:
+                terms["pixel"] = self.weights["init_pixel"] * L.pixel_loss(batch.photo, fake)
             loss = sum(terms.values())
         if self._guard(loss):
             self.scaler.scale(loss).backward()

@@ -51,6 +51,11 @@ def color_loss(photo: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     )
 
 
+def pixel_loss(photo: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Mean absolute RGB difference (init-phase reconstruction when no ImageNet VGG is available)."""
+    return F.l1_loss(fake, photo)
+
+
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
     """Mean of squared neighbour differences / 2 per direction (tf.nn.l2_loss / size, as the original)."""
     dh = image[:, :, 1:, :] - image[:, :, :-1, :]
