@@ -18,12 +18,15 @@ class ExportFormat:
     function: str  # exporter: fn(checkpoint, config, output) -> result with .path
     config: str  # name of the config dataclass in ``module``
     description: str
+    directory: bool = False  # the exporter writes several files into a folder
 
     def load(self) -> tuple[Callable[..., Any], type]:
         mod = importlib.import_module(self.module)
         return getattr(mod, self.function), getattr(mod, self.config)
 
     def default_output(self, checkpoint: Path) -> Path:
+        if self.directory:
+            return Path("exports") / f"{checkpoint.stem}_{self.name}"
         return Path("exports") / f"{checkpoint.stem}{self.suffix}"
 
 
@@ -47,6 +50,17 @@ FORMATS: dict[str, ExportFormat] = {
             function="export_onnx_int8",
             config="QuantizeConfig",
             description="INT8 Q/DQ ONNX (TensorRT rules) with calibration cache and ranges, checked vs the FP32 torch model",
+        ),
+        ExportFormat(
+            name="tflite",
+            suffix=".tflite",
+            backend="tflite",
+            module="animegan_deploy.export.tflite",
+            function="export_tflite",
+            config="TFLiteConfig",
+            description="TFLite float32/float16/dynamic-range/integer/full-integer via onnx2tf, each checked with "
+                        "LiteRT vs torch (output: a folder)",
+            directory=True,
         ),
         ExportFormat(
             name="tensorrt",

@@ -75,6 +75,15 @@ BACKENDS: dict[str, Backend] = {
             description="ONNX Runtime (CPU, or CUDA when onnxruntime-gpu is installed), FP32 or Q/DQ INT8",
         ),
         Backend(
+            name="tflite",
+            suffixes=(".tflite",),
+            module="animegan_deploy.backends.tflite_backend",
+            loader="load_tflite_runner",
+            requires=("ai_edge_litert",),
+            install_hint="run `make install` (installs ai-edge-litert)",
+            description="LiteRT interpreter (TFLite FP32/FP16/INT8, NHWC, XNNPACK) on CPU",
+        ),
+        Backend(
             name="tensorrt",
             suffixes=(".engine", ".plan"),
             module="animegan_deploy.backends.tensorrt_backend",

@@ -1,0 +1,247 @@
+"""`animegan export tflite`: checkpoint -> explicit-norm ONNX (static NxN) -> onnx2tf -> TFLite files, each
+verified with the LiteRT interpreter against the FP32 torch model.
+
+Two onnx2tf runs in a scratch folder, each timed: a float one (float32, float16) and an integer one
+(dynamic-range, integer and full-integer quantization, calibrated on photos), so a failing quantization never
+loses the float files. onnx2tf is used offline: its sample calibration file is written where it looks for it
+(it would download it otherwise), it gets a copy of the ONNX (it rewrites its input), and it runs without
+strict mode (exact for the explicit-norm graph; strict mode costs 10+ minutes). TFLite I/O is NHWC in [-1, 1];
+the calibration photos are NHWC [0, 1] normalized with mean = std = 0.5, which is exactly that range.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
+from animegan_deploy.configs import option
+from animegan_deploy.errors import MissingDependencyError, UserError
+from animegan_deploy.sidecar import write_sidecar
+
+# onnx2tf output suffix -> (precision label, threshold set in benchmarks/fidelity_thresholds.toml)
+PRECISIONS: dict[str, tuple[str, str]] = {
+    "float32": ("fp32", "fp32"),
+    "float16": ("fp16", "fp16"),
+    "dynamic_range_quant": ("int8-weights", "int8"),
+    "integer_quant": ("int8-float-io", "int8"),
+    "full_integer_quant": ("int8", "int8"),
+}
+FLOAT_RUN = ("float32", "float16")
+ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"  # onnx2tf downloads it otherwise
+INPUT_NAME = "input"
+
+
+@dataclass
+class TFLiteConfig:
+    size: int = option(256, "static input size NxN of the TFLite files")
+    precisions: tuple[str, ...] = option(tuple(PRECISIONS), "files to produce: " + ", ".join(PRECISIONS))
+    calib_dir: str | None = option(None, "calibration photos for the integer files (default: bundled demo training photos)")
+    calib_count: int = option(16, "at most this many calibration photos")
+    eval_dir: str | None = option(None, "photos for the LiteRT-vs-torch check (default: bundled held-out photos)")
+    thresholds: str | None = option(None, "TOML of per-precision PSNR/SSIM minimums (default: the project's)")
+    allow_lossy: bool = option(False, "write files below their fidelity threshold instead of failing")
+    threads: int = option(2, "LiteRT interpreter threads for the check")
+    timeout: int = option(1800, "seconds one onnx2tf run may take")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.precisions, str):
+            self.precisions = tuple(p for p in self.precisions.split(",") if p)
+        unknown = [p for p in self.precisions if p not in PRECISIONS]
+        if unknown or not self.precisions:
+            raise UserError(f"--precisions {','.join(self.precisions)}: choose from {', '.join(PRECISIONS)}")
+        if self.size < 16 or self.size % 4:
+            raise UserError(f"--size {self.size}: must be a multiple of 4, at least 16")
+
+
+@dataclass
+class TFLiteFile:
+    kind: str  # onnx2tf suffix, e.g. full_integer_quant
+    precision: str
+    path: Path | None = None
+    status: str = "pending"  # ok | below-threshold | failed
+    reason: str = ""
+    size_mb: float | None = None
+    psnr_db: float | None = None
+    ssim: float | None = None
+    min_psnr: float | None = None
+    min_ssim: float | None = None
+    convert_seconds: float | None = None
+
+    def row(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self).items()}
+
+
+@dataclass
+class TFLiteResult:
+    folder: Path
+    files: list[TFLiteFile] = field(default_factory=list)
+    seconds: float = 0.0
+    report: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.folder
+
+    def summary(self) -> list[str]:
+        lines = []
+        for f in self.files:
+            if f.psnr_db is not None:
+                lines.append(f"{f.kind:>20}: {f.status:<15} {f.size_mb:6.2f} MB  PSNR {f.psnr_db:6.2f} dB "
+                             f"(min {f.min_psnr})  SSIM {f.ssim:.4f}  converted in {f.convert_seconds:.0f} s")
+            else:
+                lines.append(f"{f.kind:>20}: {f.status:<15} {f.reason}")
+        return lines + [f"wrote {self.folder} (report {self.report}, {self.seconds:.0f} s in all)"]
+
+
+def require_converter() -> None:
+    import importlib.util
+
+    missing = [m for m in ("onnx2tf", "tensorflow", "ai_edge_litert") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingDependencyError(f"TFLite export needs {', '.join(missing)}; run `make install` "
+                                     "(installs tensorflow-cpu, onnx2tf and ai-edge-litert)")
+
+
+def calibration_array(folder: Path, size: int, count: int) -> np.ndarray:
+    """N x size x size x 3 float32 in [0, 1]: photos resized as inference does (cover, center crop)."""
+    from animegan_deploy.benchmarks.fidelity import eval_inputs
+    from animegan_deploy.train.preprocess import list_images
+
+    paths = list_images(folder)[:count]
+    if not paths:
+        raise UserError(f"--calib-dir {folder}: holds no photos")
+    batch = np.concatenate([x for _, x in eval_inputs(paths, size, square=True)])  # NCHW [-1, 1]
+    return np.ascontiguousarray(((batch + 1.0) / 2.0).transpose(0, 2, 3, 1), dtype=np.float32)
+
+
+def run_onnx2tf(onnx_path: Path, workdir: Path, calib: Path | None, timeout: int) -> tuple[float, str]:
+    """One onnx2tf conversion in ``workdir``; integer files when ``calib`` is given. Returns (seconds, log tail)."""
+    args = [sys.executable, "-m", "onnx2tf", "-i", str(onnx_path), "-o", str(workdir / "out"),
+            "-dsm", "-coion", "-osd", "-v", "error"]
+    if calib is not None:
+        args += ["-oiqt", "-qt", "per-channel", "-cind", INPUT_NAME, str(calib), "[0.5,0.5,0.5]",
+                 "[0.5,0.5,0.5]"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return time.perf_counter() - started, f"onnx2tf took longer than {timeout} s"
+    log = (proc.stdout + proc.stderr).strip().splitlines()
+    tail = " | ".join(line.strip() for line in log[-3:])
+    return time.perf_counter() - started, ("" if proc.returncode == 0 else f"onnx2tf exit {proc.returncode}: {tail}")
+
+
+def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Path) -> TFLiteResult:
+    """Write ``output``/<stem>_<kind>.tflite for each requested kind, with sidecars and a fidelity report."""
+    require_converter()
+    from animegan_deploy.benchmarks.check import load_thresholds
+    from animegan_deploy.benchmarks.fidelity import compare, eval_inputs
+    from animegan_deploy.compress.photos import default_eval_photos, default_train_photos
+    from animegan_deploy.compress.report import torch_model_fn
+    from animegan_deploy.models.checkpoints import load_generator
+    from animegan_deploy.train.preprocess import list_images
+
+    from .onnx_export import OnnxExportConfig, export_onnx
+
+    started = time.perf_counter()
+    checkpoint, folder = Path(checkpoint), Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = checkpoint.stem
+    files = {kind: TFLiteFile(kind, PRECISIONS[kind][0]) for kind in config.precisions}
+    reference = torch_model_fn(load_generator(checkpoint).model)
+    eval_dir = Path(config.eval_dir) if config.eval_dir else default_eval_photos()
+    eval_paths = list_images(eval_dir)
+    if not eval_paths:
+        raise UserError(f"--eval-dir {eval_dir}: holds no photos")
+    eval_set = eval_inputs(eval_paths, config.size, square=True)
+    s = config.size
+    with tempfile.TemporaryDirectory(prefix="animegan-tflite-") as tmp:
+        tmp = Path(tmp)
+        onnx_cfg = OnnxExportConfig(norm="explicit", dynamic=False, size=(s, s))
+        master = export_onnx(checkpoint, onnx_cfg, tmp / f"{stem}.onnx").path
+        runs = [("float", [k for k in FLOAT_RUN if k in files], None)]
+        int_kinds = [k for k in files if k not in FLOAT_RUN]
+        if int_kinds:
+            calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
+            calib = tmp / "calibration.npy"
+            np.save(calib, calibration_array(calib_dir, s, config.calib_count))
+            runs.append(("integer", int_kinds, calib))
+        for run_name, kinds, calib in runs:
+            if not kinds:
+                continue
+            workdir = tmp / run_name
+            workdir.mkdir()
+            rng = np.random.default_rng(0)
+            np.save(workdir / ONNX2TF_SAMPLE, rng.uniform(0, 1, (20, 128, 128, 3)).astype(np.float32))
+            onnx_copy = workdir / f"{stem}.onnx"
+            shutil.copyfile(master, onnx_copy)
+            seconds, error = run_onnx2tf(onnx_copy, workdir, calib, config.timeout)
+            print(f"onnx2tf {run_name} conversion ({', '.join(kinds)}): {seconds:.0f} s", file=sys.stderr)
+            for kind in kinds:
+                record = files[kind]
+                record.convert_seconds = round(seconds, 1)
+                produced = workdir / "out" / f"{stem}_{kind}.tflite"
+                if not produced.is_file():
+                    record.status, record.reason = "failed", error or f"onnx2tf produced no {produced.name}"
+                    continue
+                _verify(record, produced, reference, eval_set, config, load_thresholds, compare)
+                final = folder / produced.name
+                if record.status == "ok" or config.allow_lossy:
+                    with atomic_path(final) as out:
+                        shutil.copyfile(produced, out)
+                    record.path = final
+                    write_sidecar(final, "tflite", source=checkpoint, config=config, metrics={
+                        "psnr_db_vs_torch_fp32": record.psnr_db, "ssim_vs_torch_fp32": record.ssim,
+                        "size_mb": record.size_mb, "convert_seconds": record.convert_seconds,
+                    }, extra={"precision": record.precision, "onnx2tf_kind": kind, "backend": "tflite",
+                              "layout": "NHWC", "size": [1, s, s, 3], "normalization": "[-1,1] = pixel/127.5 - 1",
+                              "input": INPUT_NAME, "output": "output"})
+    result = TFLiteResult(folder, list(files.values()), time.perf_counter() - started)
+    report = {"checkpoint": str(checkpoint), "size": s, "eval_photos": [n for n, _ in eval_set],
+              "seconds": round(result.seconds, 1), "files": [f.row() for f in result.files]}
+    result.report = atomic_write_json(folder / f"{stem}.tflite-report.json", report)
+    atomic_write_text(folder / f"{stem}.tflite-report.md", tflite_markdown(report))
+    return result
+
+
+def _verify(record: TFLiteFile, produced: Path, reference, eval_set, config: TFLiteConfig, load_thresholds, compare) -> None:
+    from animegan_deploy.backends import load_runner
+
+    record.size_mb = round(produced.stat().st_size / 1e6, 3)
+    record.min_psnr, record.min_ssim = load_thresholds(config.thresholds, PRECISIONS[record.kind][1])
+    try:
+        runner = load_runner(produced, backend="tflite", threads=config.threads)
+        fid = compare(reference, runner, eval_set)
+    except Exception as exc:  # a file LiteRT cannot run is a failed precision, the others go on
+        record.status, record.reason = "failed", f"LiteRT cannot run it: {str(exc).splitlines()[0][:200]}"
+        return
+    record.psnr_db, record.ssim = round(fid.psnr, 2), round(fid.ssim, 4)
+    if fid.psnr >= record.min_psnr and fid.ssim >= record.min_ssim:
+        record.status = "ok"
+    else:
+        record.status = "below-threshold"
+        record.reason = f"PSNR {fid.psnr:.2f} dB / SSIM {fid.ssim:.4f} below {record.min_psnr} / {record.min_ssim}"
+
+
+def tflite_markdown(report: dict) -> str:
+    lines = [f"# TFLite export of `{Path(report['checkpoint']).name}` at {report['size']}x{report['size']}", "",
+             f"LiteRT (XNNPACK) output vs the FP32 torch model on {', '.join(report['eval_photos'])}; "
+             f"{report['seconds']} s in all.", "",
+             "| file | precision | status | size (MB) | PSNR (dB) | SSIM | min PSNR | onnx2tf run (s) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for f in report["files"]:
+        name = Path(f["path"]).name if f["path"] else f["kind"]
+        cells = [name, f["precision"], f["status"] + (f" ({f['reason']})" if f["reason"] else ""),
+                 f["size_mb"], f["psnr_db"], f["ssim"], f["min_psnr"], f["convert_seconds"]]
+        lines.append("| " + " | ".join("" if c is None else str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
