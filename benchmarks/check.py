@@ -7,10 +7,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from animegan_deploy.backends import load_runner
+from animegan_deploy.compress.report import torch_model_fn
 from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models.checkpoints import load_generator
@@ -79,13 +77,8 @@ def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> Fidelity
     min_psnr, min_ssim = load_thresholds(config.thresholds, precision)
     min_psnr = config.min_psnr if config.min_psnr is not None else min_psnr
     min_ssim = config.min_ssim if config.min_ssim is not None else min_ssim
-    reference = load_generator(resolve_weights(config.reference)).model.eval()
+    reference_fn = torch_model_fn(load_generator(resolve_weights(config.reference)).model)
     runner = load_runner(variant, backend=config.backend, threads=config.threads)
-
-    def reference_fn(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return reference(torch.from_numpy(x)).numpy()
-
     folder = Path(config.photos) if config.photos else default_eval_photos()
     photos = list_images(folder)
     if not photos:

@@ -138,10 +138,7 @@ def float_tensors(model: onnx.ModelProto) -> list[str]:
         for out in node.output:
             if out and out not in initializers and elem.get(out, onnx.TensorProto.FLOAT) == onnx.TensorProto.FLOAT:
                 names.append(out)
-    seen: dict[str, None] = {}
-    for n in names:
-        seen.setdefault(n, None)
-    return list(seen)
+    return list(dict.fromkeys(names))  # first occurrence order, no duplicates
 
 
 @dataclass

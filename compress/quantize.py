@@ -22,6 +22,7 @@ import onnx
 from tqdm import tqdm
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
+from animegan_deploy.backends.onnxruntime_backend import OnnxRuntimeRunner
 from animegan_deploy.benchmarks.fidelity import Fidelity, compare, eval_inputs
 from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
@@ -111,15 +112,9 @@ def build_qdq(model: onnx.ModelProto, amax: dict[str, float], exclude: list[str]
     return quantized if isinstance(quantized, onnx.ModelProto) else quantized.model
 
 
-def session_fn(model: onnx.ModelProto, threads: int | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})[0]
+def session_fn(model: onnx.ModelProto, threads: int | None = None) -> OnnxRuntimeRunner:
+    """Run an in-memory ONNX model on ORT's CPU provider (NCHW in, NCHW out)."""
+    return OnnxRuntimeRunner(model.SerializeToString(), threads=threads)
 
 
 @dataclass

@@ -144,8 +144,7 @@ def run_onnx2tf(onnx_path: Path, workdir: Path, calib: Path | None, timeout: int
 def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Path) -> TFLiteResult:
     """Write ``output``/<stem>_<kind>.tflite for each requested kind, with sidecars and a fidelity report."""
     require_converter()
-    from animegan_deploy.benchmarks.check import load_thresholds
-    from animegan_deploy.benchmarks.fidelity import compare, eval_inputs
+    from animegan_deploy.benchmarks.fidelity import eval_inputs
     from animegan_deploy.compress.photos import default_eval_photos, default_train_photos
     from animegan_deploy.compress.report import torch_model_fn
     from animegan_deploy.models.checkpoints import load_generator
@@ -194,7 +193,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                 if not produced.is_file():
                     record.status, record.reason = "failed", error or f"onnx2tf produced no {produced.name}"
                     continue
-                _verify(record, produced, reference, eval_set, config, load_thresholds, compare)
+                _verify(record, produced, reference, eval_set, config)
                 final = folder / produced.name
                 if record.status == "ok" or config.allow_lossy:
                     with atomic_path(final) as out:
@@ -214,8 +213,11 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     return result
 
 
-def _verify(record: TFLiteFile, produced: Path, reference, eval_set, config: TFLiteConfig, load_thresholds, compare) -> None:
+def _verify(record: TFLiteFile, produced: Path, reference, eval_set, config: TFLiteConfig) -> None:
+    """Run ``produced`` with LiteRT on ``eval_set`` and fill ``record``'s size, PSNR/SSIM and status."""
     from animegan_deploy.backends import load_runner
+    from animegan_deploy.benchmarks.check import load_thresholds
+    from animegan_deploy.benchmarks.fidelity import compare
 
     record.size_mb = round(produced.stat().st_size / 1e6, 3)
     record.min_psnr, record.min_ssim = load_thresholds(config.thresholds, PRECISIONS[record.kind][1])

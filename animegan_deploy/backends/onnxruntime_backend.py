@@ -10,7 +10,8 @@ from animegan_deploy.errors import UserError
 
 
 class OnnxRuntimeRunner:
-    def __init__(self, path: Path, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, path: Path | bytes, device: str = "cpu", threads: int | None = None) -> None:
+        """``path``: an .onnx file, or a serialized model (bytes) already in memory."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -25,9 +26,11 @@ class OnnxRuntimeRunner:
             elif device.startswith("cuda"):
                 raise UserError(f"--device {device}: this onnxruntime has no CUDA provider; use --device cpu")
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
+            self.session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), options,
+                                                providers=providers)
         except Exception as exc:  # ORT raises its own exception types for bad files
-            raise UserError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:160]})") from None
+            label = "in-memory model" if isinstance(path, bytes) else path
+            raise UserError(f"{label}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:160]})") from None
         node = self.session.get_inputs()[0]
         self.input_name = node.name
         dims = node.shape
