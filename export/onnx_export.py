@@ -8,6 +8,7 @@ max-abs-diff is within tolerance.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import time
 import warnings
@@ -24,6 +25,7 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.sidecar import describe_source, write_sidecar
 from animegan_deploy.models.checkpoints import LoadedGenerator, load_generator
+from animegan_deploy.models.norms import set_affine_as_conv
 
 MIN_OPSET = 17
 INPUT_NAME = "input"
@@ -42,6 +44,10 @@ class OnnxExportConfig:
     opset: int = option(18, "ONNX opset version (17 or newer)")
     norm: Literal["explicit", "group"] = option(
         "explicit", "normalization form in the graph: explicit mean/variance (export-friendly) or GroupNorm"
+    )
+    affine: Literal["mul", "conv"] = option(
+        "mul", "the explicit norm's per-channel scale/shift as Mul/Add, or as a depthwise 1x1 Conv "
+        "(layout-unambiguous for onnx2tf)"
     )
     dynamic: bool = option(True, "dynamic batch, height and width; --no-dynamic fixes them to --size")
     size: tuple[int, int] = option((256, 256), "input HxW traced (and fixed with --no-dynamic)", size=True)
@@ -88,16 +94,34 @@ def _quiet_exporter() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message="Constant folding")  # TorchScript exporter, opset 17
             yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
 
 
+# torch's dynamo exporter emits opset 18 or newer (asked for 17 it silently writes 18); opset 17 comes from the
+# TorchScript exporter. Some converters need 17: onnx2tf maps Resize(align_corners) exactly only up to opset 17.
+DYNAMO_MIN_OPSET = 18
+
+
 def trace_to_onnx(model: torch.nn.Module, config: OnnxExportConfig) -> onnx.ModelProto:
-    """Export ``model`` with torch.onnx's dynamo exporter; returns the (unsimplified) model."""
+    """Export ``model`` with torch.onnx (dynamo, or TorchScript below opset 18); returns the unsimplified model."""
     height, width = config.size
     example = torch.rand(1, 3, height, width) * 2 - 1
+    with _quiet_exporter(), torch.no_grad():
+        if config.opset < DYNAMO_MIN_OPSET:
+            proto = _torchscript_export(model, example, config)
+        else:
+            proto = _dynamo_export(model, example, config)
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    if opset != config.opset:
+        raise RuntimeError(f"torch.onnx wrote opset {opset}, not the requested {config.opset}")
+    return proto
+
+
+def _dynamo_export(model: torch.nn.Module, example: torch.Tensor, config: OnnxExportConfig) -> onnx.ModelProto:
     dynamic_shapes = None
     if config.dynamic:
         dynamic_shapes = {
@@ -107,18 +131,33 @@ def trace_to_onnx(model: torch.nn.Module, config: OnnxExportConfig) -> onnx.Mode
                 3: torch.export.Dim("width", min=8, max=8192),
             }
         }
-    with _quiet_exporter(), torch.no_grad():
-        program = torch.onnx.export(
-            model,
-            (example,),
-            dynamo=True,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            opset_version=config.opset,
-            dynamic_shapes=dynamic_shapes,
-            verbose=False,
-        )
+    program = torch.onnx.export(
+        model,
+        (example,),
+        dynamo=True,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        opset_version=config.opset,
+        dynamic_shapes=dynamic_shapes,
+        verbose=False,
+    )
     return program.model_proto
+
+
+def _torchscript_export(model: torch.nn.Module, example: torch.Tensor, config: OnnxExportConfig) -> onnx.ModelProto:
+    axes = {0: "batch", 2: "height", 3: "width"}
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        model,
+        (example,),
+        buffer,
+        dynamo=False,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        opset_version=config.opset,
+        dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes} if config.dynamic else None,
+    )
+    return onnx.load_from_string(buffer.getvalue())
 
 
 def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -145,6 +184,7 @@ def add_metadata(model: onnx.ModelProto, loaded: LoadedGenerator, config: OnnxEx
     props: dict[str, Any] = {
         **IO_CONTRACT,
         "animegan.normalization": config.norm,
+        "animegan.norm_affine": config.affine,
         "animegan.width": f"{loaded.info.width:g}",
         "animegan.channels": str(loaded.info.channels),
         "animegan.align_corners": str(loaded.model.align_corners).lower(),
@@ -185,6 +225,10 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
     output = Path(output)
     loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
     model = loaded.model.eval()
+    if config.affine == "conv":
+        if config.norm != "explicit":
+            raise UserError("--affine conv: needs --norm explicit")
+        set_affine_as_conv(model)
     proto = trace_to_onnx(model, config)
     if config.simplify:
         proto = simplify(proto)

@@ -38,6 +38,7 @@ PRECISIONS: dict[str, tuple[str, str]] = {
 FLOAT_RUN = ("float32", "float16")
 ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"  # onnx2tf downloads it otherwise
 INPUT_NAME = "input"
+ONNX2TF_OPSET = 17
 
 
 @dataclass
@@ -166,7 +167,11 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     s = config.size
     with tempfile.TemporaryDirectory(prefix="animegan-tflite-") as tmp:
         tmp = Path(tmp)
-        onnx_cfg = OnnxExportConfig(norm="explicit", dynamic=False, size=(s, s))
+        # opset 17: onnx2tf maps Resize(align_corners) to TF's align_corners only up to opset 17; at 18 it
+        # falls back to half-pixel resizing and every pixel after the first upsample is off. Norm scale/shift
+        # as 1x1 depthwise convs: a Mul by a (1,C,1,1) constant is mis-broadcast by onnx2tf when C == H == W.
+        onnx_cfg = OnnxExportConfig(norm="explicit", affine="conv", dynamic=False, size=(s, s),
+                                    opset=ONNX2TF_OPSET)
         master = export_onnx(checkpoint, onnx_cfg, tmp / f"{stem}.onnx").path
         runs = [("float", [k for k in FLOAT_RUN if k in files], None)]
         int_kinds = [k for k in files if k not in FLOAT_RUN]

@@ -14,6 +14,7 @@ from typing import Literal
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 NormKind = Literal["group", "explicit"]
 NORM_KINDS: tuple[str, ...] = ("group", "explicit")
@@ -33,6 +34,10 @@ class ExplicitGroupNorm(nn.Module):
         self.num_channels = num_channels
         self.stat_channels = stat_channels if stat_channels is not None else num_channels
         self.eps = eps
+        # export-only switch: the per-channel scale/shift as a depthwise 1x1 conv instead of Mul/Add (same
+        # numbers). onnx2tf cannot tell NCHW from NHWC for a Mul by a (1,C,1,1) constant when C equals H or W
+        # and broadcasts it along the wrong axis; a Conv's layout is never ambiguous.
+        self.affine_as_conv = False
         self.weight = nn.Parameter(torch.ones(num_channels))
         self.bias = nn.Parameter(torch.zeros(num_channels))
 
@@ -47,6 +52,8 @@ class ExplicitGroupNorm(nn.Module):
             centered = x - mean
             var = (centered * centered).mean(dim=(1, 2, 3), keepdim=True)
         normalized = centered / torch.sqrt(var + self.eps)
+        if self.affine_as_conv:
+            return F.conv2d(normalized, self.weight.view(-1, 1, 1, 1), self.bias, groups=self.num_channels)
         return normalized * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
     @property
@@ -89,4 +96,12 @@ def convert_norms(model: nn.Module, kind: NormKind) -> nn.Module:
             setattr(model, name, replacement)
         else:
             convert_norms(child, kind)
+    return model
+
+
+def set_affine_as_conv(model: nn.Module, enabled: bool = True) -> nn.Module:
+    """Make every ExplicitGroupNorm in ``model`` apply its scale/shift as a depthwise 1x1 conv (or not)."""
+    for module in model.modules():
+        if isinstance(module, ExplicitGroupNorm):
+            module.affine_as_conv = enabled
     return model
