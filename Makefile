@@ -12,13 +12,14 @@ WEIGHTS ?= default
 SIZE ?= 256
 OUT ?= exports
 
-.PHONY: help install test demo export-onnx clean
+.PHONY: help install test demo export-onnx export-tflite clean
 
 help:
 	@echo "make install      create .venv and install pinned dependencies (CPU torch first)"
 	@echo "make test         run the test suite (what CI runs)"
 	@echo "make demo         stylize the bundled photos with the embedded default model"
 	@echo "make export-onnx  export WEIGHTS=$(WEIGHTS) to $(OUT)/ as ONNX"
+	@echo "make export-tflite  TFLite float32/float16/int8 files of WEIGHTS=$(WEIGHTS) at SIZE=$(SIZE) into $(OUT)/"
 
 install: $(STAMP)
 
@@ -26,7 +27,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,tflite]'
+	# onnx2tf's own == pins would pull tensorflow 2.19 / numpy 1.26 / protobuf 4; its real needs are in [tflite]
+	$(PY) -m pip install --quiet --no-deps onnx2tf==1.29.24
 	@touch $(STAMP)
 
 test: install
@@ -34,6 +37,9 @@ test: install
 
 export-onnx: install
 	$(ANIMEGAN) export onnx --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/animegan_$(SIZE).onnx
+
+export-tflite: install
+	$(ANIMEGAN) export tflite --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/tflite_$(SIZE)
 
 clean:
 	rm -rf stylized exports results .pytest_cache

@@ -8,6 +8,7 @@ User mistakes become one ``error:`` line and a non-zero exit code, never a trace
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -175,6 +176,10 @@ def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
         result = exporter(source, config, output)
         for line in result.summary():
             print(line)
+        if not getattr(result, "ok", True):
+            print(f"error: {output}: some {fmt_name} files failed or fell below their fidelity threshold (see above); "
+                  "--allow-lossy keeps files below it", file=sys.stderr)
+            return 1
         return 0
 
     return run
@@ -320,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow (tensorboard, onnx2tf) logs at import
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

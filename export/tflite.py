@@ -87,10 +87,17 @@ class TFLiteResult:
     files: list[TFLiteFile] = field(default_factory=list)
     seconds: float = 0.0
     report: Path | None = None
+    allow_lossy: bool = False
 
     @property
     def path(self) -> Path:
         return self.folder
+
+    @property
+    def ok(self) -> bool:
+        """Every requested file produced and at its threshold (``--allow-lossy`` accepts those below it)."""
+        accepted = {"ok", "below-threshold"} if self.allow_lossy else {"ok"}
+        return all(f.status in accepted for f in self.files)
 
     def summary(self) -> list[str]:
         lines = []
@@ -210,7 +217,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                     }, extra={"precision": record.precision, "onnx2tf_kind": kind, "backend": "tflite",
                               "layout": "NHWC", "size": [1, s, s, 3], "normalization": "[-1,1] = pixel/127.5 - 1",
                               "input": INPUT_NAME, "output": "output"})
-    result = TFLiteResult(folder, list(files.values()), time.perf_counter() - started)
+    result = TFLiteResult(folder, list(files.values()), time.perf_counter() - started, allow_lossy=config.allow_lossy)
     report = {"checkpoint": str(checkpoint), "size": s, "eval_photos": [n for n, _ in eval_set],
               "seconds": round(result.seconds, 1), "files": [f.row() for f in result.files]}
     result.report = atomic_write_json(folder / f"{stem}.tflite-report.json", report)
