@@ -12,13 +12,14 @@ WEIGHTS ?= default
 SIZE ?= 256
 OUT ?= exports
 
-.PHONY: help install test demo export-onnx export-tflite clean
+.PHONY: help install test demo export-onnx export-tflite benchmark clean
 
 help:
 	@echo "make install      create .venv and install pinned dependencies (CPU torch first)"
 	@echo "make test         run the test suite (what CI runs)"
 	@echo "make demo         stylize the bundled photos with the embedded default model"
 	@echo "make export-onnx  export WEIGHTS=$(WEIGHTS) to $(OUT)/ as ONNX"
+	@echo "make benchmark    every variant of WEIGHTS=$(WEIGHTS) vs the FP32 original at SIZE=$(SIZE) -> results/benchmark/"
 	@echo "make export-tflite  TFLite float32/float16/int8 files of WEIGHTS=$(WEIGHTS) at SIZE=$(SIZE) into $(OUT)/"
 
 install: $(STAMP)
@@ -40,6 +41,11 @@ export-onnx: install
 
 export-tflite: install
 	$(ANIMEGAN) export tflite --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/tflite_$(SIZE)
+
+# Reuses exports/tflite_$(SIZE) from `make export-tflite` and builds whatever else is missing.
+benchmark: install
+	$(ANIMEGAN) benchmark --weights $(WEIGHTS) --sizes $(SIZE) --output results/benchmark \
+		--tflite-dir '$(OUT)/tflite_{size}' $(if $(COMPARE),--compare $(COMPARE))
 
 clean:
 	rm -rf stylized exports results .pytest_cache

@@ -164,6 +164,17 @@ def cmd_check_fidelity(args: argparse.Namespace) -> int:
     return 0 if check.passed else 1
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from .benchmarks.suite import BenchmarkConfig, run_benchmark
+
+    config = config_from_args(BenchmarkConfig, args)
+    result = run_benchmark(_weights(args.weights), config, Path(args.output),
+                           progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
+    for line in result.summary():
+        print(line)
+    return 1 if (result.regressions and args.fail_on_regression) else 0
+
+
 def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from .export.formats import FORMATS
@@ -308,6 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variant", help="exported model file (.onnx, .int8.onnx, ...)")
     add_config_arguments(p, FidelityCheckConfig)
     p.set_defaults(func=cmd_check_fidelity)
+
+    from .benchmarks.suite import BenchmarkConfig
+
+    p = sub.add_parser("benchmark", help="fps, latency, size and fidelity of every variant vs the FP32 original",
+                       description="Build (or reuse) the exported variants of a checkpoint, time them interleaved "
+                                   "against the FP32 torch original, measure PSNR/SSIM vs its output, and write "
+                                   "Markdown, CSV, JSON and PNG reports.")
+    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    p.add_argument("-o", "--output", default="results/benchmark", help="report folder (default: results/benchmark)")
+    p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when --compare finds regressions")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_config_arguments(p, BenchmarkConfig)
+    p.set_defaults(func=cmd_benchmark)
 
     export = sub.add_parser("export", help="export a generator to a deployable format",
                             description="Export a generator checkpoint; every format validates its output "

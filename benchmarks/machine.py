@@ -1,0 +1,78 @@
+"""What the numbers were measured on: CPU model, cores, SIMD flags, an ISA-based FP32 peak, library versions,
+git commit. Written into every benchmark JSON so runs from different machines are never mixed up silently."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from pathlib import Path
+
+from animegan_deploy.sidecar import git_commit
+
+# SIMD flags that decide CPU inference speed (FP32 width, FMA, INT8 dot products, FP16/BF16)
+INTERESTING_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
+                     "avx512_bf16", "amx_tile", "amx_int8", "asimd", "asimddp", "fphp", "sve")
+LIBRARIES = ("torch", "onnxruntime", "onnx", "numpy", "ai-edge-litert", "tensorflow-cpu", "onnx2tf", "tensorrt")
+
+
+def _cpuinfo() -> dict[str, str]:
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return info
+
+
+def fp32_flops_per_cycle(flags: set[str]) -> int:
+    """FP32 FLOPs one core can retire per cycle from its widest FMA unit (2 FMA pipes assumed)."""
+    if "avx512f" in flags:
+        return 64  # 2 x 16 lanes x (mul + add)
+    if "avx2" in flags and "fma" in flags:
+        return 32  # 2 x 8 lanes x 2
+    if "asimd" in flags:
+        return 16  # 2 x 4 lanes x 2 (NEON)
+    return 8
+
+
+def machine_info() -> dict:
+    cpu = _cpuinfo()
+    flags = set((cpu.get("flags") or cpu.get("Features") or "").split())
+    cores = os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+        freq = psutil.cpu_freq()
+        mhz = (freq.max or freq.current) if freq else None
+    except Exception:  # psutil is a dependency, but this must never break a benchmark
+        physical, mhz = None, None
+    if not mhz and cpu.get("cpu MHz"):
+        mhz = float(cpu["cpu MHz"])
+    per_cycle = fp32_flops_per_cycle(flags)
+    peak = cores * (mhz or 0) / 1e3 * per_cycle
+    versions = {}
+    for lib in LIBRARIES:
+        try:
+            versions[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            versions[lib] = None
+    return {
+        "cpu": cpu.get("model name") or platform.processor() or platform.machine(),
+        "machine": platform.machine(),
+        "logical_cores": cores,
+        "physical_cores": physical,
+        "mhz": round(mhz, 1) if mhz else None,
+        "flags": sorted(flags & set(INTERESTING_FLAGS)),
+        "fp32_flops_per_cycle_per_core": per_cycle,
+        "peak_fp32_gflops": round(peak, 1) if peak else None,
+        "peak_note": "ISA estimate: logical cores x clock x FP32 FLOPs/cycle (2 FMA pipes); SMT siblings share "
+                     "pipes, so the real peak can be lower",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "libraries": versions,
+        "git_commit": git_commit(),
+    }

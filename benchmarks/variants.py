@@ -1,0 +1,187 @@
+"""The variants a benchmark compares, and how the missing ones are built from the checkpoint.
+
+A variant is one file run by one backend at one precision. The FP32 torch original is always first (every
+speedup and PSNR is relative to it). The others come from the user (``--variant NAME=PATH``: a pruned or
+distilled checkpoint, any exported file) and from ``BUILDERS``, one entry per export format: it reuses a file
+already built from the same checkpoint (same sha256 in its sidecar) or builds it. A builder that cannot run
+here (TensorRT without a GPU) returns its variants marked unavailable with the reason, so the table still has
+their rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from animegan_deploy.errors import MissingDependencyError, UserError
+from animegan_deploy.sidecar import file_sha256
+
+
+@dataclass
+class Variant:
+    name: str
+    backend: str
+    precision: str
+    path: Path | None
+    cost_checkpoint: Path | None  # the generator checkpoint behind the file (params, GMACs)
+    fixed_size: int | None = None  # files with a static NxN input only run at that size
+    status: str = "ready"  # ready | unavailable | failed
+    reason: str = ""
+
+
+def sidecar_of(path: Path) -> dict:
+    try:
+        return json.loads(path.with_name(path.name + ".json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _built_from(path: Path, checkpoint: Path) -> bool:
+    """``path`` exists and its sidecar says it was made from exactly this checkpoint."""
+    if not path.is_file():
+        return False
+    source = sidecar_of(path).get("source") or {}
+    return source.get("sha256") == file_sha256(checkpoint)
+
+
+def user_variant(spec: str) -> Variant:
+    """``NAME=PATH`` (or just PATH) -> a Variant; the backend comes from the file type."""
+    from animegan_deploy.backends.registry import backend_for_path
+
+    name, sep, path_text = spec.partition("=")
+    if not sep:
+        name, path_text = Path(spec).stem, spec
+    path = Path(path_text)
+    if not path.is_file():
+        raise UserError(f"--variant {spec}: no such file {path}")
+    backend = backend_for_path(path)
+    meta = sidecar_of(path)
+    precision = meta.get("precision") or ("fp32" if backend == "torch" else "unknown")
+    if backend == "torch":
+        cost = path
+    else:
+        source = Path((meta.get("source") or {}).get("path", ""))
+        cost = source if source.suffix == ".safetensors" and source.is_file() else None
+    fixed = meta.get("size")
+    fixed_size = int(fixed[1]) if backend == "tflite" and isinstance(fixed, list) and len(fixed) == 4 else None
+    return Variant(name, backend, precision, path, cost, fixed_size)
+
+
+def _onnx(precision: str) -> Callable[..., list[Variant]]:
+    def build(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: object) -> list[Variant]:
+        from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
+
+        out = workdir / f"{checkpoint.stem}.{precision}.onnx"
+        if not _built_from(out, checkpoint):
+            export_onnx(checkpoint, OnnxExportConfig(precision=precision, validate_sizes=((64, 64),)), out)
+        return [Variant(f"onnx {precision}", "onnxruntime", precision, out, checkpoint)]
+
+    return build
+
+
+def _onnx_int8(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: object) -> list[Variant]:
+    from animegan_deploy.compress.quantize import QuantizeConfig
+    from animegan_deploy.export.onnx_int8 import export_onnx_int8
+
+    out = workdir / f"{checkpoint.stem}.int8.onnx"
+    if not _built_from(out, checkpoint):
+        export_onnx_int8(checkpoint, QuantizeConfig(size=sizes[0]), out, progress=False)
+    return [Variant("onnx int8 q/dq", "onnxruntime", "int8", out, checkpoint)]
+
+
+TFLITE_KINDS = ("float32", "float16", "dynamic_range_quant", "full_integer_quant")
+
+
+def _tflite(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, tflite_dir: str | None = None,
+            **_: object) -> list[Variant]:
+    """TFLite files are fixed-size: one set per requested size, taken from ``tflite_dir`` (what
+    ``make export-tflite`` wrote) when they match the checkpoint, otherwise exported into ``workdir``."""
+    from animegan_deploy.export.tflite import PRECISIONS, TFLiteConfig, export_tflite, require_converter
+
+    variants = []
+    for size in sizes:
+        folders = [Path(tflite_dir.format(size=size))] if tflite_dir else []
+        folders.append(workdir / f"tflite_{size}")
+        found = {}
+        for kind in TFLITE_KINDS:
+            for folder in folders:
+                path = folder / f"{checkpoint.stem}_{kind}.tflite"
+                if _built_from(path, checkpoint) and sidecar_of(path).get("size") == [1, size, size, 3]:
+                    found[kind] = path
+                    break
+        missing = [k for k in TFLITE_KINDS if k not in found]
+        if missing:
+            try:
+                require_converter()
+            except MissingDependencyError as exc:
+                variants += [Variant(f"tflite {k}", "tflite", PRECISIONS[k][0], None, checkpoint, size,
+                                     "unavailable", str(exc)) for k in missing]
+            else:
+                config = TFLiteConfig(size=size, precisions=tuple(missing), allow_lossy=True)
+                result = export_tflite(checkpoint, config, folders[-1])
+                for record in result.files:
+                    if record.path is not None:
+                        found[record.kind] = record.path
+                    else:
+                        variants.append(Variant(f"tflite {record.kind}", "tflite", record.precision, None,
+                                                checkpoint, size, "failed", record.reason))
+        variants += [Variant(f"tflite {k}", "tflite", PRECISIONS[k][0], p, checkpoint, size) for k, p in found.items()]
+    return variants
+
+
+def _tensorrt(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: object) -> list[Variant]:
+    from animegan_deploy.backends.registry import BACKENDS
+
+    backend = BACKENDS["tensorrt"]
+    missing = backend.missing()
+    precisions = ("fp32", "fp16", "int8")
+    if missing:
+        reason = f"{', '.join(missing)} not installed; {backend.install_hint}"
+        return [Variant(f"tensorrt {p}", "tensorrt", p, None, checkpoint, None, "unavailable", reason)
+                for p in precisions]
+    from animegan_deploy.export.tensorrt import TensorRTConfig, export_tensorrt
+
+    variants = []
+    for precision in precisions:
+        out = workdir / f"{checkpoint.stem}.{precision}.engine"
+        if not _built_from(out, checkpoint):
+            export_tensorrt(checkpoint, TensorRTConfig(precision=precision), out)
+        variants.append(Variant(f"tensorrt {precision}", "tensorrt", precision, out, checkpoint))
+    return variants
+
+
+# format name -> builder(checkpoint, sizes, workdir, **options) -> variants. Adding a format is one entry.
+BUILDERS: dict[str, Callable[..., list[Variant]]] = {
+    "onnx": _onnx("fp32"),
+    "onnx-fp16": _onnx("fp16"),
+    "onnx-int8": _onnx_int8,
+    "tflite": _tflite,
+    "tensorrt": _tensorrt,
+}
+
+
+def build_variants(checkpoint: Path, formats: tuple[str, ...], user: tuple[str, ...], sizes: tuple[int, ...],
+                   workdir: Path, tflite_dir: str | None = None, progress: Callable[[str], None] = print) -> list[Variant]:
+    """The original, the user's variants, then each format's; a builder that fails gives a failed row."""
+    unknown = [f for f in formats if f not in BUILDERS]
+    if unknown:
+        raise UserError(f"--formats {','.join(unknown)}: choose from {', '.join(BUILDERS)}")
+    variants = [Variant("original", "torch", "fp32", checkpoint, checkpoint)]
+    variants += [user_variant(spec) for spec in user]
+    workdir.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        progress(f"preparing {fmt} variants")
+        try:
+            variants += BUILDERS[fmt](checkpoint, sizes, workdir, tflite_dir=tflite_dir)
+        except (MissingDependencyError, UserError) as exc:
+            variants.append(Variant(fmt, fmt, "-", None, checkpoint, None, "unavailable", str(exc)))
+        except Exception as exc:  # the suite goes on; the row says why this format is missing
+            variants.append(Variant(fmt, fmt, "-", None, checkpoint, None, "failed",
+                                    f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"))
+    names = [v.name for v in variants]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise UserError(f"--variants: the name(s) {', '.join(clash)} are taken; give each variant its own NAME=PATH")
+    return variants
