@@ -51,7 +51,7 @@ train-demo: install
 	cp runs/demo-init/init_generator.safetensors $(DEMO_INIT)
 	cp runs/demo/generator.safetensors $(DEMO_WEIGHTS)
 	$(ANIMEGAN) evaluate-style --weights $(DEMO_WEIGHTS) --baseline $(DEMO_INIT) --photos runs/demo-data/heldout \
-		--style runs/demo-data/style --output models/weights/animegan_demo.style-eval
+		--style runs/demo-data/style --output models/weights/animegan_demo_style_eval
 
 export-onnx: install
 	$(ANIMEGAN) export onnx --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/animegan_$(SIZE).onnx

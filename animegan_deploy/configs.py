@@ -58,7 +58,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: type, ski
             continue
         tp, optional = _unwrap_optional(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f.metadata["help"]
+        help_text = f.metadata["help"].replace("%", "%%")  # argparse %-formats help strings
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
         if tp is bool:
             parser.add_argument(

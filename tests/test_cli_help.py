@@ -39,3 +39,12 @@ def test_help_exits_zero_and_lists_options(argv, capsys):
     if argv == ["export", "onnx", "--help"]:
         for flag in ("--opset", "--norm", "--dynamic", "--validate-sizes", "--tolerance", "--simplify"):
             assert flag in text
+
+
+def test_every_subcommand_help_renders(capsys):
+    """argparse formats help with %: an unescaped percent sign in any option's text breaks that --help."""
+    for path, _ in subparsers(build_parser()):
+        with pytest.raises(SystemExit) as info:
+            main([*path, "--help"])
+        assert info.value.code == 0, path
+        assert "usage: animegan " + " ".join(path) in capsys.readouterr().out
