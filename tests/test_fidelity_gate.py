@@ -1,0 +1,45 @@
+"""CI gate: the embedded default checkpoint quantized to INT8 (ORT Q/DQ) and exported to FP16 stays close
+to the FP32 torch model on photos not used for calibration (INT8 >= 30 dB, FP16 >= 45 dB PSNR)."""
+
+import pytest
+
+from animegan_deploy.benchmarks.check import FidelityCheckConfig, check_fidelity, load_thresholds
+from animegan_deploy.compress.photos import default_eval_photos, default_train_photos
+from animegan_deploy.compress.quantize import QuantizeConfig
+from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
+from animegan_deploy.export.onnx_int8 import export_onnx_int8
+from animegan_deploy.models.hub import default_checkpoint
+from animegan_deploy.train.preprocess import list_images
+
+
+@pytest.fixture(scope="module")
+def gate_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("gate")
+
+
+def test_calibration_and_evaluation_photos_are_disjoint():
+    calib = {p.name for p in list_images(default_train_photos())}
+    held_out = {p.name for p in list_images(default_eval_photos())}
+    assert len(calib) >= 8 and len(held_out) >= 3 and not calib & held_out
+
+
+def test_int8_qdq_of_the_default_model_holds_30_db(gate_dir):
+    config = QuantizeConfig(method="percentile", size=256, cache_all_tensors=False)
+    result = export_onnx_int8(default_checkpoint(), config, gate_dir / "default.int8.onnx", progress=False)
+    min_psnr, _ = load_thresholds(None, "int8")
+    assert min_psnr == 30.0
+    print(f"INT8 (percentile) vs FP32 torch: {result.fidelity.psnr:.2f} dB, SSIM {result.fidelity.ssim:.4f}")
+    assert result.fidelity.psnr >= 30.0, result.fidelity
+    # the standalone checker agrees with the number the quantizer reported
+    check = check_fidelity(result.path, FidelityCheckConfig(size=256))
+    assert check.passed and check.precision == "int8"
+    assert check.fidelity.psnr == pytest.approx(result.fidelity.psnr, abs=0.05)
+
+
+def test_fp16_onnx_of_the_default_model_holds_45_db(gate_dir):
+    fp16 = export_onnx(default_checkpoint(), OnnxExportConfig(precision="fp16", validate_sizes=((64, 64),)),
+                       gate_dir / "default.fp16.onnx").path
+    check = check_fidelity(fp16, FidelityCheckConfig(size=256))
+    print(f"FP16 vs FP32 torch: {check.fidelity.psnr:.2f} dB")
+    assert check.precision == "fp16" and check.min_psnr == 45.0
+    assert check.passed, check.fidelity
