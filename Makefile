@@ -12,7 +12,7 @@ WEIGHTS ?= default
 SIZE ?= 256
 OUT ?= exports
 
-.PHONY: help install test demo train-demo export-onnx export-tflite benchmark clean
+.PHONY: help install test demo train-demo train-teacher export-onnx export-tflite benchmark clean
 DEMO_WEIGHTS := models/weights/animegan_demo.safetensors
 DEMO_INIT := models/weights/animegan_demo_init.safetensors
 
@@ -20,6 +20,7 @@ help:
 	@echo "make install      create .venv and install pinned dependencies (CPU torch first)"
 	@echo "make test         run the test suite (what CI runs)"
 	@echo "make demo         stylize the bundled photos with the embedded default model"
+	@echo "make train-teacher  train the width-2.0 teacher for distillation (hours on 2 cores)"
 	@echo "make train-demo   retrain the embedded default from scratch (two stages, ~40-60 min on 2 cores)"
 	@echo "make export-onnx  export WEIGHTS=$(WEIGHTS) to $(OUT)/ as ONNX"
 	@echo "make benchmark    every variant of WEIGHTS=$(WEIGHTS) vs the FP32 original at SIZE=$(SIZE) -> results/benchmark/"
@@ -52,6 +53,12 @@ train-demo: install
 	cp runs/demo/generator.safetensors $(DEMO_WEIGHTS)
 	$(ANIMEGAN) evaluate-style --weights $(DEMO_WEIGHTS) --baseline $(DEMO_INIT) --photos runs/demo-data/heldout \
 		--style runs/demo-data/style --output models/weights/animegan_demo_style_eval
+
+# The larger teacher for distillation (width 2.0, the demo recipe in one run: ~4x the base model's cost, a few
+# hours on 2 cores; resumable). Then: animegan distill <pruned or width:W> --teacher runs/teacher-w2/generator.safetensors
+train-teacher: install
+	$(ANIMEGAN) demo-data --output runs/demo-data
+	$(ANIMEGAN) train --config train/configs/teacher_w2.toml $(if $(wildcard runs/teacher-w2/checkpoints/last.pt),--resume)
 
 export-onnx: install
 	$(ANIMEGAN) export onnx --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/animegan_$(SIZE).onnx
