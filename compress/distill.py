@@ -47,6 +47,8 @@ class DistillConfig:
     hints: float = option(0.0, "weight of feature-map hints on block outputs (0 = off)")
     adversarial: float = option(0.0, "weight of the adversarial term (teacher outputs as real; 0 = off)")
     sparsity: float = option(0.0, "L1 weight on the student's norm scales |gamma| (network slimming; 0 = off)")
+    scale_lr: float | None = option(None, "learning rate of the norm scales |gamma| (default: --lr); sparsity "
+                                    "training raises it so unneeded scales reach 0 in a short run")
     vgg_weights: str = option("random", "VGG19 for the content loss: imagenet, a path, or random")
     seed: int = option(0, "seed of the batch sampler")
     checkpoint_every: int = option(50, "write a resumable checkpoint every N steps")
@@ -132,8 +134,12 @@ class Distiller:
         self.photos = PhotoBatches(photo_dir, CropSampler(config.crop, (0.5, 1.0), jitter=0.1))
         self.vgg = load_vgg(config.vgg_weights) if config.content > 0 else None
         self.hints = _Hints(student, teacher) if config.hints > 0 else None
-        params = list(self.student.parameters()) + (list(self.hints.parameters()) if self.hints else [])
-        self.opt = torch.optim.Adam(params, lr=config.lr, betas=(0.5, 0.999))
+        scales = norm_scales(self.student)
+        scale_ids = {id(p) for p in scales}
+        rest = [p for p in self.student.parameters() if id(p) not in scale_ids]
+        rest += list(self.hints.parameters()) if self.hints else []
+        groups = [{"params": rest}, {"params": scales, "lr": config.scale_lr or config.lr}]
+        self.opt = torch.optim.Adam(groups, lr=config.lr, betas=(0.5, 0.999))
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, max(1, config.steps), eta_min=config.lr * 0.1)
         self.D = Discriminator(32, 3) if config.adversarial > 0 else None
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999)) if self.D else None

@@ -35,7 +35,9 @@ class PruneConfig:
     min_channels: int = option(1, "channels every layer keeps at least")
     sparsity: float = option(0.0, "L1 weight on |gamma| for sparsity training before pruning (0 = prune as is)")
     sparsity_steps: int = option(300, "steps of sparsity training")
-    sparsity_lr: float = option(1e-3, "learning rate of sparsity training")
+    sparsity_lr: float = option(5e-4, "learning rate of sparsity training (all but the norm scales)")
+    sparsity_scale_lr: float = option(2e-2, "learning rate of the norm scales in sparsity training: |gamma| starts "
+                                      "near 1 and must reach < threshold within --sparsity-steps")
     photo_dir: str | None = option(None, "photos for sparsity training (default: the bundled demo photos)")
     eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs the unpruned model (default: bundled)")
     eval_size: int = option(256, "longest side of held-out photos in the report")
@@ -130,6 +132,7 @@ def prune_checkpoint(checkpoint: str | Path, config: PruneConfig, output: str | 
         distill_config = DistillConfig(
             teacher=str(checkpoint), photo_dir=config.photo_dir, steps=config.sparsity_steps,
             batch_size=config.batch_size, crop=config.crop, lr=config.sparsity_lr, sparsity=config.sparsity,
+            scale_lr=config.sparsity_scale_lr,
             vgg_weights=config.vgg_weights, checkpoint_every=max(1, config.sparsity_steps // 6),
         )
         run_dir = output.with_name(output.stem + ".sparsity-run")
@@ -137,6 +140,7 @@ def prune_checkpoint(checkpoint: str | Path, config: PruneConfig, output: str | 
         seconds = distiller.fit(resume=True)
         source = distiller.student.eval()
         sparsity_info = {"weight": config.sparsity, "steps": config.sparsity_steps, "lr": config.sparsity_lr,
+                         "scale_lr": config.sparsity_scale_lr,
                          "seconds": round(seconds, 1), "last_losses": distiller.last}
     under_after = count_under_threshold(source, config.threshold, config.criterion)
     outcome = prune_model(source, config.threshold, config.criterion, config.min_channels)
