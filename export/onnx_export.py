@@ -25,7 +25,7 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.sidecar import describe_source, write_sidecar
 from animegan_deploy.models.checkpoints import LoadedGenerator, load_generator
-from animegan_deploy.models.norms import set_affine_as_conv
+from animegan_deploy.models.norms import set_export_form
 
 MIN_OPSET = 17
 INPUT_NAME = "input"
@@ -49,9 +49,13 @@ class OnnxExportConfig:
         "mul", "the explicit norm's per-channel scale/shift as Mul/Add, or as a depthwise 1x1 Conv "
         "(layout-unambiguous for onnx2tf)"
     )
+    staged_mean: bool = option(False, "the explicit norm's mean over (C,H,W) as three single-axis means (TFLite's "
+                               "int8 MEAN breaks on very large reductions)")
     dynamic: bool = option(True, "dynamic batch, height and width; --no-dynamic fixes them to --size")
     size: tuple[int, int] = option((256, 256), "input HxW traced (and fixed with --no-dynamic)", size=True)
     simplify: bool = option(True, "simplify the graph with onnxsim")
+    fuse: bool = option(True, "let onnxsim's optimizer fuse ops (off keeps e.g. staged norm means apart; constant "
+                        "folding still runs)")
     validate_sizes: tuple[tuple[int, int], ...] = option(
         ((256, 256), (192, 320)), "input sizes (HxW) the ORT-vs-torch check runs at", size=True
     )
@@ -160,13 +164,30 @@ def _torchscript_export(model: torch.nn.Module, example: torch.Tensor, config: O
     return onnx.load_from_string(buffer.getvalue())
 
 
-def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
+def simplify(model: onnx.ModelProto, fuse: bool = True) -> onnx.ModelProto:
     import onnxsim
 
-    simplified, ok = onnxsim.simplify(model)
+    simplified, ok = onnxsim.simplify(model, perform_optimization=fuse)
     if not ok:
         raise RuntimeError("onnxsim could not verify the simplified graph against the original")
-    return simplified
+    return constants_to_initializers(simplified)
+
+
+def constants_to_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Move Constant nodes' tensors into graph initializers (onnx2tf, for one, crashes on Constant nodes)."""
+    from onnx import numpy_helper
+
+    keep = []
+    for node in model.graph.node:
+        value = next((a for a in node.attribute if a.name == "value"), None)
+        if node.op_type == "Constant" and value is not None and len(node.output) == 1:
+            tensor = numpy_helper.from_array(numpy_helper.to_array(value.t), name=node.output[0])
+            model.graph.initializer.append(tensor)
+        else:
+            keep.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    return model
 
 
 def topologically_sorted(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -225,13 +246,13 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
     output = Path(output)
     loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
     model = loaded.model.eval()
-    if config.affine == "conv":
+    if config.affine == "conv" or config.staged_mean:
         if config.norm != "explicit":
-            raise UserError("--affine conv: needs --norm explicit")
-        set_affine_as_conv(model)
+            raise UserError("--affine conv / --staged-mean: need --norm explicit")
+        set_export_form(model, affine_as_conv=config.affine == "conv", staged_mean=config.staged_mean)
     proto = trace_to_onnx(model, config)
     if config.simplify:
-        proto = simplify(proto)
+        proto = simplify(proto, fuse=config.fuse)
     if config.precision == "fp16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
 

@@ -177,8 +177,10 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         # opset 17: onnx2tf maps Resize(align_corners) to TF's align_corners only up to opset 17; at 18 it
         # falls back to half-pixel resizing and every pixel after the first upsample is off. Norm scale/shift
         # as 1x1 depthwise convs: a Mul by a (1,C,1,1) constant is mis-broadcast by onnx2tf when C == H == W.
-        onnx_cfg = OnnxExportConfig(norm="explicit", affine="conv", dynamic=False, size=(s, s),
-                                    opset=ONNX2TF_OPSET)
+        # Norm means staged per axis (and not fused back by onnxsim): TFLite's int8 MEAN over a whole
+        # 32x256x256 map gives garbage (full-integer default model: 11 dB).
+        onnx_cfg = OnnxExportConfig(norm="explicit", affine="conv", staged_mean=True, fuse=False, dynamic=False,
+                                    size=(s, s), opset=ONNX2TF_OPSET)
         master = export_onnx(checkpoint, onnx_cfg, tmp / f"{stem}.onnx").path
         runs = [("float", [k for k in FLOAT_RUN if k in files], None)]
         int_kinds = [k for k in files if k not in FLOAT_RUN]

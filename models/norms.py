@@ -38,19 +38,27 @@ class ExplicitGroupNorm(nn.Module):
         # numbers). onnx2tf cannot tell NCHW from NHWC for a Mul by a (1,C,1,1) constant when C equals H or W
         # and broadcasts it along the wrong axis; a Conv's layout is never ambiguous.
         self.affine_as_conv = False
+        # export-only switch: mean over (C, H, W) as three single-axis means (same value). TFLite's int8 MEAN
+        # over ~10^5+ elements at once returns garbage (the full-integer default model fell to 11 dB).
+        self.staged_mean = False
         self.weight = nn.Parameter(torch.ones(num_channels))
         self.bias = nn.Parameter(torch.zeros(num_channels))
 
+    def _mean(self, x: torch.Tensor) -> torch.Tensor:
+        if self.staged_mean:
+            return x.mean(dim=3, keepdim=True).mean(dim=2, keepdim=True).mean(dim=1, keepdim=True)
+        return x.mean(dim=(1, 2, 3), keepdim=True)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        mean = self._mean(x)
         if self.stat_channels != self.num_channels:
             kept = self.num_channels / self.stat_channels
             mean = mean * kept
             centered = x - mean
-            var = (centered * centered).mean(dim=(1, 2, 3), keepdim=True) * kept + mean * mean * (1.0 - kept)
+            var = self._mean(centered * centered) * kept + mean * mean * (1.0 - kept)
         else:
             centered = x - mean
-            var = (centered * centered).mean(dim=(1, 2, 3), keepdim=True)
+            var = self._mean(centered * centered)
         normalized = centered / torch.sqrt(var + self.eps)
         if self.affine_as_conv:
             return F.conv2d(normalized, self.weight.view(-1, 1, 1, 1), self.bias, groups=self.num_channels)
@@ -99,9 +107,10 @@ def convert_norms(model: nn.Module, kind: NormKind) -> nn.Module:
     return model
 
 
-def set_affine_as_conv(model: nn.Module, enabled: bool = True) -> nn.Module:
-    """Make every ExplicitGroupNorm in ``model`` apply its scale/shift as a depthwise 1x1 conv (or not)."""
+def set_export_form(model: nn.Module, affine_as_conv: bool = False, staged_mean: bool = False) -> nn.Module:
+    """Set how every ExplicitGroupNorm in ``model`` is written out (same numbers, different ops)."""
     for module in model.modules():
         if isinstance(module, ExplicitGroupNorm):
-            module.affine_as_conv = enabled
+            module.affine_as_conv = affine_as_conv
+            module.staged_mean = staged_mean
     return model
