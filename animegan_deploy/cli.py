@@ -126,9 +126,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if result.steps < config.steps:
         print(f"paused at step {result.steps}/{config.steps}; continue with --resume")
         return 0
-    fid = read_sidecar(result.path)["metrics"]["fidelity_vs_teacher"]
+    metrics = read_sidecar(result.path)["metrics"]
+    fid, speed = metrics["fidelity_vs_teacher"], metrics["torch_fps_vs_teacher"]
     print(f"distilled {result.steps} steps in {result.seconds:.0f} s; student vs teacher on held-out photos: "
           f"PSNR {fid['psnr_db']:.2f} dB, SSIM {fid['ssim']:.4f}")
+    print(f"params {metrics['teacher']['params']:,} -> {metrics['student']['params']:,}; GMACs@256 "
+          f"{metrics['teacher']['gmacs']:.2f} -> {metrics['student']['gmacs']:.2f}; torch CPU fps at {speed['size']}: "
+          f"{speed['student_fps']:.2f} vs {speed['original_fps']:.2f} ({speed['fps_ratio']:.2f}x, one interleaved run)")
     print(f"wrote {result.path}")
     return 0
 

@@ -24,7 +24,7 @@ def test_teacher_base_pruned_student(tmp_path):
     pruned = tmp_path / "base.pruned.safetensors"
     # the two-command chain: prune (with sparsity training) then distill the pruned student from its base
     assert main(["prune", "-w", str(base), "-o", str(pruned), "--sparsity", "1.0", "--sparsity-steps", "4",
-                 "--sparsity-lr", "0.3", "--threshold", "0.5", "--quiet", *common]) == 0
+                 "--sparsity-lr", "0.3", "--sparsity-scale-lr", "0.3", "--threshold", "0.5", "--quiet", *common]) == 0
     student = tmp_path / "student.safetensors"
     assert main(["distill", str(pruned), "--teacher", str(base), "-o", str(student), "--steps", "3", "--quiet",
                  *common]) == 0

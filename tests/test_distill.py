@@ -34,6 +34,7 @@ def test_student_gets_closer_to_teacher_with_hints_and_adversarial(tmp_path):
     side = read_sidecar(out)
     assert side["metrics"]["fidelity_vs_teacher"]["psnr_db"] > 0
     t = load_generator(teacher).model
+    torch.manual_seed(0)  # the untrained baseline and the probe must not depend on what ran before
     fresh = load_generator(out).model.__class__(width=0.125, norm="explicit")
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
