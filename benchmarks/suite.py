@@ -76,9 +76,9 @@ class BenchmarkResult:
         return self.folder
 
     def summary(self) -> list[str]:
-        from .report import markdown_table
+        from .report import markdown_table, with_peak_share
 
-        lines = markdown_table(self.rows).splitlines()
+        lines = markdown_table(with_peak_share(self.rows, self.machine)).splitlines()
         lines += [f"REGRESSION {r}" for r in self.regressions]
         return lines + [f"wrote {', '.join(str(p) for p in self.files.values())} ({self.seconds:.0f} s)"]
 
