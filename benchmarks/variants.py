@@ -10,13 +10,13 @@ their rows.
 
 from __future__ import annotations
 
-import json
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from animegan_deploy.errors import MissingDependencyError, UserError
-from animegan_deploy.sidecar import file_sha256
+from animegan_deploy.sidecar import file_sha256, read_sidecar
 
 
 @dataclass
@@ -32,18 +32,27 @@ class Variant:
 
 
 def sidecar_of(path: Path) -> dict:
+    """The artifact's JSON sidecar, or {} when it has none (a file from elsewhere)."""
     try:
-        return json.loads(path.with_name(path.name + ".json").read_text())
+        return read_sidecar(path)
     except (OSError, ValueError):
         return {}
 
 
-def _built_from(path: Path, checkpoint: Path) -> bool:
-    """``path`` exists and its sidecar says it was made from exactly this checkpoint."""
+@functools.lru_cache(maxsize=8)
+def _sha256(path: Path, mtime_ns: int, size: int) -> str:
+    return file_sha256(path)  # keyed on mtime and size: every builder asks about the same checkpoint
+
+
+def _built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = None) -> bool:
+    """``path`` exists and its sidecar says it was made from exactly this checkpoint (at this input shape)."""
     if not path.is_file():
         return False
-    source = sidecar_of(path).get("source") or {}
-    return source.get("sha256") == file_sha256(checkpoint)
+    meta = sidecar_of(path)
+    if input_shape is not None and meta.get("size") != input_shape:
+        return False
+    stat = checkpoint.stat()
+    return (meta.get("source") or {}).get("sha256") == _sha256(checkpoint, stat.st_mtime_ns, stat.st_size)
 
 
 def user_variant(spec: str) -> Variant:
@@ -108,7 +117,7 @@ def _tflite(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, tflite_dir:
         for kind in TFLITE_KINDS:
             for folder in folders:
                 path = folder / f"{checkpoint.stem}_{kind}.tflite"
-                if _built_from(path, checkpoint) and sidecar_of(path).get("size") == [1, size, size, 3]:
+                if _built_from(path, checkpoint, input_shape=[1, size, size, 3]):
                     found[kind] = path
                     break
         missing = [k for k in TFLITE_KINDS if k not in found]

@@ -18,6 +18,7 @@ pytest.importorskip("ai_edge_litert", reason="TFLite checks need ai-edge-litert 
 from animegan_deploy.backends import load_runner  # noqa: E402
 from animegan_deploy.export import tflite as tfl  # noqa: E402
 from animegan_deploy.models.checkpoints import load_generator  # noqa: E402
+from animegan_deploy.sidecar import read_sidecar  # noqa: E402
 
 SIZE = 64
 KINDS = ("float32", "float16", "full_integer_quant")
@@ -78,7 +79,7 @@ def test_full_integer_file_has_int8_weights_and_io_and_runs(exported, photo_fold
 
 def test_sidecars_and_report_describe_each_file(exported, tiny_checkpoint):
     for record in exported.files:
-        meta = json.loads(record.path.with_name(record.path.name + ".json").read_text())
+        meta = read_sidecar(record.path)
         assert meta["kind"] == "tflite"
         assert meta["precision"] == record.precision and meta["onnx2tf_kind"] == record.kind
         assert meta["layout"] == "NHWC" and meta["size"] == [1, SIZE, SIZE, 3]
