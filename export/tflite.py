@@ -1,12 +1,14 @@
 """`animegan export tflite`: checkpoint -> explicit-norm ONNX (static NxN) -> onnx2tf -> TFLite files, each
 verified with the LiteRT interpreter against the FP32 torch model.
 
-Two onnx2tf runs in a scratch folder, each timed: a float one (float32, float16) and an integer one
-(dynamic-range, integer and full-integer quantization, calibrated on photos), so a failing quantization never
-loses the float files. onnx2tf is used offline: its sample calibration file is written where it looks for it
-(it would download it otherwise), it gets a copy of the ONNX (it rewrites its input), and it runs without
-strict mode (exact for the explicit-norm graph; strict mode costs 10+ minutes). TFLite I/O is NHWC in [-1, 1];
-the calibration photos are NHWC [0, 1] normalized with mean = std = 0.5, which is exactly that range.
+One onnx2tf run in a scratch folder writes the float32 and float16 files and the TensorFlow saved model. The
+quantized files are made from those (:mod:`.tflite_int8`): dynamic-range from the saved model, integer and
+full-integer by calibrating the float32 file on photos with a choice of range method (``--calibration``).
+Each precision is built and checked on its own, so a failing one never loses the others. onnx2tf is used
+offline: its sample calibration file is written where it looks for it (it would download it otherwise), it
+gets a copy of the ONNX (it rewrites its input), and it runs without strict mode (exact for the
+explicit-norm graph; strict mode costs 10+ minutes). TFLite I/O is NHWC in [-1, 1]; the calibration photos
+are NHWC [0, 1] mapped to that range (mean = std = 0.5).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.sidecar import write_sidecar
 
+from .tflite_int8 import CALIBRATIONS
+
 # onnx2tf output suffix -> (precision label, threshold set in benchmarks/fidelity_thresholds.toml)
 PRECISIONS: dict[str, tuple[str, str]] = {
     "float32": ("fp32", "fp32"),
@@ -35,7 +39,8 @@ PRECISIONS: dict[str, tuple[str, str]] = {
     "integer_quant": ("int8-float-io", "int8"),
     "full_integer_quant": ("int8", "int8"),
 }
-FLOAT_RUN = ("float32", "float16")
+FLOAT_RUN = ("float32", "float16")  # written by onnx2tf itself
+CALIBRATED = {"integer_quant": "float32", "full_integer_quant": "int8"}  # kind -> input/output type
 ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"  # onnx2tf downloads it otherwise
 INPUT_NAME = "input"
 ONNX2TF_OPSET = 17
@@ -47,6 +52,8 @@ class TFLiteConfig:
     precisions: tuple[str, ...] = option(tuple(PRECISIONS), "files to produce: " + ", ".join(PRECISIONS))
     calib_dir: str | None = option(None, "calibration photos for the integer files (default: bundled demo training photos)")
     calib_count: int = option(16, "at most this many calibration photos")
+    calibration: str = option("mean-minmax", "activation ranges of the integer files: " + "; ".join(
+        f"{k} = {v}" for k, v in CALIBRATIONS.items()))
     eval_dir: str | None = option(None, "photos for the LiteRT-vs-torch check (default: bundled held-out photos)")
     thresholds: str | None = option(None, "TOML of per-precision PSNR/SSIM minimums (default: the project's)")
     allow_lossy: bool = option(False, "write files below their fidelity threshold instead of failing")
@@ -59,6 +66,8 @@ class TFLiteConfig:
         unknown = [p for p in self.precisions if p not in PRECISIONS]
         if unknown or not self.precisions:
             raise UserError(f"--precisions {','.join(self.precisions)}: choose from {', '.join(PRECISIONS)}")
+        if self.calibration not in CALIBRATIONS:
+            raise UserError(f"--calibration {self.calibration}: choose one of {', '.join(CALIBRATIONS)}")
         if self.size < 16 or self.size % 4:
             raise UserError(f"--size {self.size}: must be a multiple of 4, at least 16")
 
@@ -131,13 +140,11 @@ def calibration_array(folder: Path, size: int, count: int) -> np.ndarray:
     return np.ascontiguousarray(((batch + 1.0) / 2.0).transpose(0, 2, 3, 1), dtype=np.float32)
 
 
-def run_onnx2tf(onnx_path: Path, workdir: Path, calib: Path | None, timeout: int) -> tuple[float, str]:
-    """One onnx2tf conversion in ``workdir``; integer files when ``calib`` is given. Returns (seconds, log tail)."""
+def run_onnx2tf(onnx_path: Path, workdir: Path, timeout: int) -> tuple[float, str]:
+    """The onnx2tf conversion in ``workdir``: float32 and float16 files plus the saved model.
+    Returns (seconds, error or "")."""
     args = [sys.executable, "-m", "onnx2tf", "-i", str(onnx_path), "-o", str(workdir / "out"),
             "-dsm", "-coion", "-osd", "-v", "error"]
-    if calib is not None:
-        args += ["-oiqt", "-qt", "per-channel", "-cind", INPUT_NAME, str(calib), "[0.5,0.5,0.5]",
-                 "[0.5,0.5,0.5]"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     started = time.perf_counter()
     try:
@@ -172,6 +179,10 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         raise UserError(f"--eval-dir {eval_dir}: holds no photos")
     eval_set = eval_inputs(eval_paths, config.size, square=True)
     s = config.size
+    images = None
+    if any(kind in CALIBRATED for kind in files):
+        calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
+        images = calibration_array(calib_dir, s, config.calib_count) * 2.0 - 1.0  # [0, 1] -> the input's [-1, 1]
     with tempfile.TemporaryDirectory(prefix="animegan-tflite-") as tmp:
         tmp = Path(tmp)
         # opset 17: onnx2tf maps Resize(align_corners) to TF's align_corners only up to opset 17; at 18 it
@@ -182,49 +193,86 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         onnx_cfg = OnnxExportConfig(norm="explicit", affine="conv", staged_mean=True, fuse=False, dynamic=False,
                                     size=(s, s), opset=ONNX2TF_OPSET)
         master = export_onnx(checkpoint, onnx_cfg, tmp / f"{stem}.onnx").path
-        runs = [("float", [k for k in FLOAT_RUN if k in files], None)]
-        int_kinds = [k for k in files if k not in FLOAT_RUN]
-        if int_kinds:
-            calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
-            calib = tmp / "calibration.npy"
-            np.save(calib, calibration_array(calib_dir, s, config.calib_count))
-            runs.append(("integer", int_kinds, calib))
-        for run_name, kinds, calib in runs:
-            if not kinds:
-                continue
-            workdir = tmp / run_name
-            workdir.mkdir()
-            rng = np.random.default_rng(0)
-            np.save(workdir / ONNX2TF_SAMPLE, rng.uniform(0, 1, (20, 128, 128, 3)).astype(np.float32))
-            onnx_copy = workdir / f"{stem}.onnx"
-            shutil.copyfile(master, onnx_copy)
-            seconds, error = run_onnx2tf(onnx_copy, workdir, calib, config.timeout)
-            print(f"onnx2tf {run_name} conversion ({', '.join(kinds)}): {seconds:.0f} s", file=sys.stderr)
-            for kind in kinds:
-                record = files[kind]
+        workdir = tmp / "onnx2tf"
+        workdir.mkdir()
+        rng = np.random.default_rng(0)
+        np.save(workdir / ONNX2TF_SAMPLE, rng.uniform(0, 1, (20, 128, 128, 3)).astype(np.float32))
+        onnx_copy = workdir / f"{stem}.onnx"
+        shutil.copyfile(master, onnx_copy)
+        seconds, error = run_onnx2tf(onnx_copy, workdir, config.timeout)
+        print(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s", file=sys.stderr)
+        produced_dir = workdir / "out"
+        float_file = produced_dir / f"{stem}_float32.tflite"
+        builder = _IntegerBuilder(float_file, produced_dir, config, images)
+        for kind, record in files.items():
+            produced = produced_dir / f"{stem}_{kind}.tflite"
+            if kind in FLOAT_RUN:
                 record.convert_seconds = round(seconds, 1)
-                produced = workdir / "out" / f"{stem}_{kind}.tflite"
                 if not produced.is_file():
                     record.status, record.reason = "failed", error or f"onnx2tf produced no {produced.name}"
                     continue
-                _verify(record, produced, reference, eval_set, config)
-                final = folder / produced.name
-                if record.status == "ok" or config.allow_lossy:
-                    with atomic_path(final) as out:
-                        shutil.copyfile(produced, out)
-                    record.path = final
-                    write_sidecar(final, "tflite", source=checkpoint, config=config, metrics={
-                        "psnr_db_vs_torch_fp32": record.psnr_db, "ssim_vs_torch_fp32": record.ssim,
-                        "size_mb": record.size_mb, "convert_seconds": record.convert_seconds,
-                    }, extra={"precision": record.precision, "onnx2tf_kind": kind, "backend": "tflite",
-                              "layout": "NHWC", "size": [1, s, s, 3], "normalization": "[-1,1] = pixel/127.5 - 1",
-                              "input": INPUT_NAME, "output": "output"})
+            else:
+                if not float_file.is_file():
+                    record.status, record.reason = "failed", error or "onnx2tf produced no float32 file to quantize"
+                    continue
+                try:
+                    record.convert_seconds = builder.build(kind, produced)
+                except Exception as exc:  # one failed precision never loses the others
+                    record.status, record.reason = "failed", f"{kind} quantization failed: {_first_line(exc)}"
+                    continue
+                print(f"{kind}: {record.convert_seconds:.0f} s", file=sys.stderr)
+            _verify(record, produced, reference, eval_set, config)
+            final = folder / produced.name
+            if record.status == "ok" or config.allow_lossy:
+                with atomic_path(final) as out:
+                    shutil.copyfile(produced, out)
+                record.path = final
+                extra = {"precision": record.precision, "onnx2tf_kind": kind, "backend": "tflite",
+                         "layout": "NHWC", "size": [1, s, s, 3], "normalization": "[-1,1] = pixel/127.5 - 1",
+                         "input": INPUT_NAME, "output": "output"}
+                if kind in CALIBRATED:
+                    extra["calibration"] = config.calibration
+                write_sidecar(final, "tflite", source=checkpoint, config=config, metrics={
+                    "psnr_db_vs_torch_fp32": record.psnr_db, "ssim_vs_torch_fp32": record.ssim,
+                    "size_mb": record.size_mb, "convert_seconds": record.convert_seconds,
+                }, extra=extra)
     result = TFLiteResult(folder, list(files.values()), time.perf_counter() - started, allow_lossy=config.allow_lossy)
     report = {"checkpoint": str(checkpoint), "size": s, "eval_photos": [n for n, _ in eval_set],
+              "calibration": config.calibration, "calibration_photos": 0 if images is None else len(images),
               "seconds": round(result.seconds, 1), "files": [f.row() for f in result.files]}
     result.report = atomic_write_json(folder / f"{stem}.tflite-report.json", report)
     atomic_write_text(folder / f"{stem}.tflite-report.md", tflite_markdown(report))
     return result
+
+
+class _IntegerBuilder:
+    """Writes the quantized kinds from onnx2tf's float outputs; the calibration is run once, when first needed."""
+
+    def __init__(self, float_file: Path, produced_dir: Path, config: TFLiteConfig, images: np.ndarray | None) -> None:
+        """``images``: the calibration photos, N x H x W x 3 in the model's [-1, 1] input range."""
+        self.float_file, self.produced_dir, self.config, self.images = float_file, produced_dir, config, images
+        self.calibration = None
+        self.calibration_seconds = 0.0
+
+    def build(self, kind: str, target: Path) -> float:
+        """Write ``kind`` to ``target``; returns the seconds it took (a shared calibration counted in each)."""
+        from . import tflite_int8
+
+        started = time.perf_counter()
+        if kind == "dynamic_range_quant":
+            target.write_bytes(tflite_int8.dynamic_range(self.produced_dir))
+            return round(time.perf_counter() - started, 1)
+        if self.calibration is None:
+            self.calibration = tflite_int8.Calibration(self.float_file.read_bytes(), self.images)
+            self.calibration_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+        target.write_bytes(self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind]))
+        return round(time.perf_counter() - started + self.calibration_seconds, 1)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def _verify(record: TFLiteFile, produced: Path, reference, eval_set, config: TFLiteConfig) -> None:
@@ -239,7 +287,7 @@ def _verify(record: TFLiteFile, produced: Path, reference, eval_set, config: TFL
         runner = load_runner(produced, backend="tflite", threads=config.threads)
         fid = compare(reference, runner, eval_set)
     except Exception as exc:  # a file LiteRT cannot run is a failed precision, the others go on
-        record.status, record.reason = "failed", f"LiteRT cannot run it: {str(exc).splitlines()[0][:200]}"
+        record.status, record.reason = "failed", f"LiteRT cannot run it: {_first_line(exc)}"
         return
     record.psnr_db, record.ssim = round(fid.psnr, 2), round(fid.ssim, 4)
     if fid.psnr >= record.min_psnr and fid.ssim >= record.min_ssim:
@@ -252,9 +300,12 @@ def _verify(record: TFLiteFile, produced: Path, reference, eval_set, config: TFL
 def tflite_markdown(report: dict) -> str:
     lines = [f"# TFLite export of `{Path(report['checkpoint']).name}` at {report['size']}x{report['size']}", "",
              f"LiteRT (XNNPACK) output vs the FP32 torch model on {', '.join(report['eval_photos'])}; "
-             f"{report['seconds']} s in all.", "",
-             "| file | precision | status | size (MB) | PSNR (dB) | SSIM | min PSNR | onnx2tf run (s) |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             f"{report['seconds']} s in all.", ""]
+    if report.get("calibration_photos"):
+        lines += [f"Integer files calibrated on {report['calibration_photos']} photos, activation ranges "
+                  f"`{report['calibration']}` ({CALIBRATIONS[report['calibration']]}).", ""]
+    lines += ["| file | precision | status | size (MB) | PSNR (dB) | SSIM | min PSNR | build (s) |",
+              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for f in report["files"]:
         name = Path(f["path"]).name if f["path"] else f["kind"]
         cells = [name, f["precision"], f["status"] + (f" ({f['reason']})" if f["reason"] else ""),

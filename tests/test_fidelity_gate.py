@@ -1,5 +1,8 @@
-"""CI gate: the embedded default checkpoint quantized to INT8 (ORT Q/DQ) and exported to FP16 stays close
-to the FP32 torch model on photos not used for calibration (INT8 >= 30 dB, FP16 >= 45 dB PSNR)."""
+"""CI gate: the embedded default checkpoint quantized to INT8 (ORT Q/DQ and full-integer TFLite) and exported
+to FP16 stays close to the FP32 torch model on photos not used for calibration (INT8 >= 30 dB, FP16 >= 45 dB
+PSNR)."""
+
+import importlib.util
 
 import pytest
 
@@ -43,3 +46,17 @@ def test_fp16_onnx_of_the_default_model_holds_45_db(gate_dir):
     print(f"FP16 vs FP32 torch: {check.fidelity.psnr:.2f} dB")
     assert check.precision == "fp16" and check.min_psnr == 45.0
     assert check.passed, check.fidelity
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnx2tf") is None or importlib.util.find_spec("ai_edge_litert") is None,
+                    reason="the TFLite gate needs the [tflite] extra and onnx2tf (make install)")
+def test_full_integer_tflite_of_the_default_model_holds_30_db(gate_dir):
+    from animegan_deploy.export.tflite import TFLiteConfig, export_tflite
+
+    config = TFLiteConfig(size=256, precisions=("full_integer_quant",))  # default calibration: mean-minmax
+    result = export_tflite(default_checkpoint(), config, gate_dir / "tflite")
+    record = result.files[0]
+    print(f"full-integer TFLite vs FP32 torch: {record.psnr_db:.2f} dB, SSIM {record.ssim:.4f}")
+    assert record.min_psnr == 30.0
+    assert record.status == "ok" and result.ok, record.reason
+    assert record.psnr_db >= 30.0 and record.ssim >= 0.9

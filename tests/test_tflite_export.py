@@ -21,7 +21,7 @@ from animegan_deploy.models.checkpoints import load_generator  # noqa: E402
 from animegan_deploy.sidecar import read_sidecar  # noqa: E402
 
 SIZE = 64
-KINDS = ("float32", "float16", "full_integer_quant")
+KINDS = ("float32", "float16", "dynamic_range_quant", "integer_quant", "full_integer_quant")
 
 
 @pytest.fixture(scope="module")
@@ -86,27 +86,27 @@ def test_sidecars_and_report_describe_each_file(exported, tiny_checkpoint):
         assert meta["normalization"].startswith("[-1,1]")
         assert meta["source"]["path"].endswith(tiny_checkpoint.name)
         assert meta["metrics"]["psnr_db_vs_torch_fp32"] == record.psnr_db
+        assert meta.get("calibration") == ("mean-minmax" if record.kind in tfl.CALIBRATED else None)
     report = json.loads(exported.report.read_text())
     assert [f["kind"] for f in report["files"]] == list(KINDS)
-    assert exported.report.with_suffix(".md").is_file()
+    assert report["calibration"] == "mean-minmax" and report["calibration_photos"] >= 1
+    assert "`mean-minmax`" in exported.report.with_suffix(".md").read_text()
 
 
 def test_a_failed_precision_keeps_the_others(tmp_path, tiny_checkpoint, photo_folders, monkeypatch):
-    real = tfl.run_onnx2tf
+    from animegan_deploy.export import tflite_int8
 
-    def integer_run_crashes(onnx_path, workdir, calib, timeout):
-        if calib is not None:
-            return 1.0, "onnx2tf exit 1: simulated crash"
-        return real(onnx_path, workdir, calib, timeout)
+    def quantizer_crashes(self, method, io="int8"):
+        raise RuntimeError("simulated quantizer crash")
 
-    monkeypatch.setattr(tfl, "run_onnx2tf", integer_run_crashes)
+    monkeypatch.setattr(tflite_int8.Calibration, "quantize", quantizer_crashes)
     config = tfl.TFLiteConfig(size=SIZE, precisions=("float32", "full_integer_quant"),
                               calib_dir=str(photo_folders["calib"]), eval_dir=str(photo_folders["eval"]))
     result = tfl.export_tflite(tiny_checkpoint, config, tmp_path / "out")
     records = _by_kind(result)
     assert records["float32"].status == "ok" and records["float32"].path.is_file()
     assert records["full_integer_quant"].status == "failed"
-    assert "simulated crash" in records["full_integer_quant"].reason
+    assert "simulated quantizer crash" in records["full_integer_quant"].reason
     assert not result.ok
     assert sorted(p.name for p in (tmp_path / "out").glob("*.tflite")) == ["tiny_float32.tflite"]
     assert not list((tmp_path / "out").glob("*.tmp*"))
