@@ -63,9 +63,9 @@ train-teacher: install
 export-onnx: install
 	$(ANIMEGAN) export onnx --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/animegan_$(SIZE).onnx
 
-# Every file is written and checked; the demo model's full-integer files measure ~27 dB, under the 30 dB INT8
-# threshold, so they are kept and marked below-threshold in the report (TFLITE_FLAGS= makes that an error).
-TFLITE_FLAGS ?= --allow-lossy
+# Every file is checked with LiteRT against the FP32 torch model; one below its threshold (FP32 60, FP16 45,
+# INT8 30 dB) fails the target unless TFLITE_FLAGS=--allow-lossy (then it is kept and marked in the report).
+TFLITE_FLAGS ?=
 export-tflite: install
 	$(ANIMEGAN) export tflite --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/tflite_$(SIZE) $(TFLITE_FLAGS)
 
