@@ -7,8 +7,8 @@ full-integer by calibrating the float32 file on photos with a choice of range me
 Each precision is built and checked on its own, so a failing one never loses the others. onnx2tf is used
 offline: its sample calibration file is written where it looks for it (it would download it otherwise), it
 gets a copy of the ONNX (it rewrites its input), and it runs without strict mode (exact for the
-explicit-norm graph; strict mode costs 10+ minutes). TFLite I/O is NHWC in [-1, 1]; the calibration photos
-are NHWC [0, 1] mapped to that range (mean = std = 0.5).
+explicit-norm graph; strict mode costs 10+ minutes). TFLite I/O is NHWC in [-1, 1], and so are the
+calibration photos.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def require_converter() -> None:
 
 
 def calibration_array(folder: Path, size: int, count: int) -> np.ndarray:
-    """N x size x size x 3 float32 in [0, 1]: photos resized as inference does (cover, center crop)."""
+    """N x size x size x 3 float32 in the model's [-1, 1] input range: photos resized as inference does (center
+    crop), NHWC like the TFLite input."""
     from animegan_deploy.benchmarks.fidelity import eval_inputs
     from animegan_deploy.train.preprocess import list_images
 
@@ -137,7 +138,7 @@ def calibration_array(folder: Path, size: int, count: int) -> np.ndarray:
     if not paths:
         raise UserError(f"--calib-dir {folder}: holds no photos")
     batch = np.concatenate([x for _, x in eval_inputs(paths, size, square=True)])  # NCHW [-1, 1]
-    return np.ascontiguousarray(((batch + 1.0) / 2.0).transpose(0, 2, 3, 1), dtype=np.float32)
+    return np.ascontiguousarray(batch.transpose(0, 2, 3, 1), dtype=np.float32)
 
 
 def run_onnx2tf(onnx_path: Path, workdir: Path, timeout: int) -> tuple[float, str]:
@@ -182,7 +183,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     images = None
     if any(kind in CALIBRATED for kind in files):
         calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
-        images = calibration_array(calib_dir, s, config.calib_count) * 2.0 - 1.0  # [0, 1] -> the input's [-1, 1]
+        images = calibration_array(calib_dir, s, config.calib_count)
     with tempfile.TemporaryDirectory(prefix="animegan-tflite-") as tmp:
         tmp = Path(tmp)
         # opset 17: onnx2tf maps Resize(align_corners) to TF's align_corners only up to opset 17; at 18 it

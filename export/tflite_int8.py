@@ -33,7 +33,6 @@ IO_TYPES = ("int8", "float32")
 
 @dataclass
 class TensorRange:
-    name: str
     shape: tuple[int, ...]
     per_image: np.ndarray  # photos x 2 (min, max); per-axis ranges are not produced for activations
     is_map: bool
@@ -86,7 +85,7 @@ class Calibration:
             t = graph.Tensors(index)
             shape = tuple(int(v) for v in t.ShapeAsNumpy()) if t.ShapeLength() else ()
             per_image = np.array([log[index] for log in logs], dtype=np.float64)
-            self.tensors[index] = TensorRange(t.Name().decode(), shape, per_image, is_activation_map(shape))
+            self.tensors[index] = TensorRange(shape, per_image, is_activation_map(shape))
 
     def calibrated_model(self, method: str) -> bytes:
         """The calibrated float model with the ranges of ``method`` (input to the quantizer)."""
