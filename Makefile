@@ -12,7 +12,7 @@ WEIGHTS ?= default
 SIZE ?= 256
 OUT ?= exports
 
-.PHONY: help install test demo train-demo train-teacher export-onnx export-tflite benchmark clean
+.PHONY: help install test demo train-demo train-teacher export-onnx export-tflite benchmark student clean
 DEMO_WEIGHTS := models/weights/animegan_demo.safetensors
 DEMO_INIT := models/weights/animegan_demo_init.safetensors
 
@@ -24,6 +24,7 @@ help:
 	@echo "make train-demo   retrain the embedded default from scratch (two stages, ~40-60 min on 2 cores)"
 	@echo "make export-onnx  export WEIGHTS=$(WEIGHTS) to $(OUT)/ as ONNX"
 	@echo "make benchmark    every variant of WEIGHTS=$(WEIGHTS) vs the FP32 original at SIZE=$(SIZE) -> results/benchmark/"
+	@echo "make student     fast student of WEIGHTS=$(WEIGHTS): distill, prune, INT8, TFLite, benchmark (EVAL=photos OUT=folder)"
 	@echo "make export-tflite  TFLite float32/float16/int8 files of WEIGHTS=$(WEIGHTS) at SIZE=$(SIZE) into $(OUT)/"
 
 install: $(STAMP)
@@ -73,6 +74,14 @@ export-tflite: install
 benchmark: install
 	$(ANIMEGAN) benchmark --weights $(WEIGHTS) --sizes $(SIZE) --output results/benchmark \
 		--tflite-dir '$(OUT)/tflite_{size}' $(if $(COMPARE),--compare $(COMPARE))
+
+# The fast deploy student of WEIGHTS (any trained generator, public .pt included): BatchNorm fit, narrowing, distillation
+# with network slimming, pruning at 0.01, folded ONNX, INT8, TFLite, and a benchmark against the FP32 original on
+# EVAL (photos the recipe never trains or calibrates on). Writes OUT/pipeline.json (default OUT: runs/student).
+# Interrupted? Run it again: finished stages are reused and distillation resumes.
+STUDENT_OUT = $(if $(filter command line environment,$(origin OUT)),$(OUT),runs/student)
+student: install
+	$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --output $(STUDENT_OUT) $(if $(EVAL),--eval-dir $(EVAL)) $(STUDENT_FLAGS)
 
 clean:
 	rm -rf stylized exports results .pytest_cache

@@ -137,6 +137,35 @@ def cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_student(args: argparse.Namespace) -> int:
+    from .compress.student import StudentConfig, clear_run, make_student
+
+    config = config_from_args(StudentConfig, args)
+    teacher = _weights(args.weights)
+    output = Path(args.output) if args.output else Path("runs/student") / f"{teacher.stem}.student.safetensors"
+    if args.restart:
+        clear_run(output)
+    result = make_student(teacher, config, output, progress=not args.quiet, stop_after=args.stop_after)
+    for line in result.summary():
+        print(line)
+    return 0
+
+
+def cmd_student_recipe(args: argparse.Namespace) -> int:
+    from .compress.student import StudentConfig
+    from .compress.student_recipe import StudentRecipeConfig, run_student_recipe
+
+    recipe = config_from_args(StudentRecipeConfig, args)
+    student = config_from_args(StudentConfig, args, eval_dir=recipe.eval_dir)
+    record = run_student_recipe(_weights(args.weights), student, recipe, Path(args.output),
+                                progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
+    from .compress.student_recipe import pipeline_markdown
+
+    print(pipeline_markdown(record), end="")
+    print(f"wrote {Path(args.output) / 'pipeline.json'} and pipeline.md ({record['seconds']:.0f} s)")
+    return 0
+
+
 def cmd_quantize(args: argparse.Namespace) -> int:
     from .compress.quantize import QuantizeConfig, quantize_onnx
 
@@ -301,6 +330,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(p, DistillConfig)
     p.set_defaults(func=cmd_distill)
+
+    from .compress.student import StudentConfig
+
+    p = sub.add_parser("student", help="the fast deploy student: fit BatchNorms, narrow, distill, prune at 0.01",
+                       description="Turn a trained generator (the teacher) into a narrow student with foldable "
+                                   "BatchNorm: norms fitted to the teacher's, every layer narrowed to --width (or "
+                                   "--target-gmacs) by channel magnitude, distilled on photos, pruned at "
+                                   "|gamma| < --threshold and fine-tuned. Writes the student and its folded twin "
+                                   "(conv + activation only; what export traces). Resumable: run it again.")
+    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (the teacher; default: the embedded demo model)")
+    p.add_argument("-o", "--output", default=None,
+                   help="student checkpoint to write (default: runs/student/<teacher>.student.safetensors)")
+    p.add_argument("--restart", action="store_true", help="discard an interrupted run of OUTPUT and start over")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="train at most this many steps now, then checkpoint and exit (run again to continue)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_arguments(p, StudentConfig)
+    p.set_defaults(func=cmd_student)
+
+    from .compress.student_recipe import StudentRecipeConfig
+
+    p = sub.add_parser("student-recipe", help="teacher -> student -> ONNX FP32/INT8 + TFLite -> benchmark (make student)",
+                       description="The whole fast-student recipe into OUTPUT: the student stage, its folded ONNX, "
+                                   "INT8 Q/DQ (ONNX Runtime placement), TFLite files, and a benchmark of every "
+                                   "variant against the FP32 torch original (fps, speedup in the same run, PSNR/SSIM "
+                                   "on --eval-dir). Finished stages are reused; writes OUTPUT/pipeline.json.")
+    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (the teacher; default: the embedded demo model)")
+    p.add_argument("-o", "--output", default="runs/student", help="output folder (default: runs/student)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_config_arguments(p, StudentRecipeConfig)
+    add_config_arguments(p, StudentConfig, skip=("eval_dir",))
+    p.set_defaults(func=cmd_student_recipe)
 
     from .benchmarks.check import FidelityCheckConfig
     from .compress.quantize import QuantizeConfig

@@ -23,7 +23,7 @@ from .variants import BUILDERS, Variant, build_variants
 
 COLUMNS = ("variant", "backend", "precision", "where", "size", "threads", "status", "reason", "latency_ms_median",
            "latency_ms_p10", "latency_ms_p90", "fps", "speedup_vs_original", "params", "gmacs", "file_mb",
-           "peak_rss_mb", "psnr_db", "ssim")
+           "peak_rss_mb", "psnr_db", "psnr_min_db", "ssim", "photos")
 
 
 @dataclass
@@ -162,7 +162,7 @@ def measure(variants: list[Variant], config: BenchmarkConfig, photos: list[Path]
     for size in config.sizes:
         inputs = eval_inputs(photos, size, square=True)
         timing_input = inputs[0][1]
-        fidelity: dict[str, tuple[float, float]] = {}
+        fidelity: dict[str, tuple[float, float, float]] = {}
         reference = _Memo(load_runner(original.path, backend="torch", threads=config.threads[0]))
 
         for threads in config.threads:
@@ -183,7 +183,7 @@ def measure(variants: list[Variant], config: BenchmarkConfig, photos: list[Path]
                             runner(timing_input)
                         if v.name not in fidelity:
                             fid = compare(reference, runner, inputs)
-                            fidelity[v.name] = (fid.psnr, fid.ssim)
+                            fidelity[v.name] = (fid.psnr, fid.ssim, fid.psnr_min)
                 except MissingDependencyError as exc:
                     done[v.name] = _row(v, size, threads, status="unavailable", reason=str(exc))
                     continue
@@ -201,7 +201,7 @@ def measure(variants: list[Variant], config: BenchmarkConfig, photos: list[Path]
             for v in loaded:
                 t = np.asarray(times[v.name]) * 1e3
                 params, macs = _cost(v.cost_checkpoint, size, costs)
-                psnr, ssim = fidelity[v.name]
+                psnr, ssim, worst = fidelity[v.name]
                 median = float(np.median(t))
                 done[v.name] = _row(
                     v, size, threads, status="ok", latency_ms_median=round(median, 2),
@@ -209,7 +209,9 @@ def measure(variants: list[Variant], config: BenchmarkConfig, photos: list[Path]
                     latency_ms_p90=round(float(np.percentile(t, 90)), 2), fps=round(1e3 / median, 3),
                     speedup_vs_original=round(base * 1e3 / median, 3) if base else None, params=params,
                     gmacs=macs, peak_rss_mb=round(memory[v.name], 1),
-                    psnr_db=None if not np.isfinite(psnr) else round(psnr, 2), ssim=round(ssim, 4))
+                    psnr_db=None if not np.isfinite(psnr) else round(psnr, 2),
+                    psnr_min_db=None if not np.isfinite(worst) else round(worst, 2), ssim=round(ssim, 4),
+                    photos=len(inputs))
             rows += [done[v.name] for v in variants]
             del runners
     return rows

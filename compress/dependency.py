@@ -1,7 +1,7 @@
 """Dependency analysis for channel pruning (Torch-Pruning's DependencyGraph).
 
 Torch-Pruning traces the generator and groups every set of coupled channels: a conv's outputs with the
-norm after it and the convs that read them, depthwise convs (in = out), and the residual trunk shared by
+norm after it (ExplicitGroupNorm, or a student's BatchNorm) and the convs that read them, depthwise convs (in = out), and the residual trunk shared by
 the inverted blocks. Each group is one entry of the generator's ChannelPlan. This module only analyses;
 ``prune.py`` decides what to remove.
 """
@@ -40,16 +40,20 @@ class ExplicitNormPruner(tp.pruner.function.BasePruningFunc):
         return layer.num_channels
 
 
+# norms with a per-channel scale in a prunable generator: the public one (in explicit form) and the student
+SCALED_NORMS = (ExplicitGroupNorm, nn.BatchNorm2d)
+
+
 @dataclass
 class ChannelGroup:
     plan_name: str  # ChannelPlan entry, e.g. "c2_hidden" or "trunk"
     group: tp.dependency.Group  # Torch-Pruning group with full indices
-    norms: list[tuple[str, ExplicitGroupNorm]]  # norms whose scale |gamma| measures the channels
+    norms: list[tuple[str, nn.Module]]  # norms (ExplicitGroupNorm or BatchNorm2d) whose |gamma| measures the channels
     producers: list[tuple[str, nn.Conv2d]]  # convs whose output channels these are
 
     @property
     def size(self) -> int:
-        return self.norms[0][1].num_channels
+        return int(self.norms[0][1].weight.shape[0])
 
 
 def build_graph(model: Generator, example_size: int = 32) -> tp.DependencyGraph:
@@ -72,7 +76,7 @@ def channel_groups(model: Generator, graph: tp.DependencyGraph) -> list[ChannelG
             name = names.get(module)
             if name is None:
                 continue
-            if isinstance(module, ExplicitGroupNorm) and (name, module) not in norms:
+            if isinstance(module, SCALED_NORMS) and (name, module) not in norms:
                 norms.append((name, module))
             if isinstance(module, nn.Conv2d) and dep.handler == tp.prune_conv_out_channels:
                 producers.append((name, module))

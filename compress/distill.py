@@ -27,7 +27,8 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
-from animegan_deploy.models.norms import is_norm
+from animegan_deploy.models.norms import has_channel_scale
+from animegan_deploy.models.student import freeze_norm_statistics
 from animegan_deploy.sidecar import write_sidecar
 
 HINT_BLOCKS = ("block_a", "block_b", "block_c", "block_d", "block_e")
@@ -65,7 +66,7 @@ class DistillResult:
 
 
 def norm_scales(model: nn.Module) -> list[torch.Tensor]:
-    return [m.weight for m in model.modules() if is_norm(m)]
+    return [m.weight for m in model.modules() if has_channel_scale(m)]
 
 
 class _Hints(nn.Module):
@@ -126,7 +127,8 @@ class Distiller:
         self.progress = progress
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.student = student.train()
+        # a student's BatchNorms keep their fitted running statistics: it trains as the affine net it deploys as
+        self.student = freeze_norm_statistics(student.train())
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)

@@ -71,28 +71,36 @@ class PruneOutcome:
         return sum(layer.before - layer.after for layer in self.layers)
 
 
+def prunable_copy(model: Generator) -> Generator:
+    """A copy Torch-Pruning can prune: GroupNorms in explicit form (a student's BatchNorms prune as they are)."""
+    work = copy.deepcopy(model)
+    return work if work.is_student else work.set_norm("explicit")
+
+
 def count_under_threshold(model: Generator, threshold: float, criterion: str) -> dict[str, int]:
-    work = copy.deepcopy(model).set_norm("explicit")
+    work = prunable_copy(model)
     groups = channel_groups(work, build_graph(work))
     return {g.plan_name: int((channel_importance(g, criterion) < threshold).sum()) for g in groups}
 
 
-def prune_model(model: Generator, threshold: float = 0.01, criterion: str = "gamma", min_channels: int = 1) -> PruneOutcome:
-    """A pruned copy of ``model``: every coupled channel group loses its channels below ``threshold``."""
+def prune_model(model: Generator, threshold: float = 0.01, criterion: str = "gamma", min_channels: int = 1,
+                keep_ratio: float | None = None) -> PruneOutcome:
+    """A pruned copy of ``model``: every coupled channel group loses its channels below ``threshold`` and,
+    with ``keep_ratio``, also its weakest channels beyond that fraction of the group (a size target)."""
     original_plan = model.plan
     stat_plan = model.stat_plan or original_plan
-    pruned = copy.deepcopy(model).eval().set_norm("explicit")
+    pruned = prunable_copy(model).eval()
     graph = build_graph(pruned)
     plans: list[tuple[object, object, list[int]]] = []
     layers = []
     for group in channel_groups(pruned, graph):
         importance = channel_importance(group, criterion)
-        under = torch.nonzero(importance < threshold).flatten().tolist()
-        keep_at_least = min(min_channels, importance.numel())
-        if importance.numel() - len(under) < keep_at_least:  # keep the strongest channels
-            strongest = set(torch.argsort(importance, descending=True)[:keep_at_least].tolist())
-            under = [i for i in under if i not in strongest]
         before = importance.numel()
+        keep = before - int((importance < threshold).sum())
+        if keep_ratio is not None:
+            keep = min(keep, round(before * keep_ratio))
+        keep = max(keep, min(min_channels, before))
+        under = sorted(torch.argsort(importance, descending=True)[keep:].tolist())  # the weakest go
         layers.append(LayerPrune(group.plan_name, before, before - len(under), int((importance < threshold).sum())))
         if under:
             root = group.group[0].dep
@@ -100,7 +108,8 @@ def prune_model(model: Generator, threshold: float = 0.01, criterion: str = "gam
     for module, handler, idxs in plans:
         graph.get_pruning_group(module, handler, idxs).prune()
     pruned.plan = ChannelPlan.from_state_dict(pruned.state_dict())
-    pruned.stat_plan = stat_plan if stat_plan != pruned.plan else None
+    # a GroupNorm keeps the unpruned statistics (ExplicitGroupNorm); a BatchNorm's are per channel already
+    pruned.stat_plan = stat_plan if stat_plan != pruned.plan and not pruned.is_student else None
     order = list(ChannelPlan().to_dict())
     layers.sort(key=lambda layer: order.index(layer.layer))
     assert all(getattr(pruned.plan, l.layer) == l.after for l in layers), "plan does not match pruning"

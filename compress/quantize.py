@@ -41,11 +41,37 @@ TRT_EXTRA_OPTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where Q/DQ pairs go and in which integer type: one entry per runtime the file is made for."""
+
+    op_types: tuple[str, ...]  # ops whose inputs (and, unless excluded, outputs) are quantized
+    activation_type: str  # onnxruntime.quantization.QuantType member name
+    extra_options: dict
+    description: str
+
+
+PLACEMENTS: dict[str, Placement] = {
+    # TensorRT's explicit quantization: Q/DQ on Conv inputs only, symmetric int8, biases float
+    "tensorrt": Placement(("Conv",), "QInt8", TRT_EXTRA_OPTIONS,
+                          "Q/DQ on Conv inputs only, symmetric int8 (TensorRT builds it strongly typed)"),
+    # ONNX Runtime's CPU kernels: every op with an integer kernel gets Q/DQ on its inputs and output, so
+    # Conv (+ its bias) becomes QLinearConv and the activation/add/resize between convs stay in uint8. This is
+    # where INT8 pays on a CPU, and only for graphs without a float normalization between convs (students).
+    "onnxruntime": Placement(("Conv", "LeakyRelu", "Add", "Resize", "Pad", "Tanh"), "QUInt8",
+                             {"WeightSymmetric": True, "ActivationSymmetric": False},
+                             "Q/DQ around every op with an ORT integer kernel, uint8 activations (QLinearConv chains)"),
+}
+
+
 @dataclass
 class QuantizeConfig:
     # percentile by default: on this generator the KL (entropy) method clips the sparse large activations of the
     # residual trunk to a few percent of their range (e.g. 66 -> 4), which image-to-image outputs feel (~26 dB).
     method: Literal["entropy", "minmax", "percentile"] = option("percentile", "activation range calibration method")
+    placement: Literal["tensorrt", "onnxruntime"] = option(
+        "tensorrt", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT) or onnxruntime "
+        "(every op with an integer kernel: fastest on ORT's CPU provider for a folded student)")
     percentile: float = option(99.99, "percentile for --method percentile")
     calib_dir: str | None = option(None, "calibration photos (default: the bundled demo training photos)")
     calib_count: int = option(16, "at most this many calibration photos")
@@ -93,11 +119,14 @@ def ensure_node_names(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def build_qdq(model: onnx.ModelProto, amax: dict[str, float], exclude: list[str] = (), per_channel: bool = True) -> onnx.ModelProto:
-    """Insert Q/DQ pairs (TensorRT rules) on Conv inputs with the given activation ranges."""
+def build_qdq(model: onnx.ModelProto, amax: dict[str, float], exclude: list[str] = (), per_channel: bool = True,
+              placement: str = "tensorrt") -> onnx.ModelProto:
+    """Insert Q/DQ pairs where ``placement`` puts them, with the given activation ranges (+-amax)."""
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
+
+    rule = PLACEMENTS[placement]
 
     ranges = TensorsData(
         CalibrationMethod.MinMax,
@@ -106,8 +135,8 @@ def build_qdq(model: onnx.ModelProto, amax: dict[str, float], exclude: list[str]
     )
     quantizer = QDQQuantizer(
         onnx.ModelProto.FromString(model.SerializeToString()),
-        per_channel, False, QuantType.QInt8, QuantType.QInt8, ranges, None, list(exclude), ["Conv"],
-        dict(TRT_EXTRA_OPTIONS),
+        per_channel, False, QuantType.QInt8, QuantType[rule.activation_type], ranges, None, list(exclude),
+        list(rule.op_types), dict(rule.extra_options),
     )
     quantized = quantizer.quantize_model()
     return quantized if isinstance(quantized, onnx.ModelProto) else quantized.model
@@ -126,14 +155,14 @@ class Sensitivity:
 
 
 def layer_sensitivity(model: onnx.ModelProto, amax: dict[str, float], inputs, threads: int | None = None,
-                      progress: bool = True) -> list[Sensitivity]:
+                      progress: bool = True, placement: str = "tensorrt") -> list[Sensitivity]:
     """Quantize one Conv at a time; most sensitive (lowest PSNR) first."""
     reference = session_fn(model, threads)
     convs = conv_nodes(model)
     rows = []
     for conv in tqdm(convs, desc="sensitivity", unit="layer", disable=not progress, file=sys.stderr):
         others = [c.name for c in convs if c.name != conv.name]
-        single = build_qdq(model, amax, exclude=others)
+        single = build_qdq(model, amax, exclude=others, placement=placement)
         fid = compare(reference, session_fn(single, threads), inputs)
         rows.append(Sensitivity(conv.weight, conv.name, fid.psnr))
     return sorted(rows, key=lambda r: r.psnr_db)
@@ -164,14 +193,16 @@ def _images(folder: Path, size: int, count: int | None = None) -> list[tuple[str
 
 
 def mixed_precision(model: onnx.ModelProto, amax: dict[str, float], ranking: list[Sensitivity], target: float,
-                    inputs, threads: int | None = None, reference=None) -> tuple[list[str], float]:
+                    inputs, threads: int | None = None, reference=None,
+                    placement: str = "tensorrt") -> tuple[list[str], float]:
     """Smallest prefix of the sensitivity ranking that, kept in float, meets ``target`` PSNR on ``inputs``
     against ``reference`` (default: the float ONNX model)."""
     reference = reference or session_fn(model, threads)
     psnr = float("nan")
     for k in range(len(ranking) + 1):
         exclude = [r.node for r in ranking[:k]]
-        psnr = compare(reference, session_fn(build_qdq(model, amax, exclude=exclude), threads), inputs).psnr
+        psnr = compare(reference, session_fn(build_qdq(model, amax, exclude=exclude, placement=placement), threads),
+                       inputs).psnr
         if psnr >= target:
             return exclude, psnr
     return [r.node for r in ranking], psnr
@@ -194,12 +225,13 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     calib_images = _images(calib_dir, config.size, config.calib_count)
     convs = conv_nodes(model)
     if calibration is None:
-        tensors = None if config.cache_all_tensors else [model.graph.input[0].name] + sorted({c.activation for c in convs})
+        every = config.cache_all_tensors or config.placement == "onnxruntime"
+        tensors = None if every else [model.graph.input[0].name] + sorted({c.activation for c in convs})
         calibration = collect_statistics(source, (x for _, x in calib_images), tensors, config.threads, progress,
                                          total=len(calib_images))
     started = time.perf_counter()
     amax_all = calibration.ranges(config.method, config.percentile)
-    amax = {c.activation: amax_all[c.activation] for c in convs}
+    amax = amax_all if config.placement == "onnxruntime" else {c.activation: amax_all[c.activation] for c in convs}
     eval_set = _images(eval_dir, config.size)
     reference = reference or session_fn(model, config.threads)
     exclude: list[str] = []
@@ -209,10 +241,10 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         # the target where it is reported: on the evaluation photos at full size, against the same reference.
         # (Calibration photos are easier: there all-INT8 already met 35 dB while held-out photos gave 31.9.)
         sens_inputs = _images(calib_dir, config.sensitivity_size, 2)
-        sensitivity = layer_sensitivity(model, amax, sens_inputs, config.threads, progress)
+        sensitivity = layer_sensitivity(model, amax, sens_inputs, config.threads, progress, config.placement)
         exclude, _ = mixed_precision(model, amax, sensitivity, config.target_psnr, eval_set, config.threads,
-                                     reference=reference)
-    qdq = build_qdq(model, amax, exclude=exclude)
+                                     reference=reference, placement=config.placement)
+    qdq = build_qdq(model, amax, exclude=exclude, placement=config.placement)
     fidelity = compare(reference, session_fn(qdq, config.threads), eval_set)
     with atomic_path(output) as tmp:
         onnx.save(qdq, str(tmp))

@@ -26,6 +26,7 @@ from animegan_deploy.errors import UserError
 from animegan_deploy.sidecar import describe_source, write_sidecar
 from animegan_deploy.models.checkpoints import LoadedGenerator, load_generator
 from animegan_deploy.models.norms import set_export_form
+from animegan_deploy.models.student import deploy_form
 
 MIN_OPSET = 17
 INPUT_NAME = "input"
@@ -204,7 +205,7 @@ def add_metadata(model: onnx.ModelProto, loaded: LoadedGenerator, config: OnnxEx
     source = describe_source(loaded.path) or {}
     props: dict[str, Any] = {
         **IO_CONTRACT,
-        "animegan.normalization": config.norm,
+        "animegan.normalization": "folded" if loaded.model.is_student else config.norm,
         "animegan.norm_affine": config.affine,
         "animegan.width": f"{loaded.info.width:g}",
         "animegan.channels": str(loaded.info.channels),
@@ -245,7 +246,7 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
     started = time.perf_counter()
     output = Path(output)
     loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
-    model = loaded.model.eval()
+    model = deploy_form(loaded.model).eval()  # a student's BatchNorms fold into its convs
     if config.affine == "conv" or config.staged_mean:
         if config.norm != "explicit":
             raise UserError("--affine conv / --staged-mean: need --norm explicit")

@@ -24,9 +24,12 @@ from animegan_deploy.atomic import atomic_path
 from animegan_deploy.errors import UserError
 
 from .generator import ChannelPlan, Generator
-from .norms import NORM_KINDS, NormKind
+from .norms import FOLDABLE_KINDS, GROUP_KINDS, NormKind
 
 CHECKPOINT_FORMAT = "animegan-deploy.generator/1"
+# architecture -> its normalization forms: the public generator (whole-map GroupNorm) and the deployment
+# student (same topology, BatchNorm with running statistics or folded into the convs; models/student.py)
+ARCHITECTURES: dict[str, tuple[str, ...]] = {"animeganv2": GROUP_KINDS, "animeganv2-student": FOLDABLE_KINDS}
 PUBLIC_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
 # keys under which training scripts commonly nest a generator's state_dict
 CONTAINER_KEYS = ("state_dict", "model_state_dict", "generator", "generator_state_dict", "netG", "G", "g",
@@ -74,10 +77,12 @@ class GeneratorInfo:
             )
         except (ValueError, KeyError) as exc:
             raise UserError(f"{where}: unreadable checkpoint metadata ({exc}); re-save it with animegan") from exc
-        if info.architecture != "animeganv2":
-            raise UserError(f"{where}: architecture {info.architecture!r} is not supported (only animeganv2)")
-        if info.normalization not in NORM_KINDS:
-            raise UserError(f"{where}: unknown normalization {info.normalization!r} in metadata")
+        if info.architecture not in ARCHITECTURES:
+            raise UserError(f"{where}: architecture {info.architecture!r} is not supported "
+                            f"({' or '.join(ARCHITECTURES)})")
+        if info.normalization not in ARCHITECTURES[info.architecture]:
+            raise UserError(f"{where}: normalization {info.normalization!r} does not belong to architecture "
+                            f"{info.architecture!r} (it uses {'/'.join(ARCHITECTURES[info.architecture])})")
         return info
 
     def plan(self) -> ChannelPlan:
@@ -216,6 +221,7 @@ def save_checkpoint(
     """Write ``model`` as safetensors with its architecture in the metadata, atomically."""
     desc = model.describe()
     info = GeneratorInfo(
+        architecture=str(desc["architecture"]),
         width=float(desc["width"]),  # type: ignore[arg-type]
         align_corners=bool(desc["align_corners"]),
         normalization=desc["normalization"],  # type: ignore[arg-type]
@@ -279,7 +285,8 @@ def load_generator(
     if align_corners is not None and loaded.model.align_corners != align_corners:
         loaded.model.align_corners = align_corners
         loaded.info.align_corners = align_corners
-    if norm is not None and loaded.model.norm_kind != norm:
+    # ``norm`` picks the GroupNorm's export form; a student has no GroupNorm (its norms fold at export)
+    if norm is not None and loaded.model.norm_kind != norm and not loaded.model.is_student:
         loaded.model.set_norm(norm)
         loaded.info.normalization = norm
     return loaded

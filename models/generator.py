@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .norms import NormKind, convert_norms, make_norm
+from .norms import FOLDABLE_KINDS, NormKind, convert_norms, make_norm
 
 
 class ConvNormLReLU(nn.Sequential):
@@ -35,7 +35,8 @@ class ConvNormLReLU(nn.Sequential):
     ) -> None:
         super().__init__(
             nn.ReflectionPad2d(padding),
-            nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=0, groups=groups, bias=bias),
+            nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=0, groups=groups,
+                      bias=bias or norm == "folded"),
             make_norm(norm, out_ch, stat_ch),
             nn.LeakyReLU(0.2),
         )
@@ -61,7 +62,7 @@ class InvertedResBlock(nn.Module):
         self.layers = nn.Sequential(
             ConvNormLReLU(in_ch, hidden_ch, kernel_size=1, padding=0, norm=norm, stat_ch=stat_hidden),
             ConvNormLReLU(hidden_ch, hidden_ch, groups=hidden_ch, bias=True, norm=norm, stat_ch=stat_hidden),
-            nn.Conv2d(hidden_ch, out_ch, kernel_size=1, padding=0, bias=False),
+            nn.Conv2d(hidden_ch, out_ch, kernel_size=1, padding=0, bias=norm == "folded"),
             make_norm(norm, out_ch, stat_out),
         )
 
@@ -209,8 +210,15 @@ class Generator(nn.Module):
         out = self.block_e(out)
         return self.out_layer(out)
 
+    @property
+    def is_student(self) -> bool:
+        """Foldable normalization (BatchNorm or already folded): the deployment student architecture."""
+        return self.norm_kind in FOLDABLE_KINDS
+
     def set_norm(self, kind: NormKind) -> "Generator":
-        """Switch every normalization to ``kind`` in place (parameters kept); returns self."""
+        """Switch every GroupNorm between its two forms in place (parameters kept); returns self."""
+        if self.is_student:
+            raise ValueError(f"a {self.norm_kind} student has no GroupNorm to switch to {kind}")
         convert_norms(self, kind)
         self.norm_kind = kind
         return self
@@ -218,7 +226,7 @@ class Generator(nn.Module):
     def describe(self) -> dict[str, object]:
         """Architecture facts that, with the state_dict, rebuild this model exactly."""
         return {
-            "architecture": "animeganv2",
+            "architecture": "animeganv2-student" if self.is_student else "animeganv2",
             "width": self.width,
             "align_corners": self.align_corners,
             "normalization": self.norm_kind,

@@ -6,6 +6,11 @@ Reshape/InstanceNormalization/Reshape/Mul/Add, which onnx2tf converts badly (ext
 integer-quantized outputs). :class:`ExplicitGroupNorm` computes the same thing as a plain
 mean/variance over (C, H, W) with the same ``weight``/``bias`` parameters, so a state_dict moves
 between the two forms unchanged and export paths can switch to it.
+
+Deployment students (``models/student.py``) use foldable normalization instead: ``batch`` is BatchNorm2d
+with fixed running statistics (a per-channel affine map at inference), and ``folded`` is the same network
+after that affine map was folded into the preceding conv (the norm is gone, the conv has a bias), so the
+deployed graph is conv + activation only.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-NormKind = Literal["group", "explicit"]
-NORM_KINDS: tuple[str, ...] = ("group", "explicit")
+NormKind = Literal["group", "explicit", "batch", "folded"]
+NORM_KINDS: tuple[str, ...] = ("group", "explicit", "batch", "folded")
+GROUP_KINDS: tuple[str, ...] = ("group", "explicit")  # the public generator's whole-map normalization
+FOLDABLE_KINDS: tuple[str, ...] = ("batch", "folded")  # students: per-channel affine at inference
 EPS = 1e-5  # nn.GroupNorm's default, which the public checkpoints were trained with
 
 
@@ -81,17 +88,30 @@ def make_norm(kind: NormKind, channels: int, stat_channels: int | None = None) -
         return nn.GroupNorm(num_groups=1, num_channels=channels, affine=True, eps=EPS)
     if kind == "explicit":
         return ExplicitGroupNorm(channels)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels, eps=EPS)
+    if kind == "folded":
+        return nn.Identity()
     raise ValueError(f"unknown normalization {kind!r}; choose one of {', '.join(NORM_KINDS)}")
 
 
 def is_norm(module: nn.Module) -> bool:
+    """A whole-map GroupNorm(1, C) in either form (what ``convert_norms`` swaps)."""
     return isinstance(module, ExplicitGroupNorm) or (
         isinstance(module, nn.GroupNorm) and module.num_groups == 1
     )
 
 
+def has_channel_scale(module: nn.Module) -> bool:
+    """Any of the generator's norms with a per-channel scale gamma (network slimming's channel magnitude)."""
+    return is_norm(module) or isinstance(module, nn.BatchNorm2d)
+
+
 def convert_norms(model: nn.Module, kind: NormKind) -> nn.Module:
     """Swap every GroupNorm(1, C) / ExplicitGroupNorm in ``model`` to ``kind`` in place, keeping parameters."""
+    if kind not in GROUP_KINDS:
+        raise ValueError(f"convert_norms switches between {'/'.join(GROUP_KINDS)}; a {kind} student is made by "
+                         "models.student.student_from_teacher")
     for name, child in list(model.named_children()):
         if is_norm(child):
             channels = child.weight.shape[0]

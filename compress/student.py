@@ -1,0 +1,239 @@
+"""The fast-student stage: any trained AnimeGANv2 generator (the teacher) -> a narrow, foldable student.
+
+Recipe (each step resumable; photos only, no style data):
+1. **Fit**: a BatchNorm copy of the teacher (``models/student.py``): conv weights copied, each norm set to the
+   per-channel least-squares affine fit of the teacher's GroupNorm output, layer by layer.
+2. **Narrow**: keep the strongest channels of every coupled group (Torch-Pruning's dependency graph; |gamma|
+   of the fitted BatchNorm = the channel's output spread) to ``--width`` of the teacher, or to the width that
+   meets ``--target-gmacs``. Every layer narrows, the full-resolution block_a/block_e included, where most of
+   the time goes.
+3. **Distill** from the teacher: output L1 (+ optional VGG content and block-output hints) on multi-scale
+   photo crops, with L1 sparsity on the BatchNorm scales (network slimming) when ``--sparsity`` > 0.
+4. **Prune at the threshold** (|gamma| < 0.01, dependency-aware) and **fine-tune** when anything was removed.
+5. Write the student (BatchNorm form, trainable) and its folded twin (conv + bias; what export traces), with
+   sidecars holding the channel plan, GMACs and PSNR/SSIM vs the teacher on held-out photos.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from animegan_deploy.configs import option
+from animegan_deploy.errors import UserError
+from animegan_deploy.models import Generator
+from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
+from animegan_deploy.models.student import fold_norms, student_from_teacher
+from animegan_deploy.sidecar import write_sidecar
+
+from .distill import DistillConfig, Distiller
+from .prune import prune_model
+from .report import fidelity_vs, model_numbers
+
+
+@dataclass
+class StudentConfig:
+    width: float = option(0.25, "channels kept per layer, as a fraction of the teacher's (ignored with --target-gmacs)")
+    target_gmacs: float | None = option(None, "narrow until the student costs at most this many GMACs at 256x256")
+    threshold: float = option(0.01, "after distillation, prune channels whose BatchNorm |gamma| is below this")
+    sparsity: float = option(1e-5, "L1 weight on the BatchNorm scales during distillation (network slimming)")
+    steps: int = option(1800, "distillation steps")
+    finetune_steps: int = option(200, "fine-tuning steps after threshold pruning (skipped when nothing was pruned)")
+    batch_size: int = option(4, "photo crops per step")
+    crop: int = option(128, "crop size in pixels (crops are taken at 0.5-1.0 of the photo's scale)")
+    lr: float = option(2e-3, "Adam learning rate (cosine-annealed to 10%)")
+    output_l1: float = option(1.0, "weight of the L1 loss between student and teacher outputs")
+    content: float = option(0.0, "weight of a VGG content loss between the outputs (0 = off)")
+    hints: float = option(1.0, "weight of block-output hints (feature maps through 1x1 adapters; 0 = off)")
+    vgg_weights: str = option("random", "VGG19 for --content: imagenet, a path, or random")
+    photo_dir: str | None = option(None, "training photos (default: the bundled demo training photos)")
+    eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs the teacher (default: bundled held-out)")
+    eval_size: int = option(256, "longest side of held-out photos in the report")
+    fit_photos: int = option(8, "photo crops the BatchNorm fit uses")
+    seed: int = option(0, "seed of the crop sampler")
+    checkpoint_every: int = option(100, "write a resumable checkpoint every N steps")
+    threads: int | None = option(None, "torch CPU threads")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.width <= 1:
+            raise UserError(f"--width {self.width}: must be in (0, 1] (a fraction of the teacher's channels)")
+        if self.target_gmacs is not None and self.target_gmacs <= 0:
+            raise UserError(f"--target-gmacs {self.target_gmacs}: must be > 0")
+        if self.threshold < 0:
+            raise UserError(f"--threshold {self.threshold}: must be >= 0")
+        if self.sparsity < 0:
+            raise UserError(f"--sparsity {self.sparsity}: must be >= 0")
+        for name in ("steps", "finetune_steps"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 0")
+        for name in ("batch_size", "fit_photos", "checkpoint_every", "eval_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        if self.crop < 16 or self.crop % 4:
+            raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
+        if self.lr <= 0:
+            raise UserError(f"--lr {self.lr}: must be > 0")
+
+    def distill_config(self, teacher: Path, steps: int, sparsity: float) -> DistillConfig:
+        return DistillConfig(
+            teacher=str(teacher), photo_dir=self.photo_dir, eval_dir=self.eval_dir, steps=steps,
+            batch_size=self.batch_size, crop=self.crop, lr=self.lr, output_l1=self.output_l1, content=self.content,
+            hints=self.hints, sparsity=sparsity, vgg_weights=self.vgg_weights, seed=self.seed,
+            checkpoint_every=self.checkpoint_every, eval_size=self.eval_size, threads=self.threads,
+        )
+
+
+@dataclass
+class StudentResult:
+    path: Path
+    folded: Path
+    metrics: dict
+    seconds: float
+    steps_done: int
+    finished: bool
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> list[str]:
+        if not self.finished:
+            return [f"paused after {self.steps_done} distillation steps; run again to continue"]
+        m = self.metrics
+        fid, s, t = m["fidelity_vs_teacher"], m["student"], m["teacher"]
+        return [
+            f"student: width {m['width_ratio']:.3g} of the teacher, {m['removed_at_threshold']} more channel(s) "
+            f"under |gamma| {m['threshold']} pruned; params {t['params']:,} -> {s['params']:,}; GMACs@256 "
+            f"{t['gmacs']:.2f} -> {s['gmacs']:.2f} ({t['gmacs'] / s['gmacs']:.1f}x fewer)",
+            f"vs teacher on {len(fid['per_image'])} held-out photos: PSNR {fid['psnr_db']:.2f} dB (worst "
+            f"{fid['psnr_min_db']:.2f}), SSIM {fid['ssim']:.4f}",
+            f"wrote {self.path} (BatchNorm) and {self.folded} (folded) in {self.seconds:.0f} s",
+        ]
+
+
+def fit_photos(config: StudentConfig) -> torch.Tensor:
+    from animegan_deploy.train.data import CropSampler, PhotoBatches
+
+    from .photos import default_train_photos
+
+    photos = PhotoBatches(config.photo_dir or default_train_photos(), CropSampler(config.crop, (0.5, 1.0), 0.0))
+    # a step number training never reaches: the fit's crops are not the first training batch
+    return photos.batch(step=2**31 - 1, batch_size=config.fit_photos, seed=config.seed)
+
+
+def keep_ratio_for(model: Generator, target_gmacs: float, size: int = 256) -> float:
+    """The largest channel fraction whose narrowed model costs at most ``target_gmacs`` (bisection)."""
+    from animegan_deploy.benchmarks.cost import gmacs
+
+    def cost(ratio: float) -> float:
+        return gmacs(Generator(channels=_scaled_plan(model, ratio), norm="batch"), size)
+
+    if cost(1.0) <= target_gmacs:
+        return 1.0
+    low, high = 0.0, 1.0
+    for _ in range(20):
+        mid = (low + high) / 2
+        low, high = (mid, high) if cost(mid) <= target_gmacs else (low, mid)
+    if low == 0.0:
+        raise UserError(f"--target-gmacs {target_gmacs}: even one channel per layer costs more; raise the target")
+    return low
+
+
+def _scaled_plan(model: Generator, ratio: float):
+    from animegan_deploy.models import ChannelPlan
+
+    return ChannelPlan(**{k: max(1, round(v * ratio)) for k, v in model.plan.to_dict().items()})
+
+
+def narrowed_student(teacher: Generator, config: StudentConfig) -> tuple[Generator, float]:
+    """Steps 1-2: the fitted BatchNorm student narrowed to the configured width; returns (student, ratio)."""
+    student = student_from_teacher(teacher, fit_photos(config))
+    ratio = keep_ratio_for(student, config.target_gmacs) if config.target_gmacs is not None else config.width
+    if ratio < 1.0:
+        student = prune_model(student, threshold=0.0, keep_ratio=ratio).model
+    return student, ratio
+
+
+def _distill(student: Generator, teacher: Generator, config: DistillConfig, run_dir: Path, progress: bool,
+             budget: int | None) -> tuple[Distiller, int | None]:
+    """Resume or start a distillation run; returns it and what is left of the step budget (None: no limit)."""
+    distiller = Distiller(student, teacher, config, run_dir, progress=progress)
+    distiller.resume()
+    before = distiller.step
+    distiller.fit(resume=True, stop_after=budget)
+    return distiller, None if budget is None else budget - (distiller.step - before)
+
+
+def make_student(teacher_path: str | Path, config: StudentConfig, output: str | Path, progress: bool = True,
+                 stop_after: int | None = None) -> StudentResult:
+    """Teacher checkpoint -> ``output`` (BatchNorm student) + ``<output>.folded.safetensors``, with sidecars.
+
+    Resumable: the narrowed initialization and both training phases checkpoint under ``<output>.run/``; run
+    again after an interruption to continue. ``stop_after`` pauses after that many training steps.
+    """
+    started = time.perf_counter()
+    teacher_path, output = Path(teacher_path), Path(output)
+    if output.suffix != ".safetensors":
+        raise UserError(f"{output}: the student is written as .safetensors; name the output *.safetensors")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    loaded = load_generator(teacher_path)
+    teacher = loaded.model.eval()
+    run_dir = output.with_name(output.stem + ".run")
+    init_path = run_dir / "narrowed.safetensors"
+    phases: dict[str, float] = {}
+    if init_path.is_file():
+        narrowed = load_generator(init_path)
+        student, ratio = narrowed.model, float(narrowed.info.provenance["width_ratio"])
+    else:
+        student, ratio = narrowed_student(teacher, config)
+        save_checkpoint(student, init_path, style=loaded.info.style, provenance={"width_ratio": ratio})
+        phases["fit_and_narrow_s"] = round(time.perf_counter() - started, 1)
+
+    distill_cfg = config.distill_config(teacher_path, config.steps, config.sparsity)
+    main, budget = _distill(student, teacher, distill_cfg, run_dir / "distill", progress, stop_after)
+    if main.step < config.steps:
+        return StudentResult(output, _folded_path(output), {}, time.perf_counter() - started, main.step, False, phases)
+    student = main.student.eval()
+
+    pruned = prune_model(student, threshold=config.threshold)
+    removed = pruned.removed_channels
+    if removed and config.finetune_steps:
+        tune, _ = _distill(pruned.model, teacher, config.distill_config(teacher_path, config.finetune_steps, 0.0),
+                           run_dir / "finetune", progress, budget)
+        if tune.step < config.finetune_steps:
+            return StudentResult(output, _folded_path(output), {}, time.perf_counter() - started, main.step,
+                                 False, phases)
+        student = tune.student.eval()
+    else:
+        student = pruned.model.eval()
+
+    folded = fold_norms(student)
+    provenance = {"teacher": teacher_path.name, "width_ratio": ratio, "steps": config.steps,
+                  "threshold": config.threshold, "removed_at_threshold": removed}
+    save_checkpoint(student, output, style=loaded.info.style, provenance=provenance)
+    folded_path = save_checkpoint(folded, _folded_path(output), style=loaded.info.style,
+                                  provenance={**provenance, "folded_from": output.name})
+    fidelity = fidelity_vs(teacher, student, config.eval_dir, config.eval_size)
+    metrics = {
+        "width_ratio": ratio, "threshold": config.threshold, "removed_at_threshold": removed,
+        "fidelity_vs_teacher": fidelity, "student": model_numbers(folded, folded_path),
+        "teacher": model_numbers(teacher, teacher_path), "last_losses": main.last,
+        "seconds_this_session": round(time.perf_counter() - started, 1), **phases,
+    }
+    for path, form in ((output, "batch"), (folded_path, "folded")):
+        write_sidecar(path, "generator", source=teacher_path, config=config, metrics=metrics,
+                      extra={"generator": (student if form == "batch" else folded).describe(), "precision": "fp32",
+                             "backend": "torch", "student_form": form})
+    return StudentResult(output, folded_path, metrics, time.perf_counter() - started, main.step, True, phases)
+
+
+def _folded_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".folded.safetensors")
+
+
+def clear_run(output: str | Path) -> None:
+    """Forget a student run's resumable state (``--restart``)."""
+    shutil.rmtree(Path(output).with_name(Path(output).stem + ".run"), ignore_errors=True)
+

@@ -1,0 +1,215 @@
+"""`make student`: teacher checkpoint -> fast student -> ONNX FP32/INT8 + TFLite -> benchmark vs the original.
+
+The recipe chains the stage functions (``make_student``, ``export_onnx``, ``quantize_onnx``, ``export_tflite``,
+``run_benchmark``) into ``OUT/``. A stage whose artifact is already there and whose sidecar names the same
+input (sha256) and config is reused, so a second run (or one after an interruption) only does what is
+missing. It ends with ``OUT/pipeline.json``: per stage its status (ran | cached | failed) and seconds, and the
+benchmark rows (variant, backend, precision, fps, speedup vs the FP32 torch original measured in the same run,
+PSNR/SSIM vs the original on the evaluation photos, file size).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from animegan_deploy.atomic import atomic_write_json, atomic_write_text
+from animegan_deploy.configs import option
+from animegan_deploy.errors import UserError
+from animegan_deploy.sidecar import file_sha256, read_sidecar
+
+from .student import StudentConfig, make_student
+
+TFLITE_KINDS = ("float32", "float16", "full_integer_quant")
+
+
+@dataclass
+class StudentRecipeConfig:
+    eval_dir: str | None = option(None, "photos the recipe never trains or calibrates on: fidelity vs the original "
+                                  "(default: the bundled held-out photos)")
+    calib_dir: str | None = option(None, "INT8 calibration photos (default: the student's training photos)")
+    size: int = option(256, "input size NxN of the benchmark and of the TFLite files")
+    int8_method: str = option("percentile", "INT8 activation range method (entropy, minmax, percentile)")
+    tflite: tuple[str, ...] = option(TFLITE_KINDS, "TFLite files of the student (none: skip TFLite)")
+    repeats: int = option(5, "timed runs per variant in the benchmark")
+    bench_threads: int = option(2, "CPU threads of the benchmark")
+    photo_count: int = option(12, "at most this many evaluation photos")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tflite, str):
+            self.tflite = tuple(k for k in self.tflite.split(",") if k and k != "none")
+        self.tflite = tuple(k for k in self.tflite if k != "none")
+        if self.size < 16 or self.size % 4:
+            raise UserError(f"--size {self.size}: must be a multiple of 4, at least 16")
+        for name in ("repeats", "bench_threads", "photo_count"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        if self.eval_dir is not None and not Path(self.eval_dir).is_dir():
+            raise UserError(f"--eval-dir {self.eval_dir}: not a folder; point it at a folder of photos")
+        if self.calib_dir is not None and not Path(self.calib_dir).is_dir():
+            raise UserError(f"--calib-dir {self.calib_dir}: not a folder; point it at a folder of photos")
+
+
+@dataclass
+class StageRecord:
+    name: str
+    status: str  # ran | cached | failed
+    seconds: float
+    artifacts: list[str] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    reason: str = ""
+
+
+def _current(artifact: Path, source: Path, config: object | None = None) -> bool:
+    """``artifact`` exists and its sidecar says it was made from this ``source`` (and this config)."""
+    if not artifact.is_file():
+        return False
+    try:
+        meta = read_sidecar(artifact)
+    except (OSError, ValueError):
+        return False
+    if (meta.get("source") or {}).get("sha256") != file_sha256(source):
+        return False
+    return config is None or meta.get("config") == _plain_config(config)
+
+
+def _plain_config(config: object) -> dict:
+    import json
+
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))  # as the sidecar stores it
+
+
+def run_student_recipe(teacher: str | Path, student_config: StudentConfig, config: StudentRecipeConfig,
+                       out_dir: str | Path, progress: Callable[[str], None] = print) -> dict:
+    """Run (or resume) the whole recipe into ``out_dir``; returns the ``pipeline.json`` record."""
+    from animegan_deploy.benchmarks.suite import BenchmarkConfig, run_benchmark
+    from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
+
+    from .quantize import QuantizeConfig, quantize_onnx
+
+    started = time.perf_counter()
+    teacher, out = Path(teacher), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    student_config = dataclasses.replace(student_config, eval_dir=config.eval_dir or student_config.eval_dir)
+    eval_dir = student_config.eval_dir
+    stages: list[StageRecord] = []
+
+    def stage(name: str, artifact: Path, source: Path, stage_config: object | None, build: Callable[[], dict]) -> None:
+        began = time.perf_counter()
+        if _current(artifact, source, stage_config):
+            stages.append(StageRecord(name, "cached", 0.0, [str(artifact)]))
+            progress(f"{name}: cached ({artifact})")
+            return
+        progress(f"{name}: running")
+        metrics = build()
+        stages.append(StageRecord(name, "ran", round(time.perf_counter() - began, 1), [str(artifact)], metrics))
+
+    student_path = out / "student.safetensors"
+
+    def build_student() -> dict:
+        result = make_student(teacher, student_config, student_path, progress=True)
+        if not result.finished:
+            raise UserError("the student stage paused; run the recipe again to continue")
+        fid = result.metrics["fidelity_vs_teacher"]
+        return {"psnr_db": fid["psnr_db"], "ssim": fid["ssim"], "gmacs": result.metrics["student"]["gmacs"],
+                "width_ratio": result.metrics["width_ratio"]}
+
+    stage("student", student_path, teacher, student_config, build_student)
+
+    onnx_path = out / "student.onnx"
+    onnx_config = OnnxExportConfig(validate_sizes=((config.size, config.size), (64, 96)))
+    stage("export-onnx", onnx_path, student_path, onnx_config,
+          lambda: {"nodes": export_onnx(student_path, onnx_config, onnx_path).nodes})
+
+    int8_path = out / "student.int8.onnx"
+    quant_config = QuantizeConfig(method=config.int8_method, placement="onnxruntime", size=config.size,
+                                  calib_dir=config.calib_dir or student_config.photo_dir, eval_dir=eval_dir)
+
+    def build_int8() -> dict:
+        from .report import torch_model_fn
+        from animegan_deploy.models.checkpoints import load_generator
+
+        reference = torch_model_fn(load_generator(teacher).model)  # fidelity vs the original, not the student
+        result = quantize_onnx(onnx_path, quant_config, int8_path, reference=reference, progress=True,
+                               provenance=onnx_path)
+        return {"psnr_db_vs_original": result.fidelity.psnr, "ssim": result.fidelity.ssim}
+
+    stage("quantize", int8_path, onnx_path, quant_config, build_int8)
+
+    tflite_files: dict[str, Path] = {}
+    if config.tflite:
+        from animegan_deploy.export.tflite import TFLiteConfig, export_tflite
+
+        tflite_dir = out / "tflite"
+        tfl_config = TFLiteConfig(size=config.size, precisions=config.tflite, calib_dir=quant_config.calib_dir,
+                                  eval_dir=eval_dir, allow_lossy=True)
+        wanted = {k: tflite_dir / f"student_{k}.tflite" for k in config.tflite}
+
+        def build_tflite() -> dict:
+            result = export_tflite(student_path, tfl_config, tflite_dir)
+            return {r.kind: {"status": r.status, "psnr_db_vs_student": r.psnr_db, "reason": r.reason}
+                    for r in result.files}
+
+        first = next(iter(wanted.values()))
+        if all(_current(p, student_path) for p in wanted.values()):
+            stages.append(StageRecord("export-tflite", "cached", 0.0, [str(p) for p in wanted.values()]))
+        else:
+            try:
+                stage("export-tflite", first, student_path, None, build_tflite)
+            except UserError as exc:  # TFLite tools missing: the rest of the recipe stands
+                stages.append(StageRecord("export-tflite", "failed", 0.0, [], {}, str(exc)))
+        tflite_files = {k: p for k, p in wanted.items() if p.is_file()}
+
+    variants = [f"student torch={student_path}", f"student onnx={onnx_path}", f"student onnx int8={int8_path}"]
+    variants += [f"student tflite {k}={p}" for k, p in tflite_files.items()]
+    bench_config = BenchmarkConfig(sizes=(config.size,), threads=(config.bench_threads,), formats=("onnx",),
+                                   variants=tuple(variants), repeats=config.repeats, photos=eval_dir,
+                                   photo_count=config.photo_count, tflite_dir=None,
+                                   work_dir=str(out / "benchmark" / "artifacts"))
+    began = time.perf_counter()
+    bench = run_benchmark(teacher, bench_config, out / "benchmark", progress=progress)
+    stages.append(StageRecord("benchmark", "ran", round(time.perf_counter() - began, 1),
+                              [str(p) for p in bench.files.values()]))
+    record = {
+        "teacher": str(teacher),
+        "out": str(out),
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": bench.machine,
+        "eval_dir": str(eval_dir) if eval_dir else "bundled held-out photos",
+        "stages": [dataclasses.asdict(s) for s in stages],
+        "benchmark": [benchmark_row(r) for r in bench.rows],
+    }
+    atomic_write_json(out / "pipeline.json", record)
+    atomic_write_text(out / "pipeline.md", pipeline_markdown(record))
+    return record
+
+
+def benchmark_row(row: dict) -> dict:
+    """A benchmark row in pipeline.json's vocabulary."""
+    return {
+        "variant": row["variant"], "backend": row["backend"], "precision": row["precision"], "status": row["status"],
+        "fps": row["fps"], "speedup": row["speedup_vs_original"], "psnr_db": row["psnr_db"],
+        "psnr_min_db": row.get("psnr_min_db"), "ssim": row["ssim"], "size_mb": row["file_mb"],
+        "gmacs": row["gmacs"], "photos": row.get("photos"), "reason": row["reason"],
+    }
+
+
+def pipeline_markdown(record: dict) -> str:
+    lines = [f"# Student recipe: `{Path(record['teacher']).name}`", "",
+             f"{record['seconds']:.0f} s in all on {record['machine'].get('cpu', 'this CPU')}.", "",
+             "| stage | status | seconds |", "| --- | --- | ---: |"]
+    lines += [f"| {s['name']} | {s['status']}{' (' + s['reason'] + ')' if s['reason'] else ''} | {s['seconds']} |"
+              for s in record["stages"]]
+    lines += ["", "| variant | backend | precision | fps | speedup | PSNR dB (worst) | SSIM | MB | GMACs |",
+              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in record["benchmark"]:
+        if r["status"] != "ok":
+            lines.append(f"| {r['variant']} | {r['backend']} | {r['precision']} | {r['status']}: {r['reason']} | | | | | |")
+            continue
+        psnr = "identical" if r["psnr_db"] is None else f"{r['psnr_db']:.2f} ({r['psnr_min_db']:.2f})"
+        lines.append(f"| {r['variant']} | {r['backend']} | {r['precision']} | {r['fps']:.2f} | {r['speedup']:.2f} | "
+                     f"{psnr} | {r['ssim']:.4f} | {r['size_mb']:.2f} | {r['gmacs'] if r['gmacs'] is not None else ''} |")
+    return "\n".join(lines) + "\n"
