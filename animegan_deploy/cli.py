@@ -425,6 +425,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not a user mistake: one line, the traceback in a log file
+        if os.environ.get("ANIMEGAN_DEBUG"):
+            raise
+        log = _write_crash_log(args)
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        print(f"error: {args.command} failed unexpectedly ({type(exc).__name__}: {first}); the traceback is in {log} "
+              "(ANIMEGAN_DEBUG=1 prints it); please report it", file=sys.stderr)
+        return 1
+
+
+def _write_crash_log(args: argparse.Namespace) -> Path:
+    import tempfile
+    import time
+    import traceback
+
+    from .models.hub import cache_dir
+
+    folder = cache_dir() / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    log = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    log.write_text(f"animegan {__version__} {' '.join(sys.argv[1:])}\n{traceback.format_exc()}")
+    return log
 
 
 if __name__ == "__main__":

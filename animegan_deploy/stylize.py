@@ -65,20 +65,30 @@ class StylizeReport:
         return not self.failed
 
 
-def expand_inputs(specs: Iterable[str], report: StylizeReport) -> list[Path]:
-    """Files named, every image/video under named folders, and glob matches, in a stable order."""
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and folder.resolve() in path.resolve().parents
+
+
+def expand_inputs(specs: Iterable[str], report: StylizeReport, output_dir: Path | None = None) -> list[Path]:
+    """Files named, every image/video under named folders, and glob matches, in a stable order. Files under
+    ``output_dir`` found by a folder or pattern are skipped: they are earlier outputs, not photos."""
     found: list[Path] = []
     for spec in specs:
         path = Path(spec).expanduser()
+        if path.is_dir() and output_dir is not None and path.resolve() == output_dir.resolve():
+            raise UserError(f"--output {output_dir}: is the input folder {spec}; the outputs would mix with the photos "
+                            "(and be read as photos next time): write them to another folder")
         if path.is_dir():
-            media = [p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES]
+            media = [p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
+                     and not _inside(p, output_dir)]
             if not media:
                 report.failed.append((spec, "folder holds no images or videos"))
             found.extend(media)
         elif path.exists():
             found.append(path)
         elif any(ch in spec for ch in "*?["):
-            matches = [Path(m) for m in sorted(glob.glob(spec, recursive=True)) if Path(m).is_file()]
+            matches = [Path(m) for m in sorted(glob.glob(spec, recursive=True))
+                       if Path(m).is_file() and not _inside(Path(m), output_dir)]
             if not matches:
                 report.failed.append((spec, "no files match this pattern"))
             found.extend(matches)
@@ -166,7 +176,12 @@ def stylize(
     """Stylize every input into ``output_dir``; unreadable inputs are logged and listed in the report."""
     log = log or (lambda line: tqdm.write(line, file=sys.stderr))
     report = StylizeReport()
-    files = expand_inputs(inputs, report)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"--output {output_dir}: is a file; name a folder for the stylized outputs")
+    blocker = next((p for p in output_dir.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise UserError(f"--output {output_dir}: {blocker} is a file, so no folder can be made there; name a folder")
+    files = expand_inputs(inputs, report, output_dir)
     for spec, reason in report.failed:
         log(f"error: {spec}: {reason}")
     if not files:
@@ -175,7 +190,8 @@ def stylize(
     stylizer = _Stylizer(runner, config)
     output_dir.mkdir(parents=True, exist_ok=True)
     image_suffix = "." + config.output_format.lower().lstrip(".")
-    used: set[str] = set()
+    # output names never take an input's place: a photo in the output folder is not written over
+    used: set[str] = {p.name for p in files if p.resolve().parent == output_dir.resolve()}
     images = [p for p in files if not is_video(p)]
     videos = [p for p in files if is_video(p)]
 
