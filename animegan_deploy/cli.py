@@ -192,8 +192,9 @@ def cmd_check_fidelity(args: argparse.Namespace) -> int:
     check = check_fidelity(args.variant, config_from_args(FidelityCheckConfig, args))
     f = check.fidelity
     verdict = "PASS" if check.passed else "FAIL"
-    print(f"{verdict} {args.variant} ({check.precision}): PSNR {f.psnr:.2f} dB (min {check.min_psnr}), "
-          f"SSIM {f.ssim:.4f} (min {check.min_ssim}); worst image {f.psnr_min:.2f} dB")
+    print(f"{verdict} {args.variant} ({check.precision}) vs {check.reference}: PSNR {f.psnr:.2f} dB "
+          f"(min {check.min_psnr}), SSIM {f.ssim:.4f} (min {check.min_ssim}); worst image {f.psnr_min:.2f} dB "
+          f"of {len(f.per_image)}")
     return 0 if check.passed else 1
 
 

@@ -22,7 +22,8 @@ THRESHOLDS_FILE = Path(__file__).with_name("fidelity_thresholds.toml")
 
 @dataclass
 class FidelityCheckConfig:
-    reference: str | None = option(None, "FP32 reference checkpoint (default: the embedded demo model)")
+    reference: str | None = option(None, "FP32 reference checkpoint (default: the checkpoint the file was made from, "
+                                   "as its sidecar says)")
     photos: str | None = option(None, "photos to compare on (default: bundled held-out photos)")
     size: int = option(256, "longest side of the photos")
     precision: str | None = option(None, "threshold set to apply: fp32, fp16 or int8 (default: from the sidecar)")
@@ -39,16 +40,49 @@ class FidelityCheck:
     precision: str
     min_psnr: float
     min_ssim: float
+    reference: Path | None = None
 
     @property
     def passed(self) -> bool:
         return self.fidelity.psnr >= self.min_psnr and self.fidelity.ssim >= self.min_ssim
 
 
-def variant_precision(path: Path) -> str | None:
+def _sidecar(path: Path) -> dict:
     side = sidecar_path(path)
-    if side.is_file():
-        return json.loads(side.read_text()).get("precision")
+    try:
+        return json.loads(side.read_text()) if side.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def variant_precision(path: Path) -> str | None:
+    return _sidecar(path).get("precision")
+
+
+def threshold_set(precision: str) -> str:
+    """The thresholds section a precision label is held to (TFLite's int8-weights / int8-float-io are int8)."""
+    from animegan_deploy.export.tflite import PRECISIONS
+
+    return {label: section for label, section in PRECISIONS.values()}.get(precision, precision)
+
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin")
+
+
+def source_checkpoint(variant: Path, hops: int = 4) -> Path | None:
+    """The generator checkpoint an exported file was made from: its sidecar's source, followed through
+    intermediate files (an INT8 ONNX made from an FP32 ONNX) and checked by sha256; None when unknown."""
+    from animegan_deploy.sidecar import file_sha256
+
+    current = variant
+    for _ in range(hops):
+        source = _sidecar(current).get("source") or {}
+        path = Path(source.get("path") or "")
+        if not source.get("path") or not path.is_file() or file_sha256(path) != source.get("sha256"):
+            return None
+        if path.suffix.lower() in CHECKPOINT_SUFFIXES:
+            return path
+        current = path
     return None
 
 
@@ -74,10 +108,14 @@ def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> Fidelity
     precision = config.precision or variant_precision(variant)
     if precision is None:
         raise UserError(f"{variant}: precision unknown (no sidecar); pass --precision fp32|fp16|int8")
-    min_psnr, min_ssim = load_thresholds(config.thresholds, precision)
+    reference = resolve_weights(config.reference) if config.reference else source_checkpoint(variant)
+    if reference is None:
+        raise UserError(f"{variant}: its sidecar names no checkpoint that is still here (or it has no sidecar); pass "
+                        "--reference CHECKPOINT, the FP32 model the file was made from")
+    min_psnr, min_ssim = load_thresholds(config.thresholds, threshold_set(precision))
     min_psnr = config.min_psnr if config.min_psnr is not None else min_psnr
     min_ssim = config.min_ssim if config.min_ssim is not None else min_ssim
-    reference_fn = torch_model_fn(load_generator(resolve_weights(config.reference)).model)
+    reference_fn = torch_model_fn(load_generator(reference).model)
     runner = load_runner(variant, backend=config.backend, threads=config.threads)
     folder = Path(config.photos) if config.photos else default_eval_photos()
     photos = list_images(folder)
@@ -86,4 +124,4 @@ def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> Fidelity
     inputs = eval_inputs(photos, config.size, square=runner.fixed_hw is not None)
     if runner.fixed_hw is not None and runner.fixed_hw != (config.size, config.size):
         raise UserError(f"{variant}: fixed input {runner.fixed_hw[0]}x{runner.fixed_hw[1]}; pass --size {runner.fixed_hw[0]}")
-    return FidelityCheck(compare(reference_fn, runner, inputs), precision, min_psnr, min_ssim)
+    return FidelityCheck(compare(reference_fn, runner, inputs), precision, min_psnr, min_ssim, reference)

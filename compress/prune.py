@@ -65,6 +65,7 @@ class LayerPrune:
 class PruneOutcome:
     model: Generator
     layers: list[LayerPrune] = field(default_factory=list)
+    kept: dict[str, list[int]] = field(default_factory=dict)  # norm module -> the original channels it kept
 
     @property
     def removed_channels(self) -> int:
@@ -93,6 +94,7 @@ def prune_model(model: Generator, threshold: float = 0.01, criterion: str = "gam
     graph = build_graph(pruned)
     plans: list[tuple[object, object, list[int]]] = []
     layers = []
+    kept: dict[str, list[int]] = {}
     for group in channel_groups(pruned, graph):
         importance = channel_importance(group, criterion)
         before = importance.numel()
@@ -102,6 +104,8 @@ def prune_model(model: Generator, threshold: float = 0.01, criterion: str = "gam
         keep = max(keep, min(min_channels, before))
         under = sorted(torch.argsort(importance, descending=True)[keep:].tolist())  # the weakest go
         layers.append(LayerPrune(group.plan_name, before, before - len(under), int((importance < threshold).sum())))
+        removed = set(under)
+        kept.update({name: [i for i in range(before) if i not in removed] for name, _ in group.norms})
         if under:
             root = group.group[0].dep
             plans.append((root.target.module, root.handler, under))
@@ -114,7 +118,7 @@ def prune_model(model: Generator, threshold: float = 0.01, criterion: str = "gam
     layers.sort(key=lambda layer: order.index(layer.layer))
     assert all(getattr(pruned.plan, l.layer) == l.after for l in layers), "plan does not match pruning"
     del original_plan
-    return PruneOutcome(pruned, layers)
+    return PruneOutcome(pruned, layers, kept)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
-from animegan_deploy.models.student import fold_norms, student_from_teacher
+from animegan_deploy.models.student import fit_batchnorm, fold_norms, student_from_teacher
 from animegan_deploy.sidecar import write_sidecar
 
 from .distill import DistillConfig, Distiller
@@ -148,10 +148,13 @@ def _scaled_plan(model: Generator, ratio: float):
 
 def narrowed_student(teacher: Generator, config: StudentConfig) -> tuple[Generator, float]:
     """Steps 1-2: the fitted BatchNorm student narrowed to the configured width; returns (student, ratio)."""
-    student = student_from_teacher(teacher, fit_photos(config))
+    photos = fit_photos(config)
+    student = student_from_teacher(teacher, photos)
     ratio = keep_ratio_for(student, config.target_gmacs) if config.target_gmacs is not None else config.width
     if ratio < 1.0:
-        student = prune_model(student, threshold=0.0, keep_ratio=ratio).model
+        narrowed = prune_model(student, threshold=0.0, keep_ratio=ratio)
+        # refit the norms: each kept channel's affine map now also makes up for the inputs that were dropped
+        student = fit_batchnorm(narrowed.model, teacher, photos, narrowed.kept)
     return student, ratio
 
 

@@ -76,15 +76,19 @@ def _channel_moments(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ..
     return mx, var, cov, my
 
 
-def fit_batchnorm(student: Generator, teacher: Generator, photos: torch.Tensor) -> Generator:
+def fit_batchnorm(student: Generator, teacher: Generator, photos: torch.Tensor,
+                  kept: dict[str, list[int]] | None = None) -> Generator:
     """Set every BatchNorm of ``student`` to the per-channel least-squares affine fit of the teacher's norm
-    output at the same place, layer by layer on the student's own inputs; returns ``student`` (eval mode)."""
+    output at the same place, layer by layer on the student's own inputs; returns ``student`` (eval mode).
+    ``kept`` maps a norm of a narrowed student to the teacher channels it kept (default: all, in order)."""
     student.eval()
     teacher.eval()
     names = _norm_names(student, nn.BatchNorm2d)
     targets = _outputs_of(teacher, names, photos)
     for name in names:
         x, y = _input_of(student, name, photos), targets[name]
+        if kept is not None and name in kept:
+            y = y[:, kept[name]]
         mean_x, var_x, cov, mean_y = _channel_moments(x, y)
         slope = torch.where(var_x > 1e-12, cov / var_x.clamp_min(1e-12), torch.zeros_like(var_x))
         bn: nn.BatchNorm2d = student.get_submodule(name)  # type: ignore[assignment]
