@@ -15,7 +15,8 @@ TABLE = (("variant", "variant"), ("backend", "backend"), ("where", "where"), ("s
          ("threads", "thr"), ("status", "status"), ("latency_ms_median", "median ms"), ("latency_ms_p10", "p10"),
          ("latency_ms_p90", "p90"), ("fps", "fps"), ("speedup_vs_original", "speedup"),
          ("pct_of_peak", "% FP32 peak"), ("params", "params"), ("gmacs", "GMACs"), ("file_mb", "MB"),
-         ("peak_rss_mb", "RSS +MB"), ("psnr_db", "PSNR dB"), ("ssim", "SSIM"))
+         ("peak_rss_mb", "RSS +MB"), ("psnr_db", "PSNR dB"), ("psnr_min_db", "worst photo dB"), ("ssim", "SSIM"),
+         ("pareto", "Pareto"))
 FPS_DROP = 0.10  # a variant slower by more than this fraction is a regression
 PSNR_DROP = 0.5  # dB
 
@@ -38,6 +39,23 @@ def peak_for_threads(machine: dict, threads: int | None) -> float | None:
     return peak * min(threads or cores, cores) / cores
 
 
+def pareto_front(rows: list[dict]) -> set[int]:
+    """Indices of measured local rows that no other row beats on both fps and PSNR (within one size and thread
+    count): the variants worth shipping for some speed/fidelity trade-off. Identical outputs count as best PSNR."""
+    def psnr(row: dict) -> float:
+        return float("inf") if row.get("psnr_db") is None else row["psnr_db"]
+
+    measured = [(i, r) for i, r in enumerate(rows)
+                if r.get("status") == "ok" and r.get("fps") and r.get("where") == "local"]
+    front = set()
+    for i, r in measured:
+        beaten = any(o["size"] == r["size"] and o["threads"] == r["threads"] and o["fps"] >= r["fps"]
+                     and psnr(o) >= psnr(r) and (o["fps"] > r["fps"] or psnr(o) > psnr(r)) for _, o in measured)
+        if not beaten:
+            front.add(i)
+    return front
+
+
 def with_peak_share(rows: list[dict], machine: dict) -> list[dict]:
     """Each measured local row's achieved FP32-equivalent GFLOP/s as % of the FP32 peak of its threads' cores."""
     out = []
@@ -52,6 +70,8 @@ def with_peak_share(rows: list[dict], machine: dict) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(h for _, h in TABLE) + " |", "|" + "---|" * len(TABLE)]
+    front = pareto_front(rows)
+    rows = [dict(row, pareto="yes" if i in front else None) for i, row in enumerate(rows)]
     for row in rows:
         cells = [_cell(row.get(k)) for k, _ in TABLE]
         if row.get("status") != "ok" and row.get("reason"):

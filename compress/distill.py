@@ -43,6 +43,7 @@ class DistillConfig:
     batch_size: int = option(4, "photos per step")
     crop: int = option(128, "random crop size in pixels")
     lr: float = option(2e-4, "Adam learning rate (cosine-annealed to 10%)")
+    beta1: float = option(0.5, "Adam beta1 (0.5 as in GAN training; 0.9 for plain output regression)")
     output_l1: float = option(1.0, "weight of the L1 loss between student and teacher outputs")
     content: float = option(1.0, "weight of the VGG content loss between student and teacher outputs")
     hints: float = option(0.0, "weight of feature-map hints on block outputs (0 = off)")
@@ -141,7 +142,7 @@ class Distiller:
         rest = [p for p in self.student.parameters() if id(p) not in scale_ids]
         rest += list(self.hints.parameters()) if self.hints else []
         groups = [{"params": rest}, {"params": scales, "lr": config.scale_lr or config.lr}]
-        self.opt = torch.optim.Adam(groups, lr=config.lr, betas=(0.5, 0.999))
+        self.opt = torch.optim.Adam(groups, lr=config.lr, betas=(config.beta1, 0.999))
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, max(1, config.steps), eta_min=config.lr * 0.1)
         self.D = Discriminator(32, 3) if config.adversarial > 0 else None
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999)) if self.D else None

@@ -21,3 +21,11 @@ def default_train_photos() -> Path:
 def default_eval_photos() -> Path:
     """Bundled photos the demo model never saw: chelsea, grace_hopper, flower."""
     return _demo_folders()["heldout"]
+
+
+def default_unseen_photos() -> Path:
+    """The wider unseen set (15 pictures: held-out photos, other bundled photographs, crops at other scales)
+    for fidelity figures with a mean, a worst photo and a count that mean something."""
+    from animegan_deploy.train.demo_data import build_unseen_set
+
+    return build_unseen_set(cache_dir() / "demo-data" / "unseen")

@@ -41,11 +41,11 @@ class StudentConfig:
     target_gmacs: float | None = option(None, "narrow until the student costs at most this many GMACs at 256x256")
     threshold: float = option(0.01, "after distillation, prune channels whose BatchNorm |gamma| is below this")
     sparsity: float = option(1e-5, "L1 weight on the BatchNorm scales during distillation (network slimming)")
-    steps: int = option(1800, "distillation steps")
+    steps: int = option(2000, "distillation steps")
     finetune_steps: int = option(200, "fine-tuning steps after threshold pruning (skipped when nothing was pruned)")
     batch_size: int = option(4, "photo crops per step")
     crop: int = option(128, "crop size in pixels (crops are taken at 0.5-1.0 of the photo's scale)")
-    lr: float = option(2e-3, "Adam learning rate (cosine-annealed to 10%)")
+    lr: float = option(1e-3, "Adam learning rate (cosine-annealed to 10%; beta1 0.9)")
     output_l1: float = option(1.0, "weight of the L1 loss between student and teacher outputs")
     content: float = option(0.0, "weight of a VGG content loss between the outputs (0 = off)")
     hints: float = option(1.0, "weight of block-output hints (feature maps through 1x1 adapters; 0 = off)")
@@ -81,7 +81,7 @@ class StudentConfig:
     def distill_config(self, teacher: Path, steps: int, sparsity: float) -> DistillConfig:
         return DistillConfig(
             teacher=str(teacher), photo_dir=self.photo_dir, eval_dir=self.eval_dir, steps=steps,
-            batch_size=self.batch_size, crop=self.crop, lr=self.lr, output_l1=self.output_l1, content=self.content,
+            batch_size=self.batch_size, crop=self.crop, lr=self.lr, beta1=0.9, output_l1=self.output_l1, content=self.content,
             hints=self.hints, sparsity=sparsity, vgg_weights=self.vgg_weights, seed=self.seed,
             checkpoint_every=self.checkpoint_every, eval_size=self.eval_size, threads=self.threads,
         )

@@ -29,14 +29,14 @@ TFLITE_KINDS = ("float32", "float16", "full_integer_quant")
 @dataclass
 class StudentRecipeConfig:
     eval_dir: str | None = option(None, "photos the recipe never trains or calibrates on: fidelity vs the original "
-                                  "(default: the bundled held-out photos)")
+                                  "(default: 15 unseen pictures from the installed packages)")
     calib_dir: str | None = option(None, "INT8 calibration photos (default: the student's training photos)")
     size: int = option(256, "input size NxN of the benchmark and of the TFLite files")
     int8_method: str = option("percentile", "INT8 activation range method (entropy, minmax, percentile)")
     tflite: tuple[str, ...] = option(TFLITE_KINDS, "TFLite files of the student (none: skip TFLite)")
     repeats: int = option(5, "timed runs per variant in the benchmark")
     bench_threads: int = option(2, "CPU threads of the benchmark")
-    photo_count: int = option(12, "at most this many evaluation photos")
+    photo_count: int = option(15, "at most this many evaluation photos")
 
     def __post_init__(self) -> None:
         if isinstance(self.tflite, str):
@@ -93,8 +93,10 @@ def run_student_recipe(teacher: str | Path, student_config: StudentConfig, confi
     started = time.perf_counter()
     teacher, out = Path(teacher), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    student_config = dataclasses.replace(student_config, eval_dir=config.eval_dir or student_config.eval_dir)
-    eval_dir = student_config.eval_dir
+    from .photos import default_unseen_photos
+
+    eval_dir = config.eval_dir or student_config.eval_dir or str(default_unseen_photos())
+    student_config = dataclasses.replace(student_config, eval_dir=eval_dir)
     stages: list[StageRecord] = []
 
     def stage(name: str, artifact: Path, source: Path, stage_config: object | None, build: Callable[[], dict]) -> None:
@@ -178,7 +180,7 @@ def run_student_recipe(teacher: str | Path, student_config: StudentConfig, confi
         "out": str(out),
         "seconds": round(time.perf_counter() - started, 1),
         "machine": bench.machine,
-        "eval_dir": str(eval_dir) if eval_dir else "bundled held-out photos",
+        "eval_dir": str(eval_dir),
         "stages": [dataclasses.asdict(s) for s in stages],
         "benchmark": [benchmark_row(r) for r in bench.rows],
     }

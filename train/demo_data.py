@@ -18,16 +18,23 @@ from animegan_deploy.atomic import atomic_path
 TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "hubble_deep_field", "motorcycle", "china", "camera", "clock",
                 "coins", "immunohistochemistry")
 HELDOUT_PHOTOS = ("chelsea", "grace_hopper", "flower")
+# a wider unseen set for fidelity figures: the held-out photos, other bundled photographs (grayscale ones as
+# gray RGB: moon, textures, a retina scan, a product shot) and crops of the held-out photos at other scales and
+# positions. None of them is a training or calibration photo.
+UNSEEN_EXTRA = ("moon", "brick", "grass", "gravel", "retina", "minduka")
+UNSEEN_CROPS = (("chelsea", 0.6, 0.0, 0.0), ("chelsea", 0.5, 1.0, 1.0), ("grace_hopper", 0.5, 0.5, 0.2),
+                ("grace_hopper", 0.6, 1.0, 1.0), ("flower", 0.5, 0.0, 1.0), ("flower", 0.6, 1.0, 0.0))
 
 
 def bundled_photo(name: str) -> np.ndarray:
     """uint8 RGB of a photo shipped by scikit-image, matplotlib or scikit-learn."""
     import skimage.data as sk
 
-    if name == "grace_hopper":
+    if name in ("grace_hopper", "minduka"):
         import matplotlib.cbook
 
-        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as handle:
+        sample = {"grace_hopper": "grace_hopper.jpg", "minduka": "Minduka_Present_Blue_Pack.png"}[name]
+        with matplotlib.cbook.get_sample_data(sample) as handle:
             data = np.frombuffer(handle.read(), np.uint8)
         return cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
     if name in ("china", "flower"):
@@ -92,3 +99,25 @@ def build_demo_dataset(out_dir: str | Path, longest: int = 512) -> dict[str, Pat
         if not target.is_file():
             _save(target, fit_size(bundled_photo(name), longest))
     return folders
+
+
+def crop_fraction(rgb: np.ndarray, side: float, fy: float, fx: float) -> np.ndarray:
+    """A crop ``side`` of the shorter edge long, its origin at fraction (fy, fx) of the free room."""
+    h, w = rgb.shape[:2]
+    c = max(16, round(min(h, w) * side))
+    y, x = round((h - c) * fy), round((w - c) * fx)
+    return np.ascontiguousarray(rgb[y : y + c, x : x + c])
+
+
+def build_unseen_set(out_dir: str | Path, longest: int = 512) -> Path:
+    """Write the wider unseen evaluation set (see UNSEEN_EXTRA / UNSEEN_CROPS) to ``out_dir``; returns it."""
+    out_dir = Path(out_dir)
+    for name in HELDOUT_PHOTOS + UNSEEN_EXTRA:
+        target = out_dir / f"{name}.png"
+        if not target.is_file():
+            _save(target, fit_size(bundled_photo(name), longest))
+    for name, side, fy, fx in UNSEEN_CROPS:
+        target = out_dir / f"{name}_crop{int(side * 100)}_{fy:g}_{fx:g}.png"
+        if not target.is_file():
+            _save(target, fit_size(crop_fraction(bundled_photo(name), side, fy, fx), longest))
+    return out_dir
