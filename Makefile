@@ -12,7 +12,7 @@ WEIGHTS ?= default
 SIZE ?= 256
 OUT ?= exports
 
-.PHONY: help install test demo train-demo train-teacher export-onnx export-tflite benchmark student clean
+.PHONY: help install test demo train-demo train-teacher export-onnx export-tflite benchmark student student-sweep clean
 DEMO_WEIGHTS := models/weights/animegan_demo.safetensors
 DEMO_INIT := models/weights/animegan_demo_init.safetensors
 
@@ -82,6 +82,22 @@ benchmark: install
 STUDENT_OUT = $(if $(filter command line environment,$(origin OUT)),$(OUT),runs/student)
 student: install
 	$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --output $(STUDENT_OUT) $(if $(EVAL),--eval-dir $(EVAL)) $(STUDENT_FLAGS)
+
+# The Pareto sweep of reports/student: a student per width (artifacts only), then every width's torch/ONNX/INT8/TFLite
+# files and the original's own variants measured in ONE benchmark run (same-run speedups), on the unseen photos.
+SWEEP_WIDTHS ?= 1.0 0.5 0.375 0.25
+SWEEP_OUT ?= runs/student-sweep
+student-sweep: install
+	for w in $(SWEEP_WIDTHS); do \
+		$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --width $$w --output $(SWEEP_OUT)/w$$w --no-benchmark \
+			--tflite float32 full_integer_quant $(STUDENT_FLAGS) || exit 1; done
+	$(ANIMEGAN) benchmark --weights $(WEIGHTS) --sizes $(SIZE) --formats onnx onnx-int8 tflite --photo-count 15 \
+		--photos "$$($(PY) -c 'from animegan_deploy.compress.photos import default_unseen_photos as d; print(d())')" \
+		--tflite-dir '$(OUT)/tflite_{size}' --output $(SWEEP_OUT)/benchmark \
+		--variants $(foreach w,$(SWEEP_WIDTHS),"w$(w) torch=$(SWEEP_OUT)/w$(w)/student.safetensors" \
+			"w$(w) onnx=$(SWEEP_OUT)/w$(w)/student.onnx" "w$(w) onnx int8=$(SWEEP_OUT)/w$(w)/student.int8.onnx" \
+			"w$(w) tflite fp32=$(SWEEP_OUT)/w$(w)/tflite/student_float32.tflite" \
+			"w$(w) tflite int8=$(SWEEP_OUT)/w$(w)/tflite/student_full_integer_quant.tflite")
 
 clean:
 	rm -rf stylized exports results .pytest_cache

@@ -51,6 +51,8 @@ class StylizeConfig:
             raise UserError(f"--size {self.size}: must be 0 (native) or a positive number of pixels")
         if self.batch_size < 1:
             raise UserError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads {self.threads}: must be at least 1 (or leave it out for the runtime's default)")
         if self.output_format.lower().lstrip(".") not in ("png", "jpg", "jpeg", "webp"):
             raise UserError(f"--output-format {self.output_format}: use png, jpg or webp")
 

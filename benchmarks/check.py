@@ -34,6 +34,13 @@ class FidelityCheckConfig:
     threads: int | None = option(None, "CPU threads")
 
 
+    def __post_init__(self) -> None:
+        if self.size < 16:
+            raise UserError(f"--size {self.size}: must be at least 16 pixels")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads {self.threads}: must be at least 1")
+
+
 @dataclass
 class FidelityCheck:
     fidelity: Fidelity

@@ -58,6 +58,23 @@ class DistillConfig:
     threads: int | None = option(None, "torch CPU threads")
 
 
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "eval_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        if self.crop < 16 or self.crop % 4:
+            raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
+        if self.lr <= 0 or (self.scale_lr is not None and self.scale_lr <= 0):
+            raise UserError(f"--lr {self.lr} / --scale-lr {self.scale_lr}: must be > 0")
+        if not 0 <= self.beta1 < 1:
+            raise UserError(f"--beta1 {self.beta1}: must be in [0, 1)")
+        for name in ("output_l1", "content", "hints", "adversarial", "sparsity"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: a loss weight must be >= 0")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads {self.threads}: must be at least 1 (or leave it out for the default)")
+
+
 @dataclass
 class DistillResult:
     path: Path
@@ -255,6 +272,8 @@ def init_student(spec: str, teacher_path: Path) -> Generator:
             width = float(spec.split(":", 1)[1])
         except ValueError:
             raise UserError(f"student {spec}: use width:W, e.g. width:0.5") from None
+        if not 0 < width <= 8:
+            raise UserError(f"student {spec}: the width must be in (0, 8], e.g. width:0.5")
         align = load_generator(teacher_path).model.align_corners
         return Generator(width=width, align_corners=align, norm="explicit")
     return load_generator(resolve_weights(spec)).model

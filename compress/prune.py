@@ -51,6 +51,13 @@ class PruneConfig:
             raise UserError(f"--threshold {self.threshold}: must be >= 0")
         if self.min_channels < 1:
             raise UserError(f"--min-channels {self.min_channels}: must be at least 1")
+        if self.sparsity < 0:
+            raise UserError(f"--sparsity {self.sparsity}: must be >= 0 (0 = prune as is)")
+        for name in ("sparsity_steps", "crop", "batch_size", "eval_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        if self.sparsity_lr <= 0 or self.sparsity_scale_lr <= 0:
+            raise UserError("--sparsity-lr / --sparsity-scale-lr: must be > 0")
 
 
 @dataclass

@@ -37,6 +37,8 @@ class StudentRecipeConfig:
     repeats: int = option(5, "timed runs per variant in the benchmark")
     bench_threads: int = option(2, "CPU threads of the benchmark")
     photo_count: int = option(15, "at most this many evaluation photos")
+    benchmark: bool = option(True, "end with the benchmark (--no-benchmark: artifacts only, e.g. for a sweep "
+                             "measured in one benchmark run afterwards)")
 
     def __post_init__(self) -> None:
         if isinstance(self.tflite, str):
@@ -141,7 +143,6 @@ def run_student_recipe(teacher: str | Path, student_config: StudentConfig, confi
 
     stage("quantize", int8_path, onnx_path, quant_config, build_int8)
 
-    tflite_files: dict[str, Path] = {}
     if config.tflite:
         from animegan_deploy.export.tflite import TFLiteConfig, export_tflite
 
@@ -163,10 +164,14 @@ def run_student_recipe(teacher: str | Path, student_config: StudentConfig, confi
                 stage("export-tflite", first, student_path, None, build_tflite)
             except UserError as exc:  # TFLite tools missing: the rest of the recipe stands
                 stages.append(StageRecord("export-tflite", "failed", 0.0, [], {}, str(exc)))
-        tflite_files = {k: p for k, p in wanted.items() if p.is_file()}
 
-    variants = [f"student torch={student_path}", f"student onnx={onnx_path}", f"student onnx int8={int8_path}"]
-    variants += [f"student tflite {k}={p}" for k, p in tflite_files.items()]
+    variants = student_variants("student", out, config.tflite)
+    record = {"teacher": str(teacher), "out": str(out), "eval_dir": str(eval_dir)}
+    if not config.benchmark:
+        record.update(seconds=round(time.perf_counter() - started, 1), machine={},
+                      stages=[dataclasses.asdict(s) for s in stages], benchmark=[])
+        atomic_write_json(out / "pipeline.json", record)
+        return record
     bench_config = BenchmarkConfig(sizes=(config.size,), threads=(config.bench_threads,), formats=("onnx",),
                                    variants=tuple(variants), repeats=config.repeats, photos=eval_dir,
                                    photo_count=config.photo_count, tflite_dir=None,
@@ -175,18 +180,19 @@ def run_student_recipe(teacher: str | Path, student_config: StudentConfig, confi
     bench = run_benchmark(teacher, bench_config, out / "benchmark", progress=progress)
     stages.append(StageRecord("benchmark", "ran", round(time.perf_counter() - began, 1),
                               [str(p) for p in bench.files.values()]))
-    record = {
-        "teacher": str(teacher),
-        "out": str(out),
-        "seconds": round(time.perf_counter() - started, 1),
-        "machine": bench.machine,
-        "eval_dir": str(eval_dir),
-        "stages": [dataclasses.asdict(s) for s in stages],
-        "benchmark": [benchmark_row(r) for r in bench.rows],
-    }
+    record.update(seconds=round(time.perf_counter() - started, 1), machine=bench.machine,
+                  stages=[dataclasses.asdict(s) for s in stages], benchmark=[benchmark_row(r) for r in bench.rows])
     atomic_write_json(out / "pipeline.json", record)
     atomic_write_text(out / "pipeline.md", pipeline_markdown(record))
     return record
+
+
+def student_variants(label: str, out: Path, tflite_kinds: tuple[str, ...] = TFLITE_KINDS) -> list[str]:
+    """``NAME=PATH`` benchmark variants of the recipe artifacts in ``out`` that exist."""
+    files = [("torch", out / "student.safetensors"), ("onnx", out / "student.onnx"),
+             ("onnx int8", out / "student.int8.onnx")]
+    files += [(f"tflite {k}", out / "tflite" / f"student_{k}.tflite") for k in tflite_kinds]
+    return [f"{label} {kind}={path}" for kind, path in files if path.is_file()]
 
 
 def benchmark_row(row: dict) -> dict:

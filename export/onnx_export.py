@@ -69,6 +69,10 @@ class OnnxExportConfig:
     def __post_init__(self) -> None:
         if self.opset < MIN_OPSET:
             raise UserError(f"--opset {self.opset}: opset {MIN_OPSET} or newer is required")
+        for height, width in (tuple(self.size),) + tuple(tuple(v) for v in self.validate_sizes):
+            if height < 16 or width < 16 or height % 4 or width % 4:
+                raise UserError(f"--size/--validate-sizes {height}x{width}: each side must be a multiple of 4, at "
+                                "least 16 (the generator halves the size twice)")
         if self.tolerance is None:
             self.tolerance = 1e-4 if self.precision == "fp32" else 2e-2
         if not self.dynamic:

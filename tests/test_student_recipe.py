@@ -1,12 +1,13 @@
-"""`make student` at 64 px: teacher -> student -> folded ONNX, INT8, TFLite -> benchmark -> pipeline.json;
-a second run reuses every finished stage."""
+"""`make student` at 64 px: teacher (a public-format .pt) -> student -> folded ONNX, INT8, TFLite -> benchmark
+-> pipeline.json; a second run reuses every finished stage."""
 
 import json
 
 import pytest
+import torch
 
 from animegan_deploy.cli import main
-from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
+from animegan_deploy.models.checkpoints import load_generator
 from animegan_deploy.sidecar import file_sha256
 from conftest import randomized_generator
 
@@ -14,7 +15,8 @@ from conftest import randomized_generator
 @pytest.fixture(scope="module")
 def recipe_run(tmp_path_factory, photo_folders):
     root = tmp_path_factory.mktemp("recipe")
-    teacher = save_checkpoint(randomized_generator(width=0.25, seed=5), root / "teacher.safetensors")
+    teacher = root / "teacher.pt"  # what a user brings: a plain state_dict in the public key format
+    torch.save(randomized_generator(width=0.25, seed=5).state_dict(), teacher)
     out = root / "out"
     argv = ["student-recipe", "-w", str(teacher), "-o", str(out), "--quiet", "--size", "64",
             "--eval-dir", str(photo_folders["eval"]), "--photo-dir", str(photo_folders["calib"]),

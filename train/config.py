@@ -189,7 +189,19 @@ def validate(config: TrainConfig) -> None:
         (config.optim.init_steps >= 0 and config.optim.gan_steps >= 0, "optim.init_steps/gan_steps: must be >= 0"),
         (config.total_steps > 0, "optim: init_steps + gan_steps must be > 0"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every: must be at least 1"),
+        (config.run.sample_every >= 1, f"run.sample_every {config.run.sample_every}: must be at least 1"),
+        (config.run.log_every >= 1, f"run.log_every {config.run.log_every}: must be at least 1"),
+        (0 < config.model.width <= 8, f"model.width {config.model.width}: must be in (0, 8]"),
+        (config.model.d_channels >= 1 and config.model.d_layers >= 1, "model.d_channels/d_layers: must be at least 1"),
+        (config.run.threads is None or config.run.threads >= 1, f"run.threads {config.run.threads}: must be >= 1"),
+        (config.run.max_nonfinite >= 1, "run.max_nonfinite: must be at least 1"),
+        (0 <= config.optim.min_lr_ratio <= 1, "optim.min_lr_ratio: must be in [0, 1]"),
+        (0 <= config.optim.beta1 < 1 and 0 <= config.optim.beta2 < 1, "optim.beta1/beta2: must be in [0, 1)"),
     ]
+    checks += [(getattr(config.optim, name) > 0, f"optim.{name} {getattr(config.optim, name)}: must be > 0")
+               for name in ("init_lr", "g_lr", "d_lr")]
+    checks += [(value >= 0, f"loss.{key} {value}: a loss weight must be >= 0")
+               for key, value in config.loss.resolved().items()]
     for ok, message in checks:
         if not ok:
             raise UserError(message)
