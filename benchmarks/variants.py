@@ -141,6 +141,8 @@ def _tflite(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, tflite_dir:
 
 
 def _tensorrt(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: object) -> list[Variant]:
+    """One engine per precision; INT8 is built from the Q/DQ ONNX (explicit quantization, what TensorRT 10+
+    needs), made here when the onnx-int8 builder has not made it. A precision that fails keeps the others."""
     from animegan_deploy.backends.registry import BACKENDS
 
     backend = BACKENDS["tensorrt"]
@@ -155,8 +157,15 @@ def _tensorrt(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: obje
     variants = []
     for precision in precisions:
         out = workdir / f"{checkpoint.stem}.{precision}.engine"
-        if not _built_from(out, checkpoint):
-            export_tensorrt(checkpoint, TensorRTConfig(precision=precision), out)
+        try:
+            if not _built_from(out, checkpoint):
+                qdq = _onnx_int8(checkpoint, sizes, workdir)[0].path if precision == "int8" else None
+                export_tensorrt(checkpoint, TensorRTConfig(precision=precision, onnx=str(qdq) if qdq else None), out)
+        except Exception as exc:  # this precision's row says why; the other engines stand
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            variants.append(Variant(f"tensorrt {precision}", "tensorrt", precision, None, checkpoint, None, "failed",
+                                    f"{type(exc).__name__}: {first}"))
+            continue
         variants.append(Variant(f"tensorrt {precision}", "tensorrt", precision, out, checkpoint))
     return variants
 
