@@ -1,7 +1,9 @@
 """Atomic file writes: write to a temporary file in the target's folder, fsync, then rename over it.
 
 A reader (or a crash) never sees a half-written artifact or checkpoint: the target either keeps its old
-content or has the complete new content.
+content or has the complete new content. The file gets the usual permissions (0666 less the umask, as open()
+would give it), and temporary files that a killed writer left beside the same target are removed on the next
+write (their names carry the writer's pid).
 """
 
 from __future__ import annotations
@@ -22,17 +24,47 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.{os.getpid()}.", suffix=f".tmp{target.suffix}",
+                                    dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete ``target``'s temporary files whose writing process is gone (killed mid-write)."""
+    removed = []
+    for tmp in target.parent.glob(f".{target.stem}.*.tmp{target.suffix}"):
+        parts = tmp.name[len(target.stem) + 2:].split(".", 1)
+        if parts and parts[0].isdigit() and not _alive(int(parts[0])):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:

@@ -94,5 +94,10 @@ def write_sidecar(
     return atomic_write_json(sidecar_path(artifact), record)
 
 
-def read_sidecar(artifact: str | os.PathLike[str]) -> dict[str, Any]:
-    return json.loads(sidecar_path(artifact).read_text())
+def read_sidecar(artifact: str | os.PathLike[str], verify: bool = False) -> dict[str, Any]:
+    """The artifact's sidecar. ``verify``: also check that it describes this very file (its sha256), else
+    ValueError: a writer killed between the artifact's rename and the sidecar's leaves an old sidecar."""
+    record = json.loads(sidecar_path(artifact).read_text())
+    if verify and record.get("sha256") != file_sha256(artifact):
+        raise ValueError(f"{sidecar_path(artifact)} describes another version of {Path(artifact).name}")
+    return record

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,9 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models.checkpoints import load_generator
 from animegan_deploy.models.hub import resolve_weights
-from animegan_deploy.sidecar import sidecar_path
 
 from .fidelity import Fidelity, compare, eval_inputs
+from .variants import sidecar_of
 
 THRESHOLDS_FILE = Path(__file__).with_name("fidelity_thresholds.toml")
 
@@ -54,16 +53,8 @@ class FidelityCheck:
         return self.fidelity.psnr >= self.min_psnr and self.fidelity.ssim >= self.min_ssim
 
 
-def _sidecar(path: Path) -> dict:
-    side = sidecar_path(path)
-    try:
-        return json.loads(side.read_text()) if side.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def variant_precision(path: Path) -> str | None:
-    return _sidecar(path).get("precision")
+    return sidecar_of(path).get("precision")
 
 
 def threshold_set(precision: str) -> str:
@@ -83,7 +74,7 @@ def source_checkpoint(variant: Path, hops: int = 4) -> Path | None:
 
     current = variant
     for _ in range(hops):
-        source = _sidecar(current).get("source") or {}
+        source = sidecar_of(current, verify=True).get("source") or {}
         path = Path(source.get("path") or "")
         if not source.get("path") or not path.is_file() or file_sha256(path) != source.get("sha256"):
             return None

@@ -31,10 +31,11 @@ class Variant:
     reason: str = ""
 
 
-def sidecar_of(path: Path) -> dict:
-    """The artifact's JSON sidecar, or {} when it has none (a file from elsewhere)."""
+def sidecar_of(path: Path, verify: bool = False) -> dict:
+    """The artifact's JSON sidecar, or {} when it has none (a file from elsewhere) or, with ``verify``, when it
+    describes another version of the file."""
     try:
-        return read_sidecar(path)
+        return read_sidecar(path, verify=verify)
     except (OSError, ValueError):
         return {}
 
@@ -48,7 +49,7 @@ def _built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = No
     """``path`` exists and its sidecar says it was made from exactly this checkpoint (at this input shape)."""
     if not path.is_file():
         return False
-    meta = sidecar_of(path)
+    meta = sidecar_of(path, verify=True)
     if input_shape is not None and meta.get("size") != input_shape:
         return False
     stat = checkpoint.stat()

@@ -70,7 +70,7 @@ def _current(artifact: Path, source: Path, config: object | None = None) -> bool
     if not artifact.is_file():
         return False
     try:
-        meta = read_sidecar(artifact)
+        meta = read_sidecar(artifact, verify=True)  # a sidecar of another version of the file: not current
     except (OSError, ValueError):
         return False
     if (meta.get("source") or {}).get("sha256") != file_sha256(source):
