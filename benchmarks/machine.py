@@ -11,6 +11,10 @@ from pathlib import Path
 from animegan_deploy.sidecar import git_commit
 
 # SIMD flags that decide CPU inference speed (FP32 width, FMA, INT8 dot products, FP16/BF16)
+# CPU instructions that give int8 convolutions their speed over FP32 (best first); without one (plain AVX2) an
+# int8 multiply-add takes two instructions and INT8 gains little over FP32
+INT8_DOT_FLAGS = (("amx_int8", "AMX-INT8"), ("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI"),
+                  ("asimddp", "Arm dot product (sdot)"))
 INTERESTING_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
                      "avx512_bf16", "amx_tile", "amx_int8", "asimd", "asimddp", "fphp", "sve")
 LIBRARIES = ("torch", "onnxruntime", "onnx", "numpy", "ai-edge-litert", "tensorflow-cpu", "onnx2tf", "tensorrt")
@@ -36,6 +40,12 @@ def fp32_flops_per_cycle(flags: set[str]) -> int:
     if "asimd" in flags:
         return 16  # 2 x 4 lanes x 2 (NEON)
     return 8
+
+
+def int8_dot_product(flags: set[str]) -> str | None:
+    """The CPU's int8 dot-product instructions (AMX, VNNI, sdot), or None."""
+    found = [name for flag, name in INT8_DOT_FLAGS if flag in flags]
+    return ", ".join(found) if found else None
 
 
 def machine_info() -> dict:
@@ -67,6 +77,7 @@ def machine_info() -> dict:
         "physical_cores": physical,
         "mhz": round(mhz, 1) if mhz else None,
         "flags": sorted(flags & set(INTERESTING_FLAGS)),
+        "int8_dot_product": int8_dot_product(flags),
         "fp32_flops_per_cycle_per_core": per_cycle,
         "peak_fp32_gflops": round(peak, 1) if peak else None,
         "peak_note": "ISA estimate: logical cores x clock x FP32 FLOPs/cycle (2 FMA pipes); SMT siblings share "

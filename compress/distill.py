@@ -153,7 +153,9 @@ class Distiller:
         photo_dir = config.photo_dir or default_train_photos()
         self.photos = PhotoBatches(photo_dir, CropSampler(config.crop, (0.5, 1.0), jitter=0.1))
         self.vgg = load_vgg(config.vgg_weights) if config.content > 0 else None
-        self.hints = _Hints(student, teacher) if config.hints > 0 else None
+        with torch.random.fork_rng():  # adapters start from the run's seed, not from whatever ran before
+            torch.manual_seed(config.seed)
+            self.hints = _Hints(student, teacher) if config.hints > 0 else None
         scales = norm_scales(self.student)
         scale_ids = {id(p) for p in scales}
         rest = [p for p in self.student.parameters() if id(p) not in scale_ids]
@@ -161,7 +163,9 @@ class Distiller:
         groups = [{"params": rest}, {"params": scales, "lr": config.scale_lr or config.lr}]
         self.opt = torch.optim.Adam(groups, lr=config.lr, betas=(config.beta1, 0.999))
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, max(1, config.steps), eta_min=config.lr * 0.1)
-        self.D = Discriminator(32, 3) if config.adversarial > 0 else None
+        with torch.random.fork_rng():
+            torch.manual_seed(config.seed + 1)
+            self.D = Discriminator(32, 3) if config.adversarial > 0 else None
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999)) if self.D else None
         self.step = 0
         self.last: dict[str, float] = {}

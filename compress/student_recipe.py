@@ -180,8 +180,10 @@ def run_student_recipe(teacher: str | Path, student_config: StudentConfig, confi
     bench = run_benchmark(teacher, bench_config, out / "benchmark", progress=progress)
     stages.append(StageRecord("benchmark", "ran", round(time.perf_counter() - began, 1),
                               [str(p) for p in bench.files.values()]))
+    rows = [benchmark_row(r) for r in bench.rows]
     record.update(seconds=round(time.perf_counter() - started, 1), machine=bench.machine,
-                  stages=[dataclasses.asdict(s) for s in stages], benchmark=[benchmark_row(r) for r in bench.rows])
+                  stages=[dataclasses.asdict(s) for s in stages], benchmark=rows,
+                  student_int8_vs_fp32_fps=int8_speedup(rows))
     atomic_write_json(out / "pipeline.json", record)
     atomic_write_text(out / "pipeline.md", pipeline_markdown(record))
     return record
@@ -205,9 +207,19 @@ def benchmark_row(row: dict) -> dict:
     }
 
 
+def int8_speedup(rows: list[dict], fp32: str = "student onnx", int8: str = "student onnx int8") -> float | None:
+    """fps of the student's INT8 ONNX over its FP32 ONNX, both from the same benchmark run."""
+    by_name = {r["variant"]: r for r in rows if r.get("status") == "ok" and r.get("fps")}
+    return round(by_name[int8]["fps"] / by_name[fp32]["fps"], 3) if fp32 in by_name and int8 in by_name else None
+
+
 def pipeline_markdown(record: dict) -> str:
+    machine = record["machine"]
+    ratio = int8_speedup(record["benchmark"])
     lines = [f"# Student recipe: `{Path(record['teacher']).name}`", "",
-             f"{record['seconds']:.0f} s in all on {record['machine'].get('cpu', 'this CPU')}.", "",
+             f"{record['seconds']:.0f} s in all on {machine.get('cpu', 'this CPU')} (int8 dot product: "
+             f"{machine.get('int8_dot_product') or 'none'}).",
+             f"Student INT8 / FP32 ONNX Runtime fps in the same run: {ratio if ratio is not None else 'n/a'}.", "",
              "| stage | status | seconds |", "| --- | --- | ---: |"]
     lines += [f"| {s['name']} | {s['status']}{' (' + s['reason'] + ')' if s['reason'] else ''} | {s['seconds']} |"
               for s in record["stages"]]
