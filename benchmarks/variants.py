@@ -71,9 +71,10 @@ def user_variant(spec: str) -> Variant:
     precision = meta.get("precision") or ("fp32" if backend == "torch" else "unknown")
     if backend == "torch":
         cost = path
-    else:
-        source = Path((meta.get("source") or {}).get("path", ""))
-        cost = source if source.suffix == ".safetensors" and source.is_file() else None
+    else:  # the checkpoint behind the file, followed through intermediate files (INT8 <- FP32 ONNX <- checkpoint)
+        from .check import source_checkpoint
+
+        cost = source_checkpoint(path)
     fixed = meta.get("size")
     fixed_size = int(fixed[1]) if backend == "tflite" and isinstance(fixed, list) and len(fixed) == 4 else None
     return Variant(name, backend, precision, path, cost, fixed_size)

@@ -48,6 +48,8 @@ def test_pipeline_json_has_every_variant_measured_against_the_original(recipe_ru
         assert row["psnr_min_db"] <= row["psnr_db"]
     assert rows["student onnx int8"]["precision"] == "int8" and rows["student onnx"]["precision"] == "fp32"
     assert rows["student torch"]["gmacs"] < 0.5 * rows["original"]["gmacs"]
+    # the INT8 file's cost is traced back through its FP32 ONNX to the student checkpoint
+    assert rows["student onnx int8"]["gmacs"] == rows["student onnx"]["gmacs"] == rows["student torch"]["gmacs"]
     assert rows["original"]["speedup"] == 1.0
 
 
