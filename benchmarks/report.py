@@ -143,6 +143,11 @@ def plot(rows: list[dict], path: Path) -> Path | None:
         left.scatter(r["fps"], y, s=40)
         left.annotate(f"{r['variant']} ({r['backend']}, {r['size']}px, {r['threads']}t)", (r["fps"], y),
                       fontsize=7, xytext=(4, 2), textcoords="offset points")
+    front = sorted((rows[i] for i in pareto_front(rows) if rows[i].get("where") == "local"), key=lambda r: r["fps"])
+    if len(front) > 1:  # the trade-offs worth shipping, joined
+        left.plot([r["fps"] for r in front], [r["psnr_db"] if r.get("psnr_db") is not None else top for r in front],
+                  "--", color="gray", linewidth=1, label="Pareto front", zorder=0)
+        left.legend(fontsize=8, loc="upper right")
     left.set_xlabel("frames per second")
     left.set_ylabel("PSNR vs FP32 original (dB; top = identical)")
     left.set_title("speed vs fidelity")
