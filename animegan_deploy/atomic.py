@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -62,6 +63,20 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
     for tmp in target.parent.glob(f".{target.stem}.*.tmp{target.suffix}"):
         parts = tmp.name[len(target.stem) + 2:].split(".", 1)
         if parts and parts[0].isdigit() and not _alive(int(parts[0])):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(?P<suffix>.*)$")
+
+
+def remove_dead_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files under ``folder`` (recursively) whose writing process is gone."""
+    removed = []
+    for tmp in folder.rglob(".*.tmp*"):
+        match = _TEMP_NAME.match(tmp.name)
+        if match and tmp.is_file() and not _alive(int(match["pid"])):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed

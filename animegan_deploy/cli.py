@@ -209,6 +209,25 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 1 if (result.regressions and args.fail_on_regression) else 0
 
 
+def cmd_pipeline_run(args: argparse.Namespace) -> int:
+    from .pipeline.config import load_pipeline_config
+    from .pipeline.runner import run_pipeline
+
+    config = load_pipeline_config(args.config, args.set or [])
+    out = Path(args.output) if args.output else Path("runs/pipeline") / Path(args.config).stem
+    run = run_pipeline(config, out, from_stage=args.from_stage, until=args.until, dry_run=args.dry_run,
+                       force=args.force, progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
+    for stage in run.stages:
+        for line in stage.summary():
+            print(line)
+    if args.dry_run:
+        print(f"dry run: nothing written; {sum(s.status == 'would run' for s in run.stages)} stage(s) would run")
+        return 0
+    print(f"{'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s; wrote {out / 'pipeline.json'}, report.md and "
+          "report.html")
+    return 0 if run.ok else 1
+
+
 def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from .export.formats import FORMATS
@@ -398,6 +417,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     add_config_arguments(p, BenchmarkConfig)
     p.set_defaults(func=cmd_benchmark)
+
+    pipeline = sub.add_parser("pipeline", help="run the staged pipeline of a config file (cached, resumable)",
+                              description="Chain train/prune/distill/quantize/export/benchmark/gate as one cached, "
+                                          "resumable run with one report.")
+    actions = pipeline.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser("run", help="run (or resume) CONFIG.toml into a folder; finished stages are reused",
+                           description="Run the stages of CONFIG.toml (see pipelines/) into -o DIR. A stage whose "
+                                       "inputs and settings are unchanged is reused; a killed run resumes.")
+    p.add_argument("config", help="pipeline TOML (pipelines/quick.toml, default.toml, student.toml)")
+    p.add_argument("-o", "--output", default=None, help="run folder (default: runs/pipeline/<config name>)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set quantize.method=minmax (repeatable)")
+    p.add_argument("--from", dest="from_stage", default=None, metavar="STAGE",
+                   help="run this stage and every later one again (earlier ones must be finished)")
+    p.add_argument("--until", default=None, metavar="STAGE", help="stop after this stage")
+    p.add_argument("--dry-run", action="store_true", help="say which stages would run or be reused; write nothing")
+    p.add_argument("--force", action="store_true", help="run every stage again, ignoring finished results")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_pipeline_run)
 
     export = sub.add_parser("export", help="export a generator to a deployable format",
                             description="Export a generator checkpoint; every format validates its output "

@@ -1,0 +1,431 @@
+"""``animegan pipeline run``: the stages in order, each reused when its cache key matches, into one folder.
+
+Order: train (optional) -> prune -> distill -> export onnx (the FP32 ONNX quantize calibrates) -> quantize ->
+export tflite -> export tensorrt -> benchmark -> gate. Each stage's record (``DIR/<stage>/stage.json``: cache key,
+outputs with their sha256, metrics) is written last, atomically, so a run killed at any moment and started again
+reuses exactly the stages that finished; a long stage (train, distill) resumes its own checkpoints. The run ends
+with ``pipeline.json``, ``report.md`` and ``report.html`` (written even when a stage or the gate failed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from animegan_deploy.atomic import atomic_write_json, remove_dead_temporaries
+from animegan_deploy.errors import MissingDependencyError, UserError
+
+from . import stages as S
+from .cache import cache_key, content_hash, record_current
+from .config import PipelineConfig
+
+STAGE_IDS = ("train", "prune", "distill", "onnx", "quantize", "tflite", "tensorrt", "benchmark", "gate")
+SECTION_OF = {"onnx": "export", "tflite": "export", "tensorrt": "export"}
+RECORD = "stage.json"
+
+
+@dataclass
+class TensorRTStageConfig:
+    precisions: tuple[str, ...]
+
+
+@dataclass
+class Planned:
+    id: str
+    folder: str
+    fn: Callable[..., S.StageResult] | None  # None: the gate (evaluated by the runner)
+    inputs: dict[str, Path | str | None]
+    config: Any
+
+    @property
+    def section(self) -> str:
+        return SECTION_OF.get(self.id, self.id)
+
+
+@dataclass
+class PipelineRun:
+    out: Path
+    stages: list[S.StageResult] = field(default_factory=list)
+    benchmark: list[dict] = field(default_factory=list)
+    machine: dict = field(default_factory=dict)
+    gate: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in ("ran", "cached", "unavailable", "would run") for s in self.stages) and \
+            self.gate.get("passed", True)
+
+
+def stage_ids_for(name: str) -> list[str]:
+    """A --from/--until name (a config section or a stage id) -> the stage ids it stands for."""
+    ids = [i for i in STAGE_IDS if i == name or SECTION_OF.get(i) == name]
+    if not ids:
+        raise UserError(f"--from/--until {name}: choose one of train, prune, distill, quantize, export, benchmark, "
+                        "gate (or onnx, tflite, tensorrt)")
+    return ids
+
+
+class _Lock:
+    """One pipeline at a time per folder: a second run on the same DIR would race the first one's files."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / ".pipeline.lock"
+
+    def __enter__(self) -> "_Lock":
+        from animegan_deploy.atomic import _alive
+
+        try:
+            pid = int(self.path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        if pid and pid != os.getpid() and _alive(pid):
+            raise UserError(f"{self.path.parent}: another pipeline (pid {pid}) is running on this folder; wait for "
+                            "it or choose another -o")
+        self.path.write_text(str(os.getpid()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def clean_leftovers(out: Path) -> list[Path]:
+    """Temporary files and folders a killed run left in ``out`` (their writer is gone)."""
+    removed = remove_dead_temporaries(out)
+    scratch = out / ".tmp"
+    if scratch.is_dir():
+        shutil.rmtree(scratch, ignore_errors=True)
+        removed.append(scratch)
+    return removed
+
+
+def _plan(config: PipelineConfig, out: Path, source: Path, eval_dir: str) -> list[Planned]:
+    """The enabled stages with their inputs and configs; inputs named ``@stage:label`` are filled in from
+    earlier stages' outputs as the run goes."""
+    from animegan_deploy.export.onnx_export import OnnxExportConfig
+    from animegan_deploy.export.tflite import TFLiteConfig
+
+    data, export = config.data, config.export
+    plan: list[Planned] = []
+    model: Path | str = source
+    if config.train.enabled:
+        plan.append(Planned("train", "train", S.train_stage, {}, config.train))
+        model = "@train:generator"
+    original = model
+    if config.prune.enabled:
+        plan.append(Planned("prune", "prune", S.prune_stage, {"model": model}, config.prune.config))
+        model = "@prune:model"
+    if config.distill.enabled:
+        student = config.distill.extras["student"]
+        plan.append(Planned("distill", "distill", S.distill_stage,
+                            {"student": model if student == "pruned" else student, "teacher": original},
+                            config.distill.config))
+        model = "@distill:model"
+    needs_onnx = "onnx" in export.formats or config.quantize.enabled or "tensorrt" in export.formats
+    if needs_onnx:
+        plan.append(Planned("onnx", "export/onnx", S.onnx_stage, {"model": model},
+                            OnnxExportConfig(validate_sizes=((data.size, data.size), (64, 96)))))
+    if config.quantize.enabled:
+        quantize = dataclasses.replace(config.quantize.config, eval_dir=config.quantize.config.eval_dir or eval_dir)
+        plan.append(Planned("quantize", "quantize", S.quantize_stage, {"onnx": "@onnx:onnx fp32"}, quantize))
+    if "tflite" in export.formats:
+        plan.append(Planned("tflite", "export/tflite", S.tflite_stage, {"model": model}, TFLiteConfig(
+            size=data.size, precisions=export.tflite_precisions, calib_dir=data.calib_dir, calib_count=data.calib_count,
+            calibration=export.tflite_calibration, eval_dir=eval_dir, allow_lossy=True, timeout=export.timeout)))
+    if "tensorrt" in export.formats:
+        inputs = {"model": model, "onnx": "@onnx:onnx fp32"}
+        if config.quantize.enabled:
+            inputs["onnx int8"] = "@quantize:onnx int8"
+        plan.append(Planned("tensorrt", "export/tensorrt", S.tensorrt_stage, inputs,
+                            TensorRTStageConfig(export.tensorrt_precisions)))
+    if config.benchmark.enabled:
+        b = config.benchmark
+        plan.append(Planned("benchmark", "benchmark", S.benchmark_stage, {"original": original, "@all": None},
+                            S.BenchmarkStageConfig(data.size, eval_dir, data.eval_count, b.repeats, b.warmup,
+                                                   b.threads, b.sample_photos)))
+    if config.gate.enabled:
+        plan.append(Planned("gate", "gate", None, {}, config.gate))
+    return plan
+
+
+# torch variants the benchmark measures besides the exported files
+VARIANT_NAMES = {"prune": "pruned", "distill": "distilled"}
+
+
+def run_pipeline(config: PipelineConfig, out: str | Path, *, from_stage: str | None = None,
+                 until: str | None = None, dry_run: bool = False, force: bool = False,
+                 progress: Callable[[str], None] = print) -> PipelineRun:
+    """Run (or resume) the pipeline into ``out``; returns the record also written as ``pipeline.json``."""
+    from animegan_deploy.compress.photos import default_unseen_photos
+    from animegan_deploy.models.hub import resolve_weights
+
+    started = time.perf_counter()
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"-o {out}: a file is there; the pipeline writes a folder")
+    source = None if config.train.enabled else resolve_weights(config.source.weights)
+    eval_dir = config.data.eval_dir or str(default_unseen_photos())
+    plan = _plan(config, out, source, eval_dir)
+    ids = [p.id for p in plan]
+    first = min((ids.index(i) for i in stage_ids_for(from_stage) if i in ids), default=None) if from_stage else None
+    last = max((ids.index(i) for i in stage_ids_for(until) if i in ids), default=None) if until else None
+    if from_stage and first is None:
+        raise UserError(f"--from {from_stage}: that stage is not enabled in {config.path.name}")
+    if until and last is None:
+        raise UserError(f"--until {until}: that stage is not enabled in {config.path.name}")
+    run = PipelineRun(out, dry_run=dry_run)
+    if not dry_run:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"-o {out}: cannot create the folder ({exc.strerror})") from None
+        if not os.access(out, os.W_OK):
+            raise UserError(f"-o {out}: not writable; choose another folder")
+    with (_Lock(out) if not dry_run else _nullcontext()):
+        if not dry_run:
+            clean_leftovers(out)
+            (out / ".tmp").mkdir(exist_ok=True)
+        previous_tmp = tempfile.tempdir
+        tempfile.tempdir = None if dry_run else str(out / ".tmp")  # library temp folders die with the run folder
+        try:
+            _run_stages(plan, run, out, first, last, dry_run, force, progress)
+        finally:
+            tempfile.tempdir = previous_tmp
+            if not dry_run:
+                shutil.rmtree(out / ".tmp", ignore_errors=True)
+        run.seconds = round(time.perf_counter() - started, 1)
+        if not dry_run:
+            from .report import write_reports
+
+            write_reports(run, config)
+    return run
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _run_stages(plan: list[Planned], run: PipelineRun, out: Path, first: int | None, last: int | None,
+                dry_run: bool, force: bool, progress: Callable[[str], None]) -> None:
+    produced: dict[str, dict[str, Path]] = {}  # stage id -> its outputs
+    variants: dict[str, Path] = {}
+    failed: set[str] = set()
+    pending: set[str] = set()  # dry run: stages that would run (their outputs are not known yet)
+    for index, stage in enumerate(plan):
+        if last is not None and index > last:
+            break
+        inputs, missing = _resolve(stage, produced, variants, failed)
+        tag = f"[{index + 1}/{len(plan)}] {stage.id}"
+        if dry_run and (missing in pending or (stage.fn is None and pending)
+                        or (stage.id == "benchmark" and pending)):
+            pending.add(stage.id)
+            run.stages.append(S.StageResult(stage.section, None, status="would run", format=_fmt(stage)))
+            progress(f"{tag}: would run")
+            continue
+        if missing:
+            result = S.StageResult(stage.section, None, status="failed", reason=f"needs {missing}, which did not finish",
+                                   format=stage.id if stage.section == "export" else None)
+            _finish(run, result, failed, stage, progress, tag)
+            continue
+        if stage.fn is None:  # the gate
+            result = _gate(stage, run, out, dry_run)
+            _finish(run, result, failed, stage, progress, tag)
+            continue
+        key = cache_key({k: v for k, v in inputs.items()}, stage.config)
+        folder = out / stage.folder
+        record = None if (force or (first is not None and index >= first)) else record_current(folder / RECORD, key, out)
+        if record is not None:
+            result = _from_record(record, out, stage)
+        elif dry_run:
+            result = S.StageResult(stage.section, None, status="would run", format=_fmt(stage))
+            pending.add(stage.id)  # later stages cannot know their inputs yet
+            run.stages.append(result)
+            progress(f"{tag}: would run")
+            continue
+        else:
+            if first is not None and index < first:
+                raise UserError(f"--from {plan[first].id}: {stage.id} has no finished result for these settings; run "
+                                "without --from first")
+            result = _execute(stage, inputs, key, folder, out, progress, tag)
+        if result.status in ("ran", "cached"):
+            produced[stage.id] = result.outputs
+            if stage.id in VARIANT_NAMES and result.path is not None:
+                variants[VARIANT_NAMES[stage.id]] = result.path
+            elif stage.section in ("export", "quantize"):
+                variants.update(result.outputs)
+        if stage.id == "benchmark" and result.path is not None and result.path.is_file():
+            bench = json.loads(result.path.read_text())
+            run.machine = bench.get("machine", {})
+            run.benchmark = [_row(r) for r in bench.get("rows", [])]
+            run.benchmark += [{"variant": r.label, "backend": r.format, "precision": "-", "status": r.status,
+                               "fps": None, "speedup": None, "psnr_db": None, "psnr_min_db": None, "ssim": None,
+                               "size_mb": None, "gmacs": None, "photos": None, "reason": r.reason}
+                              for r in run.stages if r.name == "export" and r.status == "unavailable"]
+        _finish(run, result, failed, stage, progress, tag)
+
+
+def _fmt(stage: Planned) -> str | None:
+    return stage.id if stage.section == "export" else None
+
+
+def _resolve(stage: Planned, produced: dict, variants: dict, failed: set) -> tuple[dict[str, Path | str], str | None]:
+    inputs: dict[str, Path | str] = {}
+    for name, value in stage.inputs.items():
+        if name == "@all":
+            inputs.update(variants)
+            continue
+        if isinstance(value, str) and value.startswith("@"):
+            sid, _, label = value[1:].partition(":")
+            if sid in failed or label not in produced.get(sid, {}):
+                return inputs, sid
+            inputs[name] = produced[sid][label]
+        else:
+            inputs[name] = value
+    return inputs, None
+
+
+def _finish(run: PipelineRun, result: S.StageResult, failed: set, stage: Planned, progress, tag: str) -> None:
+    if result.status not in ("ran", "cached"):
+        failed.add(stage.id)
+    run.stages.append(result)
+    detail = f" ({result.seconds:.1f} s)" if result.status == "ran" else ""
+    reason = f": {result.reason}" if result.reason else ""
+    progress(f"{tag}: {result.status}{detail}{reason}")
+
+
+def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, progress, tag: str) -> S.StageResult:
+    """Run one stage; its record is written last, so a kill before that leaves the stage to run again. A stage
+    that was killed with the same key resumes its own checkpoints (train, distill)."""
+    from animegan_deploy.sidecar import file_sha256
+
+    progress(f"{tag}: running")
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / ".in-progress.json"
+    resume = False
+    try:
+        resume = json.loads(marker.read_text()).get("cache_key") == key
+    except (OSError, ValueError):
+        pass
+    if not resume:
+        for partial in list(folder.glob("*.run")) + list(folder.glob("*.sparsity-run")) + [folder / "checkpoints"]:
+            shutil.rmtree(partial, ignore_errors=True)
+    atomic_write_json(marker, {"cache_key": key, "pid": os.getpid()})
+    began = time.perf_counter()
+    try:
+        result = stage.fn(inputs, stage.config, folder, progress, resume)
+    except MissingDependencyError as exc:
+        marker.unlink(missing_ok=True)
+        return S.StageResult(stage.section, None, status="unavailable", reason=str(exc), format=_fmt(stage))
+    except UserError as exc:
+        return S.StageResult(stage.section, None, status="failed", reason=str(exc), format=_fmt(stage))
+    except Exception as exc:  # a bug in one stage: its row says what, the report is still written
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return S.StageResult(stage.section, None, status="failed", reason=f"{type(exc).__name__}: {first}",
+                             format=_fmt(stage))
+    result.seconds = round(time.perf_counter() - began, 1)
+    if result.status == "unavailable":
+        marker.unlink(missing_ok=True)
+        return result
+    files = {str(p.relative_to(out)): file_sha256(p) for p in result.outputs.values() if p.is_file()}
+    atomic_write_json(folder / RECORD, {
+        "stage": stage.id, "section": stage.section, "format": result.format, "status": result.status,
+        "cache_key": key, "inputs": {k: str(v) for k, v in inputs.items()},
+        "config": json.loads(_config_json(stage.config)), "path": _rel(result.path, out),
+        "outputs": {k: _rel(v, out) for k, v in result.outputs.items()}, "output_sha256": files,
+        "metrics": result.metrics, "seconds": result.seconds, "reason": result.reason})
+    marker.unlink(missing_ok=True)
+    return result
+
+
+def _config_json(config: Any) -> str:
+    from .cache import canonical_json
+
+    return canonical_json(config)
+
+
+def _rel(path: Path | None, out: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(Path(path).relative_to(out))
+    except ValueError:
+        return str(path)
+
+
+def _from_record(record: dict, out: Path, stage: Planned) -> S.StageResult:
+    def path(text: str | None) -> Path | None:
+        return None if text is None else (out / text if not Path(text).is_absolute() else Path(text))
+
+    return S.StageResult(stage.section, path(record.get("path")), {k: path(v) for k, v in record["outputs"].items()},
+                         record.get("metrics") or {}, status="cached" if record.get("status") == "ran" else
+                         record.get("status", "cached"), seconds=0.0, reason=record.get("reason", ""),
+                         format=record.get("format"))
+
+
+def _row(row: dict) -> dict:
+    """A benchmark row in pipeline.json's vocabulary."""
+    return {"variant": row["variant"], "backend": row["backend"], "precision": row["precision"],
+            "status": row["status"], "fps": row.get("fps"), "speedup": row.get("speedup_vs_original"),
+            "psnr_db": row.get("psnr_db"), "psnr_min_db": row.get("psnr_min_db"), "ssim": row.get("ssim"),
+            "size_mb": row.get("file_mb"), "gmacs": row.get("gmacs"), "photos": row.get("photos"),
+            "reason": row.get("reason", "")}
+
+
+def _gate(stage: Planned, run: PipelineRun, out: Path, dry_run: bool) -> S.StageResult:
+    """Floors per precision on the exports (vs the model they were made from, on the evaluation photos) and
+    optionally on the compressed model (vs the original). Cheap, so evaluated every time; ``cached`` when the
+    verdict is the one recorded for the same inputs."""
+    from animegan_deploy.benchmarks.check import threshold_set
+
+    gate = stage.config
+    checks = []
+    for result in run.stages:
+        if result.status not in ("ran", "cached"):
+            continue
+        entries = []
+        if result.name == "quantize":
+            entries.append((result.label, result.metrics))
+        elif result.format == "tflite":
+            entries += [(f"tflite {k}", m) for k, m in result.metrics.get("files", {}).items()]
+        for label, m in entries:
+            if m.get("psnr_db") is None or m.get("precision") is None:
+                continue
+            min_psnr, min_ssim = gate.floors(threshold_set(m["precision"]))
+            checks.append({"what": label, "precision": m["precision"], "psnr_db": m["psnr_db"], "ssim": m["ssim"],
+                           "min_psnr": min_psnr, "min_ssim": min_ssim,
+                           "passed": m["psnr_db"] >= min_psnr and m["ssim"] >= min_ssim, "vs": "the FP32 model"})
+    if gate.model_min_psnr is not None or gate.model_min_ssim is not None:
+        final = next((r for r in reversed(run.benchmark) if r["variant"] in ("distilled", "pruned")
+                      and r["status"] == "ok"), None)
+        if final is not None:
+            mp, ms = gate.model_min_psnr or 0.0, gate.model_min_ssim or 0.0
+            checks.append({"what": final["variant"], "precision": "fp32", "psnr_db": final["psnr_db"],
+                           "ssim": final["ssim"], "min_psnr": mp, "min_ssim": ms, "vs": "the original",
+                           "passed": (final["psnr_db"] or 0) >= mp and (final["ssim"] or 0) >= ms})
+    failures = [c for c in checks if not c["passed"]]
+    verdict = {"passed": not failures, "checks": checks}
+    key = cache_key({}, {"gate": gate, "checks": checks})
+    record_path = out / "gate" / RECORD
+    status = "ran"
+    if not dry_run:
+        previous = record_current(record_path, key, out)
+        status = "cached" if previous is not None else "ran"
+        if previous is None:
+            atomic_write_json(record_path, {"stage": "gate", "cache_key": key, "metrics": verdict, "status": "ran"})
+    run.gate = verdict
+    reason = "; ".join(f"{c['what']} {c['psnr_db']} dB / SSIM {c['ssim']} below {c['min_psnr']} dB / {c['min_ssim']}"
+                       for c in failures)
+    return S.StageResult("gate", None, {}, {"passed": not failures, "checks": len(checks)},
+                         status="failed" if failures else status, reason=reason)
