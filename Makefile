@@ -12,7 +12,7 @@ WEIGHTS ?= default
 SIZE ?= 256
 OUT ?= exports
 
-.PHONY: help install test demo train-demo train-teacher export-onnx export-tflite benchmark student student-sweep clean
+.PHONY: help install test demo pipeline train-demo train-teacher export-onnx export-tflite benchmark student student-sweep clean
 DEMO_WEIGHTS := models/weights/animegan_demo.safetensors
 DEMO_INIT := models/weights/animegan_demo_init.safetensors
 
@@ -20,6 +20,7 @@ help:
 	@echo "make install      create .venv and install pinned dependencies (CPU torch first)"
 	@echo "make test         run the test suite (what CI runs)"
 	@echo "make demo         stylize the bundled photos with the embedded default model"
+	@echo "make pipeline     run CONFIG=$(CONFIG) (prune, distill, INT8, ONNX/TFLite/TensorRT, benchmark, gate) into OUT=runs/pipeline; cached, resumable"
 	@echo "make train-teacher  train the width-2.0 teacher for distillation (hours on 2 cores)"
 	@echo "make train-demo   retrain the embedded default from scratch (two stages, ~40-60 min on 2 cores)"
 	@echo "make export-onnx  export WEIGHTS=$(WEIGHTS) to $(OUT)/ as ONNX"
@@ -37,6 +38,14 @@ $(STAMP): pyproject.toml
 	# onnx2tf's own == pins would pull tensorflow 2.19 / numpy 1.26 / protobuf 4; its real needs are in [tflite]
 	$(PY) -m pip install --quiet --no-deps onnx2tf==1.29.24
 	@touch $(STAMP)
+
+CONFIG ?= pipelines/default.toml
+PIPELINE_OUT ?= $(if $(filter exports,$(OUT)),runs/pipeline,$(OUT))
+
+# The staged pipeline of CONFIG into OUT (default runs/pipeline): finished stages are reused, a killed run resumes.
+# SET='quantize.method=minmax data.eval_dir="my_photos"' overrides config values.
+pipeline: install
+	$(ANIMEGAN) pipeline run $(CONFIG) -o $(PIPELINE_OUT) $(foreach s,$(SET),--set '$(s)')
 
 test: install
 	$(PY) -m pytest -q

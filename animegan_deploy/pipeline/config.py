@@ -132,22 +132,24 @@ def _stage_configs() -> dict[str, type]:
     from animegan_deploy.compress.distill import DistillConfig
     from animegan_deploy.compress.prune import PruneConfig
     from animegan_deploy.compress.quantize import QuantizeConfig
+    from animegan_deploy.compress.student import StudentConfig
 
-    return {"prune": PruneConfig, "distill": DistillConfig, "quantize": QuantizeConfig}
+    return {"prune": PruneConfig, "distill": DistillConfig, "student": StudentConfig, "quantize": QuantizeConfig}
 
 
 # keys a stage section has besides its stage config's fields
 STAGE_EXTRAS: dict[str, dict[str, Any]] = {
     "prune": {"enabled": True},
     "distill": {"enabled": True, "student": "pruned"},
+    "student": {"enabled": False},
     "quantize": {"enabled": True},
 }
 # keys the pipeline fills from [data] / [source]; a value in the section itself wins
-FROM_DATA = {"prune": ("photo_dir", "eval_dir"), "distill": ("photo_dir", "eval_dir"),
+FROM_DATA = {"prune": ("photo_dir", "eval_dir"), "distill": ("photo_dir", "eval_dir"), "student": ("photo_dir", "eval_dir"),
              "quantize": ("calib_dir", "eval_dir", "size", "calib_count")}
 OWN_SECTIONS: dict[str, type] = {"source": SourceSection, "train": TrainSection, "data": DataSection,
                                  "export": ExportSection, "benchmark": BenchmarkSection, "gate": GateSection}
-SECTION_ORDER = ("source", "train", "data", "prune", "distill", "quantize", "export", "benchmark", "gate")
+SECTION_ORDER = ("source", "train", "data", "prune", "distill", "student", "quantize", "export", "benchmark", "gate")
 
 
 @dataclass
@@ -166,6 +168,7 @@ class PipelineConfig:
     data: DataSection
     prune: StageSection
     distill: StageSection
+    student: StageSection
     quantize: StageSection
     export: ExportSection
     benchmark: BenchmarkSection

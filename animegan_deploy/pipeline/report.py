@@ -93,11 +93,11 @@ def _img(path: Path, alt: str) -> str:
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
-table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+img{max-width:100%}table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}.ok{color:#176317}.bad{color:#b00020;font-weight:600}
 .bar{height:14px;background:#4a78c2;display:inline-block;vertical-align:middle}
 .cached{background:#9bb7e3}.failed{background:#b00020}.unavailable{background:#bbb}
-.grid{display:grid;gap:6px;align-items:start}.grid img{width:160px;height:160px;image-rendering:pixelated}
+.grid{display:grid;gap:6px;align-items:start}.grid img{width:160px;height:160px;max-width:none;image-rendering:pixelated}
 .grid div{font-size:12px;text-align:center}
 """
 
@@ -156,18 +156,19 @@ def html_report(data: dict, out: Path) -> str:
                          f"<td>{c['ssim']}</td><td>{c['min_psnr']} dB / {c['min_ssim']}</td><td>{e(c['vs'])}</td>"
                          f"<td class='{'ok' if c['passed'] else 'bad'}'>{'ok' if c['passed'] else 'BELOW'}</td></tr>")
         parts.append("</table>")
-    parts += _samples(out / "benchmark" / "samples")
+    parts += _samples(out / "benchmark" / "samples", [r["variant"].replace(" ", "-") for r in data["benchmark"]])
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _samples(folder: Path) -> list[str]:
+def _samples(folder: Path, order: list[str]) -> list[str]:
     """Per evaluation photo: input, original output, then each variant's output over its error heat map."""
     if not folder.is_dir():
         return []
     files = sorted(folder.glob("*.png"))
     photos = sorted({f.name.split("__")[0] for f in files})
-    variants = sorted({f.stem.split("__")[1] for f in files if f.stem.count("__") == 1} - {"input", "original"})
+    found = {f.stem.split("__")[1] for f in files if f.stem.count("__") == 1} - {"input", "original"}
+    variants = [v for v in order if v in found] + sorted(found - set(order))  # the benchmark's order
     if not photos:
         return []
     parts = ["<h2>Outputs</h2><p>Each variant's output on evaluation photos beside the FP32 original's, with a heat "

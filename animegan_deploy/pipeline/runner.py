@@ -26,7 +26,7 @@ from . import stages as S
 from .cache import cache_key, content_hash, record_current
 from .config import PipelineConfig
 
-STAGE_IDS = ("train", "prune", "distill", "onnx", "quantize", "tflite", "tensorrt", "benchmark", "gate")
+STAGE_IDS = ("train", "prune", "distill", "student", "onnx", "quantize", "tflite", "tensorrt", "benchmark", "gate")
 SECTION_OF = {"onnx": "export", "tflite": "export", "tensorrt": "export"}
 RECORD = "stage.json"
 
@@ -69,7 +69,7 @@ def stage_ids_for(name: str) -> list[str]:
     """A --from/--until name (a config section or a stage id) -> the stage ids it stands for."""
     ids = [i for i in STAGE_IDS if i == name or SECTION_OF.get(i) == name]
     if not ids:
-        raise UserError(f"--from/--until {name}: choose one of train, prune, distill, quantize, export, benchmark, "
+        raise UserError(f"--from/--until {name}: choose one of train, prune, distill, student, quantize, export, benchmark, "
                         "gate (or onnx, tflite, tensorrt)")
     return ids
 
@@ -129,6 +129,9 @@ def _plan(config: PipelineConfig, out: Path, source: Path, eval_dir: str) -> lis
                             {"student": model if student == "pruned" else student, "teacher": original},
                             config.distill.config))
         model = "@distill:model"
+    if config.student.enabled:
+        plan.append(Planned("student", "student", S.student_stage, {"teacher": model}, config.student.config))
+        model = "@student:model"
     needs_onnx = "onnx" in export.formats or config.quantize.enabled or "tensorrt" in export.formats
     if needs_onnx:
         plan.append(Planned("onnx", "export/onnx", S.onnx_stage, {"model": model},
@@ -157,7 +160,7 @@ def _plan(config: PipelineConfig, out: Path, source: Path, eval_dir: str) -> lis
 
 
 # torch variants the benchmark measures besides the exported files
-VARIANT_NAMES = {"prune": "pruned", "distill": "distilled"}
+VARIANT_NAMES = {"prune": "pruned", "distill": "distilled", "student": "student"}
 
 
 def run_pipeline(config: PipelineConfig, out: str | Path, *, from_stage: str | None = None,
@@ -407,7 +410,7 @@ def _gate(stage: Planned, run: PipelineRun, out: Path, dry_run: bool) -> S.Stage
                            "min_psnr": min_psnr, "min_ssim": min_ssim,
                            "passed": m["psnr_db"] >= min_psnr and m["ssim"] >= min_ssim, "vs": "the FP32 model"})
     if gate.model_min_psnr is not None or gate.model_min_ssim is not None:
-        final = next((r for r in reversed(run.benchmark) if r["variant"] in ("distilled", "pruned")
+        final = next((r for r in reversed(run.benchmark) if r["variant"] in ("distilled", "pruned", "student")
                       and r["status"] == "ok"), None)
         if final is not None:
             mp, ms = gate.model_min_psnr or 0.0, gate.model_min_ssim or 0.0

@@ -96,6 +96,20 @@ def distill_stage(inputs: dict[str, Path], config: Any, output: Path, progress: 
         "gmacs": round(metrics["student"]["gmacs"], 3)})
 
 
+def student_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress, resume: bool) -> StageResult:
+    """The fast deploy student of the model so far (BatchNorm fit, narrowing, distillation, pruning at the
+    threshold, folding); resumes its own checkpoints. The folded form is what the later stages export."""
+    from animegan_deploy.compress.student import make_student
+
+    result = make_student(inputs["teacher"], config, output / "student.safetensors", progress=True)
+    if not result.finished:
+        raise UserError("[student] paused; run the pipeline again to continue")
+    fid = result.metrics["fidelity_vs_teacher"]
+    return StageResult("student", result.folded, {"model": result.folded, "trainable": result.path}, {
+        **_fid(fid), "gmacs": round(result.metrics["student"]["gmacs"], 3),
+        "width_ratio": result.metrics["width_ratio"]})
+
+
 ONNX_FILE = "model.onnx"
 
 
