@@ -59,9 +59,9 @@ def variant_precision(path: Path) -> str | None:
 
 def threshold_set(precision: str) -> str:
     """The thresholds section a precision label is held to (TFLite's int8-weights / int8-float-io are int8)."""
-    from animegan_deploy.export.tflite import PRECISIONS
+    from animegan_deploy.export.table import threshold_set as from_table
 
-    return {label: section for label, section in PRECISIONS.values()}.get(precision, precision)
+    return from_table(precision)
 
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin")

@@ -102,7 +102,13 @@ def _onnx_int8(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: obj
     return [Variant("onnx int8 q/dq", "onnxruntime", "int8", out, checkpoint)]
 
 
-TFLITE_KINDS = ("float32", "float16", "dynamic_range_quant", "full_integer_quant")
+def _tflite_kinds() -> tuple[str, ...]:
+    from animegan_deploy.export.table import tflite_kinds
+
+    return tuple(tflite_kinds(benchmarked_only=True))
+
+
+TFLITE_KINDS = _tflite_kinds()
 
 
 def _tflite(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, tflite_dir: str | None = None,
@@ -149,7 +155,9 @@ def _tensorrt(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: obje
 
     backend = BACKENDS["tensorrt"]
     missing = backend.missing()
-    precisions = ("fp32", "fp16", "int8")
+    from animegan_deploy.export.table import tensorrt_precisions
+
+    precisions = tensorrt_precisions()
     if missing:
         reason = f"{', '.join(missing)} not installed; {backend.install_hint}"
         return [Variant(f"tensorrt {p}", "tensorrt", p, None, checkpoint, None, "unavailable", reason)

@@ -54,7 +54,9 @@ class TensorRTConfig:
     timing_cache: str | None = option("exports/tensorrt.timing-cache", "timing cache file, reused and updated across builds")
 
     def __post_init__(self) -> None:
-        if self.precision not in ("fp32", "fp16", "int8"):
+        from .table import tensorrt_precisions
+
+        if self.precision not in tensorrt_precisions():
             raise UserError(f"--precision {self.precision}: use fp32, fp16 or int8")
         lo, opt, hi = self.min_shape, self.opt_shape, self.max_shape
         if not all(a <= b <= c for a, b, c in zip(lo, opt, hi)):

@@ -29,16 +29,12 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.sidecar import write_sidecar
 
+from .table import tflite_kinds
 from .tflite_int8 import CALIBRATIONS
 
-# onnx2tf output suffix -> (precision label, threshold set in benchmarks/fidelity_thresholds.toml)
-PRECISIONS: dict[str, tuple[str, str]] = {
-    "float32": ("fp32", "fp32"),
-    "float16": ("fp16", "fp16"),
-    "dynamic_range_quant": ("int8-weights", "int8"),
-    "integer_quant": ("int8-float-io", "int8"),
-    "full_integer_quant": ("int8", "int8"),
-}
+# onnx2tf output suffix -> (precision label, threshold set in benchmarks/fidelity_thresholds.toml): a view of
+# the variant table
+PRECISIONS: dict[str, tuple[str, str]] = tflite_kinds()
 FLOAT_RUN = ("float32", "float16")  # written by onnx2tf itself
 CALIBRATED = {"integer_quant": "float32", "full_integer_quant": "int8"}  # kind -> input/output type
 ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"  # onnx2tf downloads it otherwise

@@ -78,7 +78,9 @@ class ExportSection:
             raise UserError("[export] formats: onnx-int8 is made by the [quantize] stage; leave it out of formats")
         _choices("[export] formats", self.formats, tuple(f for f in FORMATS if f != "onnx-int8"))
         _choices("[export] tflite_precisions", self.tflite_precisions, tuple(PRECISIONS))
-        _choices("[export] tensorrt_precisions", self.tensorrt_precisions, ("fp32", "fp16", "int8"))
+        from animegan_deploy.export.table import tensorrt_precisions
+
+        _choices("[export] tensorrt_precisions", self.tensorrt_precisions, tensorrt_precisions())
         _choices("[export] tflite_calibration", (self.tflite_calibration,), tuple(CALIBRATIONS))
         if self.timeout < 1:
             raise UserError(f"[export] timeout {self.timeout}: must be at least 1 second")
