@@ -41,7 +41,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from .models.checkpoints import load_generator, save_checkpoint
 
+    from .paths import check_output_file
+
     source = _weights(args.weights)
+    check_output_file(args.output, "OUTPUT", inputs=[source])
+    if Path(args.output).suffix.lower() != ".safetensors":
+        raise UserError(f"OUTPUT {args.output}: the converted checkpoint is safetensors; name it *.safetensors")
     loaded = load_generator(source, align_corners=args.align_corners)
     provenance = {**loaded.info.provenance, "converted_from": source.name}
     out = save_checkpoint(loaded.model, Path(args.output), style=args.style or loaded.info.style, provenance=provenance)
@@ -53,12 +58,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.config import load_config
     from .train.loop import train
 
+    from .paths import check_output_dir
+
     overrides = list(args.set or [])
     if args.run_dir:
         overrides.append(f"run.run_dir={args.run_dir}")
     if args.vgg_weights:
         overrides.append(f"run.vgg_weights={args.vgg_weights}")
     config = load_config(args.config, overrides)
+    check_output_dir(config.run.run_dir, "run.run_dir")
     result = train(config, resume=args.resume, progress=not args.quiet, stop_after=args.stop_after)
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
     done = "finished" if result.steps >= config.total_steps else "paused"
@@ -71,7 +79,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from .train.demo_data import build_demo_dataset
 
-    folders = build_demo_dataset(Path(args.output))
+    from .paths import check_output_dir
+
+    folders = build_demo_dataset(check_output_dir(args.output, "--output"))
     for name, folder in folders.items():
         print(f"{name}: {folder} ({len(list(folder.iterdir()))} images)")
     return 0
@@ -81,7 +91,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     from .stylize import StylizeConfig
 
+    from .paths import check_output_dir
+
     config = config_from_args(StylizeConfig, args)
+    check_output_dir(args.output, "--output")
     grid = run_demo(_weights(args.weights), Path(args.output), config)
     print(f"wrote {grid} (left: photo, right: stylized)")
     return 0
@@ -90,7 +103,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_evaluate_style(args: argparse.Namespace) -> int:
     from .train.evaluate import StyleEvalConfig, evaluate_style
 
-    report = evaluate_style(_weights(args.weights), Path(args.baseline), args.photos, args.style,
+    from .paths import check_output_file
+
+    if args.output:
+        for suffix in (".json", ".md"):
+            check_output_file(Path(args.output).with_suffix(suffix), "--output")
+    report = evaluate_style(_weights(args.weights), _weights(args.baseline), args.photos, args.style,
                             StyleEvalConfig(size=args.size, vgg_weights=args.vgg_weights), args.output)
     print(f"style loss {report['model']['style_loss']:.4g} vs baseline {report['baseline_metrics']['style_loss']:.4g} "
           f"({100 * report['style_loss_reduction']:.1f}% lower); content loss ratio {report['content_loss_ratio']:.2f}x")
@@ -103,6 +121,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     config = config_from_args(PruneConfig, args)
     source = _weights(args.weights)
     output = Path(args.output) if args.output else Path("runs/compress") / f"{source.stem}.pruned.safetensors"
+    from .paths import check_output_file
+
+    check_output_file(output, "--output", inputs=[source])
     result = prune_checkpoint(source, config, output, progress=not args.quiet)
     r = result.report
     fid = r["fidelity_vs_original"]
@@ -112,6 +133,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
           f"({100 * r['params_removed_fraction']:.1f}% removed); GMACs@256 {r['original']['gmacs']:.2f} -> "
           f"{r['pruned']['gmacs']:.2f}; PSNR vs original {fid['psnr_db']:.2f} dB, SSIM {fid['ssim']:.4f}")
     print(f"wrote {result.path} and its report")
+    if r["params_removed_fraction"] > 0.9:
+        print(f"warning: --threshold {config.threshold} removed {100 * r['params_removed_fraction']:.0f}% of the "
+              f"parameters (PSNR {fid['psnr_db']:.1f} dB): this model is not usable; norm scales are mostly near 1, "
+              "so thresholds are meant to be small (the recipe uses 0.01)", file=sys.stderr)
     return 0
 
 
@@ -121,6 +146,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
     config = config_from_args(DistillConfig, args)
     output = Path(args.output) if args.output else Path("runs/compress") / "student.safetensors"
+    from .paths import check_output_file
+
+    check_output_file(output, "--output", inputs=[args.student, config.teacher])
+    if args.resume and not (output.with_name(output.stem + ".run") / "checkpoints" / "last.pt").is_file():
+        raise UserError(f"--resume: no distillation run to resume for {output} (no "
+                        f"{output.with_name(output.stem + '.run') / 'checkpoints' / 'last.pt'}); leave out --resume "
+                        "to start one")
     result = distill(args.student, config, output, resume=args.resume, progress=not args.quiet,
                      stop_after=args.stop_after)
     if result.steps < config.steps:
@@ -143,6 +175,9 @@ def cmd_student(args: argparse.Namespace) -> int:
     config = config_from_args(StudentConfig, args)
     teacher = _weights(args.weights)
     output = Path(args.output) if args.output else Path("runs/student") / f"{teacher.stem}.student.safetensors"
+    from .paths import check_output_file
+
+    check_output_file(output, "--output", inputs=[teacher])
     if args.restart:
         clear_run(output)
     result = make_student(teacher, config, output, progress=not args.quiet, stop_after=args.stop_after)
@@ -180,6 +215,9 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
         reference = torch_model_fn(load_generator(_weights(args.reference)).model)
     output = Path(args.output) if args.output else source.with_name(source.stem + ".int8.onnx")
+    from .paths import check_output_file
+
+    check_output_file(output, "--output", inputs=[source])
     result = quantize_onnx(source, config, output, reference=reference, progress=not args.quiet)
     for line in result.summary():
         print(line)
@@ -201,7 +239,10 @@ def cmd_check_fidelity(args: argparse.Namespace) -> int:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from .benchmarks.suite import BenchmarkConfig, run_benchmark
 
+    from .paths import check_output_dir
+
     config = config_from_args(BenchmarkConfig, args)
+    check_output_dir(args.output, "--output")
     result = run_benchmark(_weights(args.weights), config, Path(args.output),
                            progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
     for line in result.summary():
@@ -237,6 +278,9 @@ def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
         config = config_from_args(config_type, args)
         source = _weights(args.weights)
         output = Path(args.output) if args.output else fmt.default_output(source)
+        from .paths import check_output_dir, check_output_file
+
+        (check_output_dir if fmt.directory else check_output_file)(output, "--output", inputs=[source])
         result = exporter(source, config, output)
         for line in result.summary():
             print(line)

@@ -232,6 +232,9 @@ def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str |
     photos = list_images(photo_dir)[: config.photo_count]
     if not photos:
         raise UserError(f"--photos {photo_dir}: holds no photos")
+    device_rows = merge_device_results(config.merge)  # --merge / --compare files checked before any work
+    if config.compare:
+        compare_results(Path(config.compare), [])
     workdir = Path(config.work_dir) if config.work_dir else folder / "artifacts"
     variants = build_variants(checkpoint, config.formats, config.variants, config.sizes, workdir,
                               tflite_dir=config.tflite_dir, progress=progress)
@@ -239,7 +242,7 @@ def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str |
     if config.android:
         rows += run_android([v for v in variants if v.backend == "tflite" and v.status == "ready"],
                             config.benchmark_model, progress=progress)
-    rows += merge_device_results(config.merge)
+    rows += device_rows
     if config.device_bundle:
         write_device_bundle(Path(config.device_bundle), variants, config.sizes, photos)
         progress(f"device bundle in {config.device_bundle}: copy it over and run device_runner.py (see its --help)")

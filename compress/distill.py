@@ -196,17 +196,20 @@ class Distiller:
             stale.unlink(missing_ok=True)
         if not self.checkpoint_path.is_file():
             return False
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        self.student.load_state_dict(state["student"])
-        if self.hints:
-            self.hints.load_state_dict(state["hints"])
-        self.opt.load_state_dict(state["opt"])
-        self.sched.load_state_dict(state["sched"])
-        if self.D:
-            self.D.load_state_dict(state["D"])
-            self.opt_d.load_state_dict(state["opt_d"])
-        self.step = int(state["step"])
-        self.last = dict(state["last"])
+        from animegan_deploy.resume import resume_errors
+
+        with resume_errors(self.checkpoint_path, "the student and the distillation settings"):
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+            self.student.load_state_dict(state["student"])
+            if self.hints:
+                self.hints.load_state_dict(state["hints"])
+            self.opt.load_state_dict(state["opt"])
+            self.sched.load_state_dict(state["sched"])
+            if self.D:
+                self.D.load_state_dict(state["D"])
+                self.opt_d.load_state_dict(state["opt_d"])
+            self.step = int(state["step"])
+            self.last = dict(state["last"])
         return True
 
     def train_step(self, x: torch.Tensor) -> dict[str, float]:

@@ -219,7 +219,9 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     from .photos import default_eval_photos, default_train_photos
 
     source, output = Path(source), Path(output)
-    model = ensure_node_names(onnx.load(str(source)))
+    from animegan_deploy.onnx_checks import load_generator_onnx
+
+    model = ensure_node_names(load_generator_onnx(source))
     calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
     eval_dir = Path(config.eval_dir) if config.eval_dir else default_eval_photos()
     calib_images = _images(calib_dir, config.size, config.calib_count)

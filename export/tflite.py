@@ -66,6 +66,10 @@ class TFLiteConfig:
             raise UserError(f"--calibration {self.calibration}: choose one of {', '.join(CALIBRATIONS)}")
         if self.size < 16 or self.size % 4:
             raise UserError(f"--size {self.size}: must be a multiple of 4, at least 16")
+        if self.timeout < 1:
+            raise UserError(f"--timeout {self.timeout}: must be at least 1 second (onnx2tf takes minutes at 256)")
+        if self.calib_count < 1 or self.threads < 1:
+            raise UserError("--calib-count / --threads: must be at least 1")
 
 
 @dataclass
@@ -153,6 +157,22 @@ def run_onnx2tf(onnx_path: Path, workdir: Path, timeout: int) -> tuple[float, st
     return time.perf_counter() - started, ("" if proc.returncode == 0 else f"onnx2tf exit {proc.returncode}: {tail}")
 
 
+WORK_PREFIX = "animegan-tflite-"
+
+
+def remove_dead_work_folders() -> list[Path]:
+    """Work folders (tens of MB each) that a killed export left in the temp folder: their pid is gone."""
+    from animegan_deploy.atomic import _alive
+
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        pid = folder.name[len(WORK_PREFIX):].split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Path) -> TFLiteResult:
     """Write ``output``/<stem>_<kind>.tflite for each requested kind, with sidecars and a fidelity report."""
     require_converter()
@@ -180,7 +200,8 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     if any(kind in CALIBRATED for kind in files):
         calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
         images = calibration_array(calib_dir, s, config.calib_count)
-    with tempfile.TemporaryDirectory(prefix="animegan-tflite-") as tmp:
+    remove_dead_work_folders()
+    with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-") as tmp:
         tmp = Path(tmp)
         # opset 17: onnx2tf maps Resize(align_corners) to TF's align_corners only up to opset 17; at 18 it
         # falls back to half-pixel resizing and every pixel after the first upsample is off. Norm scale/shift

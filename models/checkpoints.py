@@ -99,10 +99,25 @@ class LoadedGenerator:
     path: Path
 
 
+def _looks_like_safetensors(path: Path) -> bool:
+    """safetensors files start with an 8-byte little-endian header length, then a JSON header ('{')."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+    except OSError:
+        return False
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size
+
+
 def read_public_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Tensors of a public ``.pt`` checkpoint: plain dict, or nested in a common container, ``module.`` stripped."""
     path = Path(path)
     _require_file(path)
+    if _looks_like_safetensors(path):
+        raise UserError(f"{path}: this is a safetensors file with a .pt name; rename it to "
+                        f"{path.with_suffix('.safetensors').name}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

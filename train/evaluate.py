@@ -64,6 +64,9 @@ def evaluate_style(
         raise UserError(f"{photo_dir}: no photos to evaluate on")
     vgg = load_vgg(config.vgg_weights, download=False)
     photos = [_load(p, config.size) for p in photo_paths]
+    if not Path(style_dir).is_dir() or not list_images(Path(style_dir)):
+        raise UserError(f"--style {style_dir}: not a folder of style images; point it at the anime style set "
+                        "(e.g. runs/demo-data/style from `animegan demo-data`)")
     style_grams = []
     for triplet in prepare_style_folder(Path(style_dir), progress=False):
         gray = _load(triplet.gray, config.size)

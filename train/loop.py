@@ -31,6 +31,7 @@ from animegan_deploy.errors import UserError
 from animegan_deploy.imageio import write_image
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
+from animegan_deploy.resume import resume_errors
 from animegan_deploy.sidecar import write_sidecar
 
 from . import losses as L
@@ -135,7 +136,11 @@ class Trainer:
         )
         self.vgg = load_vgg(run.vgg_weights).to(self.dist.device)
         if config.model.init_from:
-            self.G = load_generator(config.model.init_from, align_corners=config.model.align_corners).model
+            loaded = load_generator(config.model.init_from, align_corners=config.model.align_corners)
+            if abs(loaded.info.width - config.model.width) > 1e-6:
+                raise UserError(f"model.init_from {config.model.init_from} has width {loaded.info.width:g} but "
+                                f"model.width is {config.model.width:g}; set model.width = {loaded.info.width:g}")
+            self.G = loaded.model
             self.G.train()
         else:
             self.G = Generator(width=config.model.width, align_corners=config.model.align_corners)
@@ -195,18 +200,19 @@ class Trainer:
             stale.unlink(missing_ok=True)  # a run killed mid-write leaves only its temporary file
         if not path.is_file():
             return False
-        state = torch.load(path, map_location=self.dist.device, weights_only=True)
-        self.G.load_state_dict(state["generator"])
-        self.D.load_state_dict(state["discriminator"])
-        self.opt_init.load_state_dict(state["opt_init"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sched_g.load_state_dict(state["sched_g"])
-        self.sched_d.load_state_dict(state["sched_d"])
-        self.scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"])
-        self.step = int(state["step"])
-        self.last_losses = dict(state["last_losses"])
+        with resume_errors(path, "model.width / run.run_dir"):
+            state = torch.load(path, map_location=self.dist.device, weights_only=True)
+            self.G.load_state_dict(state["generator"])
+            self.D.load_state_dict(state["discriminator"])
+            self.opt_init.load_state_dict(state["opt_init"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.sched_g.load_state_dict(state["sched_g"])
+            self.sched_d.load_state_dict(state["sched_d"])
+            self.scaler.load_state_dict(state["scaler"])
+            _set_rng_state(state["rng"])
+            self.step = int(state["step"])
+            self.last_losses = dict(state["last_losses"])
         self._truncate_log(self.step)
         return True
 
@@ -367,6 +373,7 @@ class Trainer:
         if resume:
             if not self.load_checkpoint() and self.dist.main:
                 print(f"note: no checkpoint in {self.ckpt_dir}; starting from step 0", file=sys.stderr)
+                self._truncate_log(0)  # steps a run killed before its first checkpoint logged
         elif (self.ckpt_dir / CHECKPOINT).is_file():
             raise UserError(
                 f"{self.ckpt_dir / CHECKPOINT}: a run already exists here; pass --resume to continue it "

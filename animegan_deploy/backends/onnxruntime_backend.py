@@ -31,7 +31,15 @@ class OnnxRuntimeRunner:
         except Exception as exc:  # ORT raises its own exception types for bad files
             label = "in-memory model" if isinstance(path, bytes) else path
             raise UserError(f"{label}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:160]})") from None
-        node = self.session.get_inputs()[0]
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        label = "in-memory model" if isinstance(path, bytes) else path
+        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 4 or len(outputs[0].shape) != 4:
+            raise UserError(f"{label}: the graph has {len(inputs)} input(s) and {len(outputs)} output(s) of shapes "
+                            f"{[i.shape for i in inputs]} -> {[o.shape for o in outputs]}; a generator takes and "
+                            "returns one N x 3 x H x W image (export it with `animegan export onnx`)")
+        if not isinstance(path, bytes):
+            _require_conv(path)
+        node = inputs[0]
         self.input_name = node.name
         dims = node.shape
         self.fixed_batch = dims[0] if isinstance(dims[0], int) else None
@@ -41,6 +49,15 @@ class OnnxRuntimeRunner:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+
+
+def _require_conv(path: Path) -> None:
+    """A graph without convolutions (e.g. a lone Add) runs, but it is not a generator: refuse it."""
+    import onnx
+
+    from animegan_deploy.onnx_checks import check_generator_graph
+
+    check_generator_graph(onnx.load(str(path), load_external_data=False), path)
 
 
 def load_onnxruntime_runner(path: Path, device: str = "cpu", threads: int | None = None) -> OnnxRuntimeRunner:

@@ -1,0 +1,190 @@
+"""The bad-input corpus: what a new user gets wrong, across every subcommand. Each case must end with a non-zero
+exit, one `error:` line that names the problem, no traceback, every input file unchanged and nothing (not even a
+temporary file) left in the output places."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+from animegan_deploy.cli import main
+from conftest import photo, randomized_generator, save_photo
+from animegan_deploy.models.checkpoints import save_checkpoint
+from train_helpers import write_config
+
+DEMO = Path(__file__).resolve().parent.parent / "models" / "weights" / "animegan_demo.safetensors"
+
+
+def _graph(path: Path, two_inputs: bool = False) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    if two_inputs:
+        x2 = helper.make_tensor_value_info("x2", TensorProto.FLOAT, ["n", 3, "h", "w"])
+        graph = helper.make_graph([helper.make_node("Add", ["x", "x2"], ["y"])], "g", [x, x2], [y])
+    else:
+        c = helper.make_tensor("c", TensorProto.FLOAT, [1], [0.0])
+        graph = helper.make_graph([helper.make_node("Add", ["x", "c"], ["y"])], "g", [x], [y], [c])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory) -> Path:
+    """Generated fixtures: photos, broken and foreign model files, a file where folders are expected."""
+    root = tmp_path_factory.mktemp("fx")
+    save_photo(root / "good.png", photo(48, 64))
+    (root / "photos").mkdir()
+    save_photo(root / "photos" / "a.png", photo(48, 64, seed=1))
+    (root / "empty").mkdir()
+    (root / "existing_dir").mkdir()
+    (root / "afile").write_text("a file where a folder is expected")
+    (root / "notimage.png").write_text("not an image")
+    save_checkpoint(randomized_generator(), root / "tiny.safetensors", style="t", provenance={})
+    torch.save(randomized_generator().state_dict(), root / "tiny.pt")
+    shutil.copyfile(root / "tiny.safetensors", root / "renamed.pt")
+    (root / "zero.pt").write_bytes(b"")
+    (root / "garbage.safetensors").write_bytes(b"\x00garbage" * 10)
+    _graph(root / "add.onnx")
+    _graph(root / "two.onnx", two_inputs=True)
+    data = (root / "add.onnx").read_bytes()
+    (root / "trunc.onnx").write_bytes(data[: len(data) // 2])
+    (root / "garbage.json").write_text("{not json")
+    (root / "other.json").write_text(json.dumps({"hello": 1}))
+    (root / "bad.toml").write_text("[prune\nthreshold = ")
+    (root / "unknown.toml").write_text("[prune]\ntreshold = 0.01\n")
+    # a training run whose last checkpoint was truncated / emptied
+    for name, content in (("trunc_run", None), ("empty_run", b"")):
+        config = write_config(root / name, root / name / "run", 2, 2)
+        ckpt = root / name / "run" / "checkpoints" / "last.pt"
+        ckpt.parent.mkdir(parents=True)
+        torch.save({"generator": randomized_generator().state_dict()}, ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[:100] if content is None else content)
+        (root / f"{name}.toml").write_text(config.read_text())
+    return root
+
+
+C = [  # (argv, words the error line must hold); {fx} is the fixtures folder, {out} a fresh output place
+    # stylize
+    (["stylize", "{fx}/missing.png", "-o", "{out}"], ["missing.png"]),
+    (["stylize", "{fx}/good.png", "-o", "{fx}/good.png/sub"], ["good.png"]),
+    (["stylize", "{fx}/good.png", "-w", "{fx}/add.onnx", "-o", "{out}"], ["add.onnx", "no convolution"]),
+    (["stylize", "{fx}/good.png", "-w", "{fx}/two.onnx", "-o", "{out}"], ["two.onnx", "2 input"]),
+    (["stylize", "{fx}/good.png", "-w", "{fx}/trunc.onnx", "-o", "{out}"], ["trunc.onnx"]),
+    (["stylize", "{fx}/good.png", "-w", "{fx}/renamed.pt", "-o", "{out}"], ["renamed.pt", "safetensors"]),
+    (["stylize", "{fx}/good.png", "-w", "{fx}/zero.pt", "-o", "{out}"], ["zero.pt"]),
+    (["stylize", "{fx}/good.png", "-w", "{fx}/garbage.safetensors", "-o", "{out}"], ["garbage.safetensors"]),
+    (["stylize", "{fx}/good.png", "--threads", "-2", "-o", "{out}"], ["--threads"]),
+    (["stylize", "{fx}/photos", "-o", "{fx}/photos"], ["photos"]),
+    (["stylize", "{fx}/good.png", "-w", "no_such_style_name", "-o", "{out}"], ["no_such_style_name"]),
+    (["stylize", "{fx}/good.png", "--size", "-3", "-o", "{out}"], ["--size"]),
+    # convert
+    (["convert", str(DEMO), "{fx}/existing_dir"], ["existing_dir", "folder"]),
+    (["convert", str(DEMO), "{out}.pt"], ["safetensors"]),
+    (["convert", "{fx}/add.onnx", "{out}.safetensors"], ["add.onnx"]),
+    (["convert", "{fx}/missing.pt", "{out}.safetensors"], ["missing.pt"]),
+    (["convert", "{fx}/tiny.pt", "{fx}/tiny.pt"], ["tiny.pt"]),
+    # export
+    (["export", "onnx", "-w", "{fx}/tiny.safetensors", "-o", "{fx}/afile/x.onnx"], ["afile", "not a folder"]),
+    (["export", "onnx", "-w", "{fx}/tiny.safetensors", "-o", "{fx}/existing_dir"], ["existing_dir", "folder"]),
+    (["export", "onnx", "-w", "{fx}/tiny.safetensors", "--size", "7x7", "-o", "{out}.onnx"], ["7"]),
+    (["export", "onnx", "-w", "{fx}/tiny.safetensors", "--opset", "5", "-o", "{out}.onnx"], ["--opset"]),
+    (["export", "onnx", "-w", "{fx}/zero.pt", "-o", "{out}.onnx"], ["zero.pt"]),
+    (["export", "tflite", "-w", "{fx}/tiny.safetensors", "--timeout", "0", "-o", "{out}"], ["--timeout"]),
+    (["export", "tflite", "-w", "{fx}/tiny.safetensors", "--precisions", "int4", "-o", "{out}"], ["int4"]),
+    (["export", "tflite", "-w", "{fx}/tiny.safetensors", "-o", "{fx}/afile"], ["afile", "is a file"]),
+    (["export", "onnx-int8", "-w", "{fx}/tiny.safetensors", "--method", "kl", "-o", "{out}.onnx"], ["kl"]),
+    # demo-data, evaluate-style
+    (["demo-data", "--output", "{fx}/afile"], ["afile", "is a file"]),
+    (["evaluate-style", "--baseline", str(DEMO), "--photos", "{fx}/photos", "--style", "{fx}/nostyle"], ["--style"]),
+    (["evaluate-style", "--baseline", str(DEMO), "--photos", "{fx}/empty", "--style", "{fx}/photos"], ["empty"]),
+    (["evaluate-style", "--baseline", str(DEMO), "--photos", "{fx}/photos", "--style", "{fx}/photos", "--output",
+      "{fx}/afile/report"], ["afile"]),
+    # prune
+    (["prune", "-w", "{fx}/tiny.safetensors", "--threshold", "-1", "-o", "{out}.safetensors"], ["--threshold"]),
+    (["prune", "-w", "{fx}/tiny.safetensors", "--sparsity", "-1", "-o", "{out}.safetensors"], ["--sparsity"]),
+    (["prune", "-w", "{fx}/tiny.safetensors", "-o", "{fx}/existing_dir"], ["existing_dir", "folder"]),
+    (["prune", "-w", "{fx}/add.onnx", "-o", "{out}.safetensors"], ["add.onnx"]),
+    (["prune", "-w", "{fx}/tiny.safetensors", "-o", "{fx}/tiny.safetensors"], ["input"]),
+    (["prune", "-w", "{fx}/tiny.safetensors", "--min-channels", "0", "-o", "{out}.safetensors"], ["--min-channels"]),
+    # distill, student
+    (["distill", "width:0", "-o", "{out}.safetensors"], ["width"]),
+    (["distill", "width:abc", "-o", "{out}.safetensors"], ["width"]),
+    (["distill", "width:0.25", "--checkpoint-every", "0", "-o", "{out}.safetensors"], ["--checkpoint-every"]),
+    (["distill", "width:0.25", "--crop", "0", "-o", "{out}.safetensors"], ["--crop"]),
+    (["distill", "width:0.25", "--steps", "-5", "-o", "{out}.safetensors"], ["--steps"]),
+    (["distill", "width:0.25", "--resume", "-o", "{out}.safetensors"], ["--resume", "no distillation run"]),
+    (["distill", "width:0.25", "--teacher", "{fx}/missing.pt", "-o", "{out}.safetensors"], ["missing.pt"]),
+    (["distill", "width:0.25", "--lr", "0", "-o", "{out}.safetensors"], ["--lr"]),
+    (["student", "-w", "{fx}/tiny.safetensors", "--width", "0", "-o", "{out}.safetensors"], ["--width"]),
+    (["student", "-w", "{fx}/tiny.safetensors", "-o", "{fx}/existing_dir"], ["existing_dir"]),
+    (["student", "-w", "{fx}/tiny.safetensors", "--batch-size", "0", "-o", "{out}.safetensors"], ["--batch-size"]),
+    # quantize, check-fidelity
+    (["quantize", "{fx}/add.onnx", "-o", "{out}.int8.onnx"], ["add.onnx", "no convolution"]),
+    (["quantize", "{fx}/two.onnx", "-o", "{out}.int8.onnx"], ["two.onnx", "2 input"]),
+    (["quantize", "{fx}/trunc.onnx", "-o", "{out}.int8.onnx"], ["trunc.onnx", "truncated"]),
+    (["quantize", "{fx}/missing.onnx", "-o", "{out}.int8.onnx"], ["missing.onnx"]),
+    (["quantize", "{fx}/add.onnx", "--percentile", "120", "-o", "{out}.int8.onnx"], ["--percentile"]),
+    (["quantize", "{fx}/add.onnx", "-o", "{fx}/add.onnx"], ["input"]),
+    (["check-fidelity", "{fx}/add.onnx", "--reference", str(DEMO), "--precision", "fp32"], ["no convolution"]),
+    (["check-fidelity", "{fx}/two.onnx", "--reference", str(DEMO), "--precision", "fp32"], ["2 input"]),
+    (["check-fidelity", "{fx}/missing.onnx"], ["missing.onnx"]),
+    (["check-fidelity", "{fx}/add.onnx", "--size", "0"], ["--size"]),
+    # benchmark
+    (["benchmark", "--compare", "{fx}/garbage.json", "-o", "{out}"], ["--compare", "garbage.json"]),
+    (["benchmark", "--merge", "{fx}/other.json", "-o", "{out}"], ["--merge", "other.json"]),
+    (["benchmark", "--sizes", "7", "-o", "{out}"], ["--sizes"]),
+    (["benchmark", "--threads", "0", "-o", "{out}"], ["--threads"]),
+    (["benchmark", "-o", "{fx}/afile"], ["afile", "is a file"]),
+    (["benchmark", "--formats", "coreml", "-o", "{out}"], ["coreml"]),
+    # train
+    (["train", "--config", "{fx}/missing.toml"], ["missing.toml"]),
+    (["train", "--config", "{fx}/unknown.toml"], ["unknown.toml"]),
+    (["train", "--set", "run.log_every=0", "--run-dir", "{out}"], ["log_every"]),
+    (["train", "--set", "model.width=-1", "--run-dir", "{out}"], ["width"]),
+    (["train", "--set", "optim.init_lr=-1", "--run-dir", "{out}"], ["init_lr"]),
+    (["train", "--run-dir", "{fx}/afile"], ["afile", "is a file"]),
+    (["train", "--config", "{fx}/trunc_run.toml", "--resume"], ["last.pt", "cannot resume", "delete it"]),
+    (["train", "--config", "{fx}/empty_run.toml", "--resume"], ["last.pt", "cannot resume", "delete it"]),
+    # pipeline
+    (["pipeline", "run", "{fx}/missing.toml", "-o", "{out}"], ["missing.toml"]),
+    (["pipeline", "run", "{fx}/bad.toml", "-o", "{out}"], ["invalid TOML"]),
+    (["pipeline", "run", "{fx}/unknown.toml", "-o", "{out}"], ["treshold"]),
+]
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Every file's hash; the style set's documented grayscale cache (.animegan_cache, made by training before a
+    resume is attempted) is derived data, not an input."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*")) if "__pycache__" not in p.parts and ".animegan_cache" not in p.parts}
+
+
+def test_corpus_is_large_enough():
+    assert len(C) >= 60
+
+
+@pytest.mark.parametrize("argv, words", C, ids=[" ".join(a[:2]) + f" #{i}" for i, (a, _) in enumerate(C)])
+def test_bad_input(fx, tmp_path, capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)  # default outputs (exports/, runs/) would land here
+    out = tmp_path / "out"
+    args = [a.replace("{fx}", str(fx)).replace("{out}", str(out)) for a in argv]
+    before = _snapshot(fx)
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert code not in (0, None), err
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "crash-" not in err, err  # not an unexpected exception
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert _snapshot(fx) == before, "an input file changed"
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert not leftovers, leftovers
