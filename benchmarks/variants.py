@@ -45,13 +45,19 @@ def _sha256(path: Path, mtime_ns: int, size: int) -> str:
     return file_sha256(path)  # keyed on mtime and size: every builder asks about the same checkpoint
 
 
-def _built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = None) -> bool:
-    """``path`` exists and its sidecar says it was made from exactly this checkpoint (at this input shape)."""
+def _built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = None, config: object = None) -> bool:
+    """``path`` exists and its sidecar says it was made from exactly this checkpoint (at this input shape, with
+    these settings: an INT8 file calibrated another way is not the one asked for)."""
     if not path.is_file():
         return False
     meta = sidecar_of(path, verify=True)
     if input_shape is not None and meta.get("size") != input_shape:
         return False
+    if config is not None:
+        from animegan_deploy.pipeline.cache import canonical_json
+
+        if canonical_json(meta.get("config")) != canonical_json(config):
+            return False
     stat = checkpoint.stat()
     return (meta.get("source") or {}).get("sha256") == _sha256(checkpoint, stat.st_mtime_ns, stat.st_size)
 
@@ -97,8 +103,9 @@ def _onnx_int8(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: obj
     from animegan_deploy.export.onnx_int8 import export_onnx_int8
 
     out = workdir / f"{checkpoint.stem}.int8.onnx"
-    if not _built_from(out, checkpoint):
-        export_onnx_int8(checkpoint, QuantizeConfig(size=sizes[0]), out, progress=False)
+    config = QuantizeConfig(size=sizes[0])
+    if not _built_from(out, checkpoint, config=config):
+        export_onnx_int8(checkpoint, config, out, progress=False)
     return [Variant("onnx int8 q/dq", "onnxruntime", "int8", out, checkpoint)]
 
 
