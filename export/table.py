@@ -33,6 +33,9 @@ VARIANTS: tuple[VariantSpec, ...] = (
                 "integer_quant", benchmarked=False),
     VariantSpec("tflite", "int8", "_full_integer_quant.tflite", "tflite", "int8", False, "tflite",
                 "full_integer_quant"),
+    # TFLite's 16x8 mode: int16 activations, int8 weights, float I/O (spends speed for fidelity)
+    VariantSpec("tflite", "int16x8", "_int16x8_quant.tflite", "tflite", "int16x8", False, "tflite",
+                "int16x8_quant", benchmarked=False),
     VariantSpec("tensorrt", "fp32", ".fp32.engine", "tensorrt", "fp32", True, "tensorrt"),
     VariantSpec("tensorrt", "fp16", ".fp16.engine", "tensorrt", "fp16", True, "tensorrt"),
     VariantSpec("tensorrt", "int8", ".int8.engine", "tensorrt", "int8", True, "tensorrt"),

@@ -45,7 +45,9 @@ ONNX2TF_OPSET = 17
 @dataclass
 class TFLiteConfig:
     size: int = option(256, "static input size NxN of the TFLite files")
-    precisions: tuple[str, ...] = option(tuple(PRECISIONS), "files to produce: " + ", ".join(PRECISIONS))
+    precisions: tuple[str, ...] = option(tuple(k for k in PRECISIONS if k != "int16x8_quant"),
+                                         "files to produce: " + ", ".join(PRECISIONS) + " (int16x8_quant: int16 "
+                                         "activations, int8 weights; slower, far closer to float)")
     calib_dir: str | None = option(None, "calibration photos for the integer files (default: bundled demo training photos)")
     calib_count: int = option(16, "at most this many calibration photos")
     calibration: str = option("mean-minmax", "activation ranges of the integer files: " + "; ".join(
@@ -197,7 +199,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     eval_set = eval_inputs(eval_paths, config.size, square=True)
     s = config.size
     images = None
-    if any(kind in CALIBRATED for kind in files):
+    if any(kind in CALIBRATED or kind == "int16x8_quant" for kind in files):
         calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
         images = calibration_array(calib_dir, s, config.calib_count)
     remove_dead_work_folders()
@@ -250,6 +252,8 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                          "input": INPUT_NAME, "output": "output"}
                 if kind in CALIBRATED:
                     extra["calibration"] = config.calibration
+                elif kind == "int16x8_quant":
+                    extra["calibration"] = "minmax (int16 activations)"
                 write_sidecar(final, "tflite", source=checkpoint, config=config, metrics={
                     "psnr_db_vs_torch_fp32": record.psnr_db, "ssim_vs_torch_fp32": record.ssim,
                     "size_mb": record.size_mb, "convert_seconds": record.convert_seconds,
@@ -279,6 +283,9 @@ class _IntegerBuilder:
         started = time.perf_counter()
         if kind == "dynamic_range_quant":
             target.write_bytes(tflite_int8.dynamic_range(self.produced_dir))
+            return round(time.perf_counter() - started, 1)
+        if kind == "int16x8_quant":
+            target.write_bytes(tflite_int8.int16x8(self.float_file.read_bytes(), self.images))
             return round(time.perf_counter() - started, 1)
         if self.calibration is None:
             self.calibration = tflite_int8.Calibration(self.float_file.read_bytes(), self.images)

@@ -115,6 +115,25 @@ class Calibration:
         return convert.mlir_quantize(self.calibrated_model(method), input_data_type=dtype, output_data_type=dtype)
 
 
+def int16x8(float_model: bytes, images: np.ndarray, progress: bool = True) -> bytes:
+    """TFLite's 16x8 mode: int16 activations (symmetric, ranges = overall min/max: 65536 levels leave no need
+    to clip), int8 per-channel weights, int64 biases, float32 input and output. It goes through TFLite's own
+    calibrate-and-quantize path, the one TFLiteConverter takes for EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16
+    _WEIGHTS_INT8 (the MLIR quantizer the int8 kinds use does not take int16 activations)."""
+    import tensorflow as tf
+    from tensorflow.lite.python.optimize import calibrator
+    from tqdm import tqdm
+
+    def photos():
+        for i in tqdm(range(len(images)), desc="tflite 16x8 calibration", unit="photo", disable=not progress,
+                      file=sys.stderr, dynamic_ncols=True):
+            yield [images[i : i + 1].astype(np.float32)]
+
+    base = calibrator.add_intermediate_tensors(float_model)
+    return calibrator.Calibrator(base).calibrate_and_quantize(photos, tf.float32, tf.float32, False, tf.int16,
+                                                               tf.int64)
+
+
 def dynamic_range(saved_model: Path) -> bytes:
     """INT8 weights with float activations (TFLiteConverter's default optimization without photos)."""
     import tensorflow as tf

@@ -21,7 +21,7 @@ from animegan_deploy.models.checkpoints import load_generator  # noqa: E402
 from animegan_deploy.sidecar import read_sidecar  # noqa: E402
 
 SIZE = 64
-KINDS = ("float32", "float16", "dynamic_range_quant", "integer_quant", "full_integer_quant")
+KINDS = ("float32", "float16", "dynamic_range_quant", "integer_quant", "full_integer_quant", "int16x8_quant")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,9 @@ def test_sidecars_and_report_describe_each_file(exported, tiny_checkpoint):
         assert meta["normalization"].startswith("[-1,1]")
         assert meta["source"]["path"].endswith(tiny_checkpoint.name)
         assert meta["metrics"]["psnr_db_vs_torch_fp32"] == record.psnr_db
-        assert meta.get("calibration") == ("mean-minmax" if record.kind in tfl.CALIBRATED else None)
+        expected = {"int16x8_quant": "minmax (int16 activations)"}.get(
+            record.kind, "mean-minmax" if record.kind in tfl.CALIBRATED else None)
+        assert meta.get("calibration") == expected
     report = json.loads(exported.report.read_text())
     assert [f["kind"] for f in report["files"]] == list(KINDS)
     assert report["calibration"] == "mean-minmax" and report["calibration_photos"] >= 1
@@ -110,3 +112,20 @@ def test_a_failed_precision_keeps_the_others(tmp_path, tiny_checkpoint, photo_fo
     assert not result.ok
     assert sorted(p.name for p in (tmp_path / "out").glob("*.tflite")) == ["tiny_float32.tflite"]
     assert not list((tmp_path / "out").glob("*.tmp*"))
+
+
+def test_16x8_file_has_int16_activations_int8_weights_and_beats_int8(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    records = _by_kind(exported)
+    record = records["int16x8_quant"]
+    assert record.status == "ok" and record.precision == "int16x8"
+    interpreter = Interpreter(model_path=str(record.path))
+    interpreter.allocate_tensors()
+    assert interpreter.get_input_details()[0]["dtype"] == np.float32  # float I/O
+    details = interpreter.get_tensor_details()
+    dtypes = {np.dtype(t["dtype"]) for t in details}
+    assert np.dtype(np.int16) in dtypes and np.dtype(np.int8) in dtypes and np.dtype(np.int64) in dtypes
+    # 65536 activation levels instead of 256: far closer to float than the full-integer file
+    assert record.psnr_db >= 45 and record.psnr_db > records["full_integer_quant"].psnr_db + 6
+    assert read_sidecar(record.path)["precision"] == "int16x8"

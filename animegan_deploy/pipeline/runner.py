@@ -117,7 +117,8 @@ def _plan(config: PipelineConfig, out: Path, source: Path, eval_dir: str) -> lis
     plan: list[Planned] = []
     model: Path | str = source
     if config.train.enabled:
-        plan.append(Planned("train", "train", S.train_stage, {}, config.train))
+        # the train TOML's content is an input: editing it re-runs training
+        plan.append(Planned("train", "train", S.train_stage, {"train config": Path(config.train.config)}, config.train))
         model = "@train:generator"
     original = model
     if config.prune.enabled:
