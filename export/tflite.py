@@ -57,6 +57,9 @@ class TFLiteConfig:
     allow_lossy: bool = option(False, "write files below their fidelity threshold instead of failing")
     threads: int = option(2, "LiteRT interpreter threads for the check")
     timeout: int = option(1800, "seconds one onnx2tf run may take")
+    target_psnr: float | None = option(None, "integer files: keep op types in float (normalization first, see "
+                                       "tflite_int8.FALLBACK_LADDER) until this PSNR (dB) vs torch is met on the "
+                                       "evaluation photos; the float ops are recorded in the sidecar")
 
     def __post_init__(self) -> None:
         if isinstance(self.precisions, str):
@@ -70,6 +73,8 @@ class TFLiteConfig:
             raise UserError(f"--size {self.size}: must be a multiple of 4, at least 16")
         if self.timeout < 1:
             raise UserError(f"--timeout {self.timeout}: must be at least 1 second (onnx2tf takes minutes at 256)")
+        if self.target_psnr is not None and not 0 < self.target_psnr < 100:
+            raise UserError(f"--target-psnr {self.target_psnr}: must be in (0, 100) dB")
         if self.calib_count < 1 or self.threads < 1:
             raise UserError("--calib-count / --threads: must be at least 1")
 
@@ -223,7 +228,8 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         print(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s", file=sys.stderr)
         produced_dir = workdir / "out"
         float_file = produced_dir / f"{stem}_float32.tflite"
-        builder = _IntegerBuilder(float_file, produced_dir, config, images)
+        builder = _IntegerBuilder(float_file, produced_dir, config, images,
+                                  lambda path: _psnr_of(path, reference, eval_set, config))
         for kind, record in files.items():
             produced = produced_dir / f"{stem}_{kind}.tflite"
             if kind in FLOAT_RUN:
@@ -252,6 +258,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                          "input": INPUT_NAME, "output": "output"}
                 if kind in CALIBRATED:
                     extra["calibration"] = config.calibration
+                    extra["float_ops"] = list(builder.float_ops.get(kind, ()))
                 elif kind == "int16x8_quant":
                     extra["calibration"] = "minmax (int16 activations)"
                 write_sidecar(final, "tflite", source=checkpoint, config=config, metrics={
@@ -270,11 +277,15 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
 class _IntegerBuilder:
     """Writes the quantized kinds from onnx2tf's float outputs; the calibration is run once, when first needed."""
 
-    def __init__(self, float_file: Path, produced_dir: Path, config: TFLiteConfig, images: np.ndarray | None) -> None:
-        """``images``: the calibration photos, N x H x W x 3 in the model's [-1, 1] input range."""
+    def __init__(self, float_file: Path, produced_dir: Path, config: TFLiteConfig, images: np.ndarray | None,
+                 psnr_of=None) -> None:
+        """``images``: the calibration photos, N x H x W x 3 in the model's [-1, 1] input range; ``psnr_of``:
+        file -> PSNR vs torch on the evaluation photos (what --target-psnr is judged by)."""
         self.float_file, self.produced_dir, self.config, self.images = float_file, produced_dir, config, images
+        self.psnr_of = psnr_of
         self.calibration = None
         self.calibration_seconds = 0.0
+        self.float_ops: dict[str, tuple[str, ...]] = {}
 
     def build(self, kind: str, target: Path) -> float:
         """Write ``kind`` to ``target``; returns the seconds it took (a shared calibration counted in each)."""
@@ -291,13 +302,29 @@ class _IntegerBuilder:
             self.calibration = tflite_int8.Calibration(self.float_file.read_bytes(), self.images)
             self.calibration_seconds = time.perf_counter() - started
             started = time.perf_counter()
-        target.write_bytes(self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind]))
+        ladder = tflite_int8.FALLBACK_LADDER if self.config.target_psnr is not None else tflite_int8.FALLBACK_LADDER[:1]
+        for label, ops in ladder:  # the first rung that meets the target (the last one otherwise)
+            target.write_bytes(self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind], float_ops=ops))
+            self.float_ops[kind] = ops
+            if self.config.target_psnr is None:
+                break
+            psnr = self.psnr_of(target)
+            print(f"{kind} with {label} in float: {psnr:.2f} dB (target {self.config.target_psnr})", file=sys.stderr)
+            if psnr >= self.config.target_psnr:
+                break
         return round(time.perf_counter() - started + self.calibration_seconds, 1)
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _psnr_of(path: Path, reference, eval_set, config: TFLiteConfig) -> float:
+    from animegan_deploy.backends import load_runner
+    from animegan_deploy.benchmarks.fidelity import compare
+
+    return compare(reference, load_runner(path, backend="tflite", threads=config.threads), eval_set).psnr
 
 
 def _verify(record: TFLiteFile, produced: Path, reference, eval_set, config: TFLiteConfig) -> None:

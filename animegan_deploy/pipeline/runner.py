@@ -143,7 +143,8 @@ def _plan(config: PipelineConfig, out: Path, source: Path, eval_dir: str) -> lis
     if "tflite" in export.formats:
         plan.append(Planned("tflite", "export/tflite", S.tflite_stage, {"model": model}, TFLiteConfig(
             size=data.size, precisions=export.tflite_precisions, calib_dir=data.calib_dir, calib_count=data.calib_count,
-            calibration=export.tflite_calibration, eval_dir=eval_dir, allow_lossy=True, timeout=export.timeout)))
+            calibration=export.tflite_calibration, eval_dir=eval_dir, allow_lossy=True, timeout=export.timeout,
+            target_psnr=export.tflite_target_psnr)))
     if "tensorrt" in export.formats:
         inputs = {"model": model, "onnx": "@onnx:onnx fp32"}
         if config.quantize.enabled:
