@@ -19,7 +19,7 @@ from typing import Callable
 from animegan_deploy.atomic import atomic_write_json, atomic_write_text
 from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
-from animegan_deploy.sidecar import file_sha256, read_sidecar
+
 
 from .student import StudentConfig, make_student
 
@@ -66,22 +66,11 @@ class StageRecord:
 
 
 def _current(artifact: Path, source: Path, config: object | None = None) -> bool:
-    """``artifact`` exists and its sidecar says it was made from this ``source`` (and this config)."""
-    if not artifact.is_file():
-        return False
-    try:
-        meta = read_sidecar(artifact, verify=True)  # a sidecar of another version of the file: not current
-    except (OSError, ValueError):
-        return False
-    if (meta.get("source") or {}).get("sha256") != file_sha256(source):
-        return False
-    return config is None or meta.get("config") == _plain_config(config)
+    """``artifact`` exists and its sidecar (describing this very file) says it was made from this ``source``
+    with this config: the benchmark's reuse rule."""
+    from animegan_deploy.benchmarks.variants import _built_from
 
-
-def _plain_config(config: object) -> dict:
-    import json
-
-    return json.loads(json.dumps(dataclasses.asdict(config), default=str))  # as the sidecar stores it
+    return _built_from(artifact, source, config=config)
 
 
 def run_student_recipe(teacher: str | Path, student_config: StudentConfig, config: StudentRecipeConfig,
