@@ -4,6 +4,7 @@ quantize and what follows it, never what comes before."""
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -62,6 +63,10 @@ def test_artifacts_carry_their_cache_key_and_describe_their_file(runs):
     for sub in ("prune", "distill", "export/onnx", "quantize", "export/tflite", "benchmark"):
         record = json.loads((out / sub / "stage.json").read_text())
         assert len(record["cache_key"]) == 64 and record["output_sha256"], sub
+    for artifact in ("prune/model.pruned.safetensors", "distill/model.distilled.safetensors", "export/onnx/model.onnx",
+                     "quantize/model.int8.onnx"):
+        assert read_sidecar(out / artifact, verify=True)["cache_key"] == json.loads(
+            (out / Path(artifact).parent / "stage.json").read_text())["cache_key"]
     for kind in ("float32", "full_integer_quant"):
         meta = read_sidecar(out / "export" / "tflite" / f"model.distilled_{kind}.tflite", verify=True)
         assert len(meta["cache_key"]) == 64

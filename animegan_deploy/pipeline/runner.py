@@ -23,7 +23,7 @@ from animegan_deploy.atomic import atomic_write_json, remove_dead_temporaries
 from animegan_deploy.errors import MissingDependencyError, UserError
 
 from . import stages as S
-from .cache import cache_key, content_hash, record_current
+from .cache import cache_key, record_current, stamp_key
 from .config import PipelineConfig
 
 STAGE_IDS = ("train", "prune", "distill", "student", "onnx", "quantize", "tflite", "tensorrt", "benchmark", "gate")
@@ -344,6 +344,10 @@ def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, pr
         marker.unlink(missing_ok=True)
         return result
     files = {str(p.relative_to(out)): file_sha256(p) for p in result.outputs.values() if p.is_file()}
+    for artifact in result.outputs.values():  # the stage's key in each artifact's own sidecar too
+        sidecar = artifact.with_name(artifact.name + ".json")
+        if artifact.is_file() and sidecar.is_file() and "cache_key" not in json.loads(sidecar.read_text()):
+            stamp_key(artifact, key)
     atomic_write_json(folder / RECORD, {
         "stage": stage.id, "section": stage.section, "format": result.format, "status": result.status,
         "cache_key": key, "inputs": {k: str(v) for k, v in inputs.items()},
