@@ -143,6 +143,7 @@ C = [  # (argv, words the error line must hold); {fx} is the fixtures folder, {o
     (["benchmark", "--formats", "coreml", "-o", "{out}"], ["coreml"]),
     # train
     (["train", "--config", "{fx}/missing.toml"], ["missing.toml"]),
+    (["train", "--config", "{fx}/good.png"], ["good.png", "invalid TOML"]),
     (["train", "--config", "{fx}/unknown.toml"], ["unknown.toml"]),
     (["train", "--set", "run.log_every=0", "--run-dir", "{out}"], ["log_every"]),
     (["train", "--set", "model.width=-1", "--run-dir", "{out}"], ["width"]),
@@ -152,6 +153,7 @@ C = [  # (argv, words the error line must hold); {fx} is the fixtures folder, {o
     (["train", "--config", "{fx}/empty_run.toml", "--resume"], ["last.pt", "cannot resume", "delete it"]),
     # pipeline
     (["pipeline", "run", "{fx}/missing.toml", "-o", "{out}"], ["missing.toml"]),
+    (["pipeline", "run", "{fx}/good.png", "-o", "{out}"], ["good.png", "invalid TOML"]),
     (["pipeline", "run", "{fx}/bad.toml", "-o", "{out}"], ["invalid TOML"]),
     (["pipeline", "run", "{fx}/unknown.toml", "-o", "{out}"], ["treshold"]),
 ]

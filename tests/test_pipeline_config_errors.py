@@ -26,6 +26,7 @@ QUICK = str(QUICK_PATH)
     (["--set", "source.weights=\"/no/such.pt\""], ["/no/such.pt"]),
     (["--from", "compile"], ["--from/--until compile"]),
     (["--until", "train"], ["--until train", "not enabled"]),
+    (["--from", "export", "--until", "prune"], ["--until prune comes before --from export"]),
 ])
 def test_bad_setting_is_one_error_line(tmp_path, capsys, extra, words):
     out = tmp_path / "out"

@@ -165,7 +165,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             raise UserError(f"--config {path}: no such file; see train/configs/ for examples")
         try:
             raw = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UserError(f"--config {path}: invalid TOML ({exc})") from None
         for section, values in raw.items():
             if section not in {f.name for f in dataclasses.fields(config)} or not isinstance(values, dict):

@@ -186,6 +186,8 @@ def run_pipeline(config: PipelineConfig, out: str | Path, *, from_stage: str | N
         raise UserError(f"--from {from_stage}: that stage is not enabled in {config.path.name}")
     if until and last is None:
         raise UserError(f"--until {until}: that stage is not enabled in {config.path.name}")
+    if first is not None and last is not None and last < first:
+        raise UserError(f"--until {until} comes before --from {from_stage}; nothing would run")
     run = PipelineRun(out, dry_run=dry_run)
     if not dry_run:
         try:
