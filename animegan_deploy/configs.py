@@ -12,7 +12,10 @@ import argparse
 import dataclasses
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from .errors import UserError
 
 T = TypeVar("T")
 
@@ -102,3 +105,15 @@ def config_from_args(config_type: type[T], namespace: argparse.Namespace, **over
         if isinstance(values.get(f.name), list) and f.default is not dataclasses.MISSING and isinstance(f.default, tuple):
             values[f.name] = tuple(values[f.name])
     return config_type(**values)
+
+
+def read_toml(path: Path, label: str, missing_hint: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing file or one that is not TOML (or not text) is one line naming it."""
+    import tomllib
+
+    if not path.is_file():
+        raise UserError(f"{label}{path}: no such file; {missing_hint}")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{label}{path}: invalid TOML ({exc})") from None

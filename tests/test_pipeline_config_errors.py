@@ -41,7 +41,7 @@ def test_bad_setting_is_one_error_line(tmp_path, capsys, extra, words):
 
 def test_missing_or_broken_config_file(tmp_path, capsys):
     assert main(["pipeline", "run", str(tmp_path / "none.toml")]) == 2
-    assert "no such config" in capsys.readouterr().err
+    assert "no such file; see pipelines/" in capsys.readouterr().err
     broken = tmp_path / "broken.toml"
     broken.write_text("[prune\nthreshold = ")
     assert main(["pipeline", "run", str(broken)]) == 2

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from animegan_deploy.configs import read_toml
 from animegan_deploy.errors import UserError
 
 # AnimeGANv2's published weights per style: content, style (Gram), color, TV, adversarial G/D, and the
@@ -161,12 +162,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     config = TrainConfig()
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise UserError(f"--config {path}: no such file; see train/configs/ for examples")
-        try:
-            raw = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UserError(f"--config {path}: invalid TOML ({exc})") from None
+        raw = read_toml(path, "--config ", "see train/configs/ for examples")
         for section, values in raw.items():
             if section not in {f.name for f in dataclasses.fields(config)} or not isinstance(values, dict):
                 raise UserError(f"--config {path}: unknown section [{section}]; use data, model, loss, optim, run")

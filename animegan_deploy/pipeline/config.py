@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from animegan_deploy.configs import option
+from animegan_deploy.configs import option, read_toml
 from animegan_deploy.errors import UserError
 
 
@@ -255,12 +255,7 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
 
 def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such config; see pipelines/ (quick.toml, default.toml, student.toml)")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: invalid TOML ({exc})") from None
+    raw = read_toml(path, "", "see pipelines/ (quick.toml, default.toml, student.toml)")
     for section, values in parse_set(overrides).items():
         raw.setdefault(section, {})
         if not isinstance(raw[section], dict):
