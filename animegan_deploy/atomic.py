@@ -57,29 +57,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(target: Path) -> list[Path]:
-    """Delete ``target``'s temporary files whose writing process is gone (killed mid-write)."""
+# the names atomic_path gives its temporaries: .{stem}.{pid}.{random}.tmp{suffix}
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(?P<suffix>.*)$")
+
+
+def _remove_dead(candidates: Iterator[Path], stem: str | None = None) -> list[Path]:
+    """Delete the candidates that are temporaries (of ``stem``, when given) whose writing process is gone."""
     removed = []
-    for tmp in target.parent.glob(f".{target.stem}.*.tmp{target.suffix}"):
-        parts = tmp.name[len(target.stem) + 2:].split(".", 1)
-        if parts and parts[0].isdigit() and not _alive(int(parts[0])):
+    for tmp in candidates:
+        match = _TEMP_NAME.match(tmp.name)
+        if match and (stem is None or match["stem"] == stem) and tmp.is_file() and not _alive(int(match["pid"])):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
 
 
-_TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(?P<suffix>.*)$")
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete ``target``'s temporary files whose writing process is gone (killed mid-write)."""
+    return _remove_dead(target.parent.glob(f".{target.stem}.*.tmp{target.suffix}"), stem=target.stem)
 
 
 def remove_dead_temporaries(folder: Path) -> list[Path]:
     """Delete the temporary files under ``folder`` (recursively) whose writing process is gone."""
-    removed = []
-    for tmp in folder.rglob(".*.tmp*"):
-        match = _TEMP_NAME.match(tmp.name)
-        if match and tmp.is_file() and not _alive(int(match["pid"])):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
+    return _remove_dead(folder.rglob(".*.tmp*"))
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:

@@ -8,6 +8,7 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 
@@ -215,3 +216,33 @@ def compare_results(old_json: Path, rows: list[dict]) -> list[str]:
         if b_psnr is not None and n_psnr is not None and n_psnr < b_psnr - PSNR_DROP:
             found.append(f"{label}: PSNR {b_psnr:.2f} -> {n_psnr:.2f} dB")
     return found
+
+
+def pipeline_row(row: dict) -> dict:
+    """A benchmark row in the vocabulary of pipeline.json (the pipeline's and the student recipe's)."""
+    return {"variant": row["variant"], "backend": row["backend"], "precision": row["precision"],
+            "status": row["status"], "fps": row.get("fps"), "speedup": row.get("speedup_vs_original"),
+            "psnr_db": row.get("psnr_db"), "psnr_min_db": row.get("psnr_min_db"), "ssim": row.get("ssim"),
+            "size_mb": row.get("file_mb"), "gmacs": row.get("gmacs"), "photos": row.get("photos"),
+            "reason": row.get("reason", "")}
+
+
+def format_number(value: Any, fmt: str = "{:.2f}") -> str:
+    return "" if value is None else fmt.format(value)
+
+
+def benchmark_lines(rows: list[dict]) -> list[str]:
+    """The Markdown table of pipeline rows (``pipeline_row``)."""
+    num = format_number
+    lines = ["| variant | backend | precision | fps | speedup | PSNR dB (worst) | SSIM | MB | GMACs |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"| {r['variant']} | {r['backend']} | {r['precision']} | {r['status']}: {r['reason']} "
+                         "| | | | | |")
+            continue
+        psnr = "identical" if r["psnr_db"] is None else f"{r['psnr_db']:.2f} ({num(r['psnr_min_db'])})"
+        lines.append(f"| {r['variant']} | {r['backend']} | {r['precision']} | {num(r['fps'])} | "
+                     f"{num(r['speedup'])} | {psnr} | {num(r['ssim'], '{:.4f}')} | {num(r['size_mb'])} | "
+                     f"{num(r['gmacs'])} |")
+    return lines

@@ -10,13 +10,12 @@ their rows.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from animegan_deploy.errors import MissingDependencyError, UserError
-from animegan_deploy.sidecar import file_sha256, read_sidecar
+from animegan_deploy.sidecar import read_sidecar
 
 
 @dataclass
@@ -40,11 +39,6 @@ def sidecar_of(path: Path, verify: bool = False) -> dict:
         return {}
 
 
-@functools.lru_cache(maxsize=8)
-def _sha256(path: Path, mtime_ns: int, size: int) -> str:
-    return file_sha256(path)  # keyed on mtime and size: every builder asks about the same checkpoint
-
-
 def _built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = None, config: object = None) -> bool:
     """``path`` exists and its sidecar says it was made from exactly this checkpoint (at this input shape, with
     these settings: an INT8 file calibrated another way is not the one asked for)."""
@@ -58,8 +52,9 @@ def _built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = No
 
         if canonical_json(meta.get("config")) != canonical_json(config):
             return False
-    stat = checkpoint.stat()
-    return (meta.get("source") or {}).get("sha256") == _sha256(checkpoint, stat.st_mtime_ns, stat.st_size)
+    from animegan_deploy.pipeline.cache import content_hash  # memoized: every builder asks about one checkpoint
+
+    return (meta.get("source") or {}).get("sha256") == content_hash(checkpoint)
 
 
 def user_variant(spec: str) -> Variant:

@@ -21,6 +21,8 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 
 
+from animegan_deploy.benchmarks.report import benchmark_lines, pipeline_row
+
 from .student import StudentConfig, make_student
 
 TFLITE_KINDS = ("float32", "float16", "full_integer_quant")
@@ -169,7 +171,7 @@ def run_student_recipe(teacher: str | Path, student_config: StudentConfig, confi
     bench = run_benchmark(teacher, bench_config, out / "benchmark", progress=progress)
     stages.append(StageRecord("benchmark", "ran", round(time.perf_counter() - began, 1),
                               [str(p) for p in bench.files.values()]))
-    rows = [benchmark_row(r) for r in bench.rows]
+    rows = [pipeline_row(r) for r in bench.rows]
     record.update(seconds=round(time.perf_counter() - started, 1), machine=bench.machine,
                   stages=[dataclasses.asdict(s) for s in stages], benchmark=rows,
                   student_int8_vs_fp32_fps=int8_speedup(rows))
@@ -184,16 +186,6 @@ def student_variants(label: str, out: Path, tflite_kinds: tuple[str, ...] = TFLI
              ("onnx int8", out / "student.int8.onnx")]
     files += [(f"tflite {k}", out / "tflite" / f"student_{k}.tflite") for k in tflite_kinds]
     return [f"{label} {kind}={path}" for kind, path in files if path.is_file()]
-
-
-def benchmark_row(row: dict) -> dict:
-    """A benchmark row in pipeline.json's vocabulary."""
-    return {
-        "variant": row["variant"], "backend": row["backend"], "precision": row["precision"], "status": row["status"],
-        "fps": row["fps"], "speedup": row["speedup_vs_original"], "psnr_db": row["psnr_db"],
-        "psnr_min_db": row.get("psnr_min_db"), "ssim": row["ssim"], "size_mb": row["file_mb"],
-        "gmacs": row["gmacs"], "photos": row.get("photos"), "reason": row["reason"],
-    }
 
 
 def int8_speedup(rows: list[dict], fp32: str = "student onnx", int8: str = "student onnx int8") -> float | None:
@@ -212,13 +204,4 @@ def pipeline_markdown(record: dict) -> str:
              "| stage | status | seconds |", "| --- | --- | ---: |"]
     lines += [f"| {s['name']} | {s['status']}{' (' + s['reason'] + ')' if s['reason'] else ''} | {s['seconds']} |"
               for s in record["stages"]]
-    lines += ["", "| variant | backend | precision | fps | speedup | PSNR dB (worst) | SSIM | MB | GMACs |",
-              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in record["benchmark"]:
-        if r["status"] != "ok":
-            lines.append(f"| {r['variant']} | {r['backend']} | {r['precision']} | {r['status']}: {r['reason']} | | | | | |")
-            continue
-        psnr = "identical" if r["psnr_db"] is None else f"{r['psnr_db']:.2f} ({r['psnr_min_db']:.2f})"
-        lines.append(f"| {r['variant']} | {r['backend']} | {r['precision']} | {r['fps']:.2f} | {r['speedup']:.2f} | "
-                     f"{psnr} | {r['ssim']:.4f} | {r['size_mb']:.2f} | {r['gmacs'] if r['gmacs'] is not None else ''} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + benchmark_lines(record["benchmark"])) + "\n"

@@ -31,15 +31,9 @@ class OnnxRuntimeRunner:
         except Exception as exc:  # ORT raises its own exception types for bad files
             label = "in-memory model" if isinstance(path, bytes) else path
             raise UserError(f"{label}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:160]})") from None
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        label = "in-memory model" if isinstance(path, bytes) else path
-        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 4 or len(outputs[0].shape) != 4:
-            raise UserError(f"{label}: the graph has {len(inputs)} input(s) and {len(outputs)} output(s) of shapes "
-                            f"{[i.shape for i in inputs]} -> {[o.shape for o in outputs]}; a generator takes and "
-                            "returns one N x 3 x H x W image (export it with `animegan export onnx`)")
-        if not isinstance(path, bytes):
-            _require_conv(path)
-        node = inputs[0]
+        if not isinstance(path, bytes):  # in-memory models are the project's own (calibration, sensitivity)
+            _require_generator(path)
+        node = self.session.get_inputs()[0]
         self.input_name = node.name
         dims = node.shape
         self.fixed_batch = dims[0] if isinstance(dims[0], int) else None
@@ -51,8 +45,9 @@ class OnnxRuntimeRunner:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
 
-def _require_conv(path: Path) -> None:
-    """A graph without convolutions (e.g. a lone Add) runs, but it is not a generator: refuse it."""
+def _require_generator(path: Path) -> None:
+    """One image in, one image out, convolutions inside: a lone Add or a 2-input graph runs, but is not a
+    generator."""
     import onnx
 
     from animegan_deploy.onnx_checks import check_generator_graph

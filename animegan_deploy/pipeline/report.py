@@ -12,13 +12,14 @@ from typing import Any
 
 from animegan_deploy import __version__
 from animegan_deploy.atomic import atomic_write_json, atomic_write_text
+from animegan_deploy.benchmarks.report import benchmark_lines, format_number as _num
 
 
 def record(run: Any, config: Any) -> dict:
     stages = []
     for s in run.stages:
         entry = {"name": s.name, "status": s.status, "seconds": s.seconds,
-                 "artifacts": [_rel(p, run.out) for p in s.outputs.values()], "metrics": s.metrics, "reason": s.reason}
+                 "artifacts": [relative(p, run.out) for p in s.outputs.values()], "metrics": s.metrics, "reason": s.reason}
         if s.format:
             entry["format"] = s.format
         stages.append(entry)
@@ -27,7 +28,10 @@ def record(run: Any, config: Any) -> dict:
             "benchmark": run.benchmark, "gate": run.gate}
 
 
-def _rel(path: Path, out: Path) -> str:
+def relative(path: Path | None, out: Path) -> str | None:
+    """``path`` relative to the run folder (so a moved folder keeps its record), as given when outside it."""
+    if path is None:
+        return None
     try:
         return str(Path(path).relative_to(out))
     except ValueError:
@@ -41,27 +45,8 @@ def write_reports(run: Any, config: Any) -> dict[str, Path]:
             "html": atomic_write_text(run.out / "report.html", html_report(data, run.out))}
 
 
-def _num(value: Any, fmt: str = "{:.2f}") -> str:
-    return "" if value is None else fmt.format(value)
-
-
 def _stage_label(s: dict) -> str:
     return f"{s['name']} {s['format']}" if s.get("format") else s["name"]
-
-
-def benchmark_lines(rows: list[dict]) -> list[str]:
-    lines = ["| variant | backend | precision | fps | speedup | PSNR dB (worst) | SSIM | MB | GMACs |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in rows:
-        if r["status"] != "ok":
-            lines.append(f"| {r['variant']} | {r['backend']} | {r['precision']} | {r['status']}: {r['reason']} "
-                         "| | | | | |")
-            continue
-        psnr = "identical" if r["psnr_db"] is None else f"{r['psnr_db']:.2f} ({_num(r['psnr_min_db'])})"
-        lines.append(f"| {r['variant']} | {r['backend']} | {r['precision']} | {_num(r['fps'])} | "
-                     f"{_num(r['speedup'])} | {psnr} | {_num(r['ssim'], '{:.4f}')} | {_num(r['size_mb'])} | "
-                     f"{_num(r['gmacs'])} |")
-    return lines
 
 
 def markdown(data: dict) -> str:

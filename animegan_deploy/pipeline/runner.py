@@ -9,6 +9,7 @@ with ``pipeline.json``, ``report.md`` and ``report.html`` (written even when a s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,7 +24,10 @@ from animegan_deploy.atomic import atomic_write_json, remove_dead_temporaries
 from animegan_deploy.errors import MissingDependencyError, UserError
 
 from . import stages as S
-from .cache import cache_key, record_current, stamp_key
+from animegan_deploy.benchmarks.report import pipeline_row
+
+from .cache import cache_key, canonical_json, record_current, stamp_key
+from .report import relative
 from .config import PipelineConfig
 
 STAGE_IDS = ("train", "prune", "distill", "student", "onnx", "quantize", "tflite", "tensorrt", "benchmark", "gate")
@@ -107,7 +111,7 @@ def clean_leftovers(out: Path) -> list[Path]:
     return removed
 
 
-def _plan(config: PipelineConfig, out: Path, source: Path, eval_dir: str) -> list[Planned]:
+def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
     """The enabled stages with their inputs and configs; inputs named ``@stage:label`` are filled in from
     earlier stages' outputs as the run goes."""
     from animegan_deploy.export.onnx_export import OnnxExportConfig
@@ -178,7 +182,7 @@ def run_pipeline(config: PipelineConfig, out: str | Path, *, from_stage: str | N
         raise UserError(f"-o {out}: a file is there; the pipeline writes a folder")
     source = None if config.train.enabled else resolve_weights(config.source.weights)
     eval_dir = config.data.eval_dir or str(default_unseen_photos())
-    plan = _plan(config, out, source, eval_dir)
+    plan = _plan(config, source, eval_dir)
     ids = [p.id for p in plan]
     first = min((ids.index(i) for i in stage_ids_for(from_stage) if i in ids), default=None) if from_stage else None
     last = max((ids.index(i) for i in stage_ids_for(until) if i in ids), default=None) if until else None
@@ -196,7 +200,7 @@ def run_pipeline(config: PipelineConfig, out: str | Path, *, from_stage: str | N
             raise UserError(f"-o {out}: cannot create the folder ({exc.strerror})") from None
         if not os.access(out, os.W_OK):
             raise UserError(f"-o {out}: not writable; choose another folder")
-    with (_Lock(out) if not dry_run else _nullcontext()):
+    with (_Lock(out) if not dry_run else contextlib.nullcontext()):
         if not dry_run:
             clean_leftovers(out)
             (out / ".tmp").mkdir(exist_ok=True)
@@ -214,14 +218,6 @@ def run_pipeline(config: PipelineConfig, out: str | Path, *, from_stage: str | N
 
             write_reports(run, config)
     return run
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _run_stages(plan: list[Planned], run: PipelineRun, out: Path, first: int | None, last: int | None,
@@ -275,7 +271,7 @@ def _run_stages(plan: list[Planned], run: PipelineRun, out: Path, first: int | N
         if stage.id == "benchmark" and result.path is not None and result.path.is_file():
             bench = json.loads(result.path.read_text())
             run.machine = bench.get("machine", {})
-            run.benchmark = [_row(r) for r in bench.get("rows", [])]
+            run.benchmark = [pipeline_row(r) for r in bench.get("rows", [])]
             run.benchmark += [{"variant": r.label, "backend": r.format, "precision": "-", "status": r.status,
                                "fps": None, "speedup": None, "psnr_db": None, "psnr_min_db": None, "ssim": None,
                                "size_mb": None, "gmacs": None, "photos": None, "reason": r.reason}
@@ -353,26 +349,11 @@ def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, pr
     atomic_write_json(folder / RECORD, {
         "stage": stage.id, "section": stage.section, "format": result.format, "status": result.status,
         "cache_key": key, "inputs": {k: str(v) for k, v in inputs.items()},
-        "config": json.loads(_config_json(stage.config)), "path": _rel(result.path, out),
-        "outputs": {k: _rel(v, out) for k, v in result.outputs.items()}, "output_sha256": files,
+        "config": json.loads(canonical_json(stage.config)), "path": relative(result.path, out),
+        "outputs": {k: relative(v, out) for k, v in result.outputs.items()}, "output_sha256": files,
         "metrics": result.metrics, "seconds": result.seconds, "reason": result.reason})
     marker.unlink(missing_ok=True)
     return result
-
-
-def _config_json(config: Any) -> str:
-    from .cache import canonical_json
-
-    return canonical_json(config)
-
-
-def _rel(path: Path | None, out: Path) -> str | None:
-    if path is None:
-        return None
-    try:
-        return str(Path(path).relative_to(out))
-    except ValueError:
-        return str(path)
 
 
 def _from_record(record: dict, out: Path, stage: Planned) -> S.StageResult:
@@ -383,15 +364,6 @@ def _from_record(record: dict, out: Path, stage: Planned) -> S.StageResult:
                          record.get("metrics") or {}, status="cached" if record.get("status") == "ran" else
                          record.get("status", "cached"), seconds=0.0, reason=record.get("reason", ""),
                          format=record.get("format"))
-
-
-def _row(row: dict) -> dict:
-    """A benchmark row in pipeline.json's vocabulary."""
-    return {"variant": row["variant"], "backend": row["backend"], "precision": row["precision"],
-            "status": row["status"], "fps": row.get("fps"), "speedup": row.get("speedup_vs_original"),
-            "psnr_db": row.get("psnr_db"), "psnr_min_db": row.get("psnr_min_db"), "ssim": row.get("ssim"),
-            "size_mb": row.get("file_mb"), "gmacs": row.get("gmacs"), "photos": row.get("photos"),
-            "reason": row.get("reason", "")}
 
 
 def _gate(stage: Planned, run: PipelineRun, out: Path, dry_run: bool) -> S.StageResult:
