@@ -14,7 +14,8 @@ def test_student_pipeline_until_quantize(tmp_path, photo_folders):
     argv[2] = str(ROOT / "pipelines" / "student.toml")
     argv += ["--set", "student.steps=4", "--set", "student.finetune_steps=2", "--set", "student.batch_size=2",
              "--set", "student.crop=32", "--set", "student.fit_photos=2", "--set", "student.eval_size=48",
-             "--set", "student.width=0.5", "--set", "student.checkpoint_every=2", "--until", "quantize"]
+             "--set", "student.width=0.5", "--set", "student.checkpoint_every=2", "--until", "quantize",
+             "--set", "export.formats=[\"onnx\"]"]
     assert main(argv) == 0
     record = json.loads((out / "pipeline.json").read_text())
     names = [s["name"] + (" " + s.get("format", "") if s.get("format") else "") for s in record["stages"]]

@@ -1,7 +1,7 @@
 """``animegan pipeline run``: the stages in order, each reused when its cache key matches, into one folder.
 
-Order: train (optional) -> prune -> distill -> export onnx (the FP32 ONNX quantize calibrates) -> quantize ->
-export tflite -> export tensorrt -> benchmark -> gate. Each stage's record (``DIR/<stage>/stage.json``: cache key,
+Order: train (optional) -> prune -> distill -> student (optional) -> export onnx (the FP32 ONNX quantize
+calibrates) -> export tflite -> quantize -> export tensorrt (its INT8 engine from quantize's file) -> benchmark -> gate. Each stage's record (``DIR/<stage>/stage.json``: cache key,
 outputs with their sha256, metrics) is written last, atomically, so a run killed at any moment and started again
 reuses exactly the stages that finished; a long stage (train, distill) resumes its own checkpoints. The run ends
 with ``pipeline.json``, ``report.md`` and ``report.html`` (written even when a stage or the gate failed).
@@ -30,7 +30,7 @@ from .cache import cache_key, canonical_json, record_current, stamp_key
 from .report import relative
 from .config import PipelineConfig
 
-STAGE_IDS = ("train", "prune", "distill", "student", "onnx", "quantize", "tflite", "tensorrt", "benchmark", "gate")
+STAGE_IDS = ("train", "prune", "distill", "student", "onnx", "tflite", "quantize", "tensorrt", "benchmark", "gate")
 SECTION_OF = {"onnx": "export", "tflite": "export", "tensorrt": "export"}
 RECORD = "stage.json"
 
@@ -141,14 +141,16 @@ def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
     if needs_onnx:
         plan.append(Planned("onnx", "export/onnx", S.onnx_stage, {"model": model},
                             OnnxExportConfig(validate_sizes=((data.size, data.size), (64, 96)))))
-    if config.quantize.enabled:
-        quantize = dataclasses.replace(config.quantize.config, eval_dir=config.quantize.config.eval_dir or eval_dir)
-        plan.append(Planned("quantize", "quantize", S.quantize_stage, {"onnx": "@onnx:onnx fp32"}, quantize))
+    # TFLite does its own integer calibration, so it comes before quantize: a changed [quantize] re-runs
+    # quantize and only what depends on it, all of which follows it
     if "tflite" in export.formats:
         plan.append(Planned("tflite", "export/tflite", S.tflite_stage, {"model": model}, TFLiteConfig(
             size=data.size, precisions=export.tflite_precisions, calib_dir=data.calib_dir, calib_count=data.calib_count,
             calibration=export.tflite_calibration, eval_dir=eval_dir, allow_lossy=True, timeout=export.timeout,
             target_psnr=export.tflite_target_psnr)))
+    if config.quantize.enabled:
+        quantize = dataclasses.replace(config.quantize.config, eval_dir=config.quantize.config.eval_dir or eval_dir)
+        plan.append(Planned("quantize", "quantize", S.quantize_stage, {"onnx": "@onnx:onnx fp32"}, quantize))
     if "tensorrt" in export.formats:
         inputs = {"model": model, "onnx": "@onnx:onnx fp32"}
         if config.quantize.enabled:
