@@ -1,4 +1,4 @@
-"""What the numbers were measured on: CPU model, cores, SIMD flags, an ISA-based FP32 peak, library versions,
+"""What the numbers were measured on: CPU model, cores, SIMD flags, ISA-based FP32 and INT8 peaks, library versions,
 git commit. Written into every benchmark JSON so runs from different machines are never mixed up silently."""
 
 from __future__ import annotations
@@ -42,6 +42,23 @@ def fp32_flops_per_cycle(flags: set[str]) -> int:
     return 8
 
 
+def int8_ops_per_cycle(flags: set[str]) -> int:
+    """INT8 multiply-add operations (2 per MAC) one core can retire per cycle with the best int8 instructions it
+    has: AMX tiles 1024 MACs, AVX-512 VNNI 2 x 64, AVX-VNNI 2 x 32, AVX-512BW without VNNI 2 x 32 (vpmaddubsw +
+    vpmaddwd: two instructions per MAC), AVX2 2 x 16, Arm sdot 2 x 16, plain NEON 2 x 8."""
+    if "amx_int8" in flags:
+        return 2048
+    if "avx512_vnni" in flags:
+        return 256
+    if "avx_vnni" in flags or "avx512bw" in flags:
+        return 128
+    if "avx2" in flags or "asimddp" in flags:
+        return 64
+    if "asimd" in flags:
+        return 32
+    return 16
+
+
 def int8_dot_product(flags: set[str]) -> str | None:
     """The CPU's int8 dot-product instructions (AMX, VNNI, sdot), or None."""
     found = [name for flag, name in INT8_DOT_FLAGS if flag in flags]
@@ -64,6 +81,8 @@ def machine_info() -> dict:
         mhz = float(cpu["cpu MHz"])
     per_cycle = fp32_flops_per_cycle(flags)
     peak = cores * (mhz or 0) / 1e3 * per_cycle
+    int8_per_cycle = int8_ops_per_cycle(flags)
+    int8_peak = cores * (mhz or 0) / 1e3 * int8_per_cycle
     versions = {}
     for lib in LIBRARIES:
         try:
@@ -80,7 +99,9 @@ def machine_info() -> dict:
         "int8_dot_product": int8_dot_product(flags),
         "fp32_flops_per_cycle_per_core": per_cycle,
         "peak_fp32_gflops": round(peak, 1) if peak else None,
-        "peak_note": "ISA estimate: logical cores x clock x FP32 FLOPs/cycle (2 FMA pipes); SMT siblings share "
+        "int8_ops_per_cycle_per_core": int8_per_cycle,
+        "peak_int8_gops": round(int8_peak, 1) if int8_peak else None,
+        "peak_note": "ISA estimate: logical cores x clock x FP32 FLOPs (INT8 ops) per cycle (2 pipes); SMT siblings share "
                      "pipes, so the real peak can be lower",
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),

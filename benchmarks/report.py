@@ -15,7 +15,7 @@ from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_
 TABLE = (("variant", "variant"), ("backend", "backend"), ("where", "where"), ("size", "size"),
          ("threads", "thr"), ("status", "status"), ("latency_ms_median", "median ms"), ("latency_ms_p10", "p10"),
          ("latency_ms_p90", "p90"), ("fps", "fps"), ("speedup_vs_original", "speedup"),
-         ("pct_of_peak", "% FP32 peak"), ("params", "params"), ("gmacs", "GMACs"), ("file_mb", "MB"),
+         ("pct_of_peak", "% of peak"), ("params", "params"), ("gmacs", "GMACs"), ("file_mb", "MB"),
          ("peak_rss_mb", "RSS +MB"), ("psnr_db", "PSNR dB"), ("psnr_min_db", "worst photo dB"), ("ssim", "SSIM"),
          ("pareto", "Pareto"))
 FPS_DROP = 0.10  # a variant slower by more than this fraction is a regression
@@ -32,12 +32,20 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def peak_for_threads(machine: dict, threads: int | None) -> float | None:
-    """The FP32 peak of the cores ``threads`` threads can use."""
-    peak, cores = machine.get("peak_fp32_gflops"), machine.get("logical_cores") or 1
+def peak_for_threads(machine: dict, threads: int | None, precision: str | None = None) -> float | None:
+    """The peak (GFLOP/s, or INT8 GOP/s for an int8 ``precision``) of the cores ``threads`` threads can use."""
+    key = "peak_int8_gops" if is_int8(precision) else "peak_fp32_gflops"
+    peak, cores = machine.get(key), machine.get("logical_cores") or 1
     if not peak:
         return None
     return peak * min(threads or cores, cores) / cores
+
+
+def is_int8(precision: str | None) -> bool:
+    """Whether a variant's arithmetic is integer (its % of peak is then of the INT8 peak)."""
+    from animegan_deploy.export.table import threshold_set
+
+    return precision is not None and threshold_set(precision) in ("int8", "int16x8")
 
 
 def pareto_front(rows: list[dict]) -> set[int]:
@@ -58,11 +66,12 @@ def pareto_front(rows: list[dict]) -> set[int]:
 
 
 def with_peak_share(rows: list[dict], machine: dict) -> list[dict]:
-    """Each measured local row's achieved FP32-equivalent GFLOP/s as % of the FP32 peak of its threads' cores."""
+    """Each measured local row's achieved operations per second as % of the peak of its threads' cores: the INT8
+    peak for integer variants, the FP32 peak for the others (a MAC counts 2 operations either way)."""
     out = []
     for row in rows:
         row = dict(row)
-        peak = peak_for_threads(machine, row.get("threads"))
+        peak = peak_for_threads(machine, row.get("threads"), row.get("precision"))
         if peak and row.get("fps") and row.get("gmacs") and row.get("where") == "local":
             row["pct_of_peak"] = round(100 * row["fps"] * 2 * row["gmacs"] / peak, 1)
         out.append(row)
@@ -89,7 +98,9 @@ def physical_bound(machine: dict, rows: list[dict]) -> list[str]:
         return []
     lines = [f"Physical bound: {machine['cpu']}, {machine['logical_cores']} logical cores at {machine['mhz']} MHz, "
              f"{machine['fp32_flops_per_cycle_per_core']} FP32 FLOPs/cycle/core ({', '.join(machine['flags'])}) "
-             f"= {peak} GFLOP/s FP32 peak ({machine['peak_note']})."]
+             f"= {peak} GFLOP/s FP32 peak; INT8: {machine.get('int8_dot_product') or 'no int8 dot-product instructions'}"
+             f", {machine.get('int8_ops_per_cycle_per_core')} INT8 ops/cycle/core = {machine.get('peak_int8_gops')} "
+             f"GOP/s INT8 peak ({machine['peak_note']}). % of peak: INT8 rows against the INT8 peak, others FP32."]
     for r in originals:
         gflops, usable = 2 * r["gmacs"], peak_for_threads(machine, r["threads"])
         lines.append(f"At {r['size']}x{r['size']} the original needs {gflops:.1f} GFLOPs per frame: with "

@@ -36,8 +36,8 @@ class BenchmarkConfig:
                                        "file)")
     warmup: int = option(1, "untimed runs per variant before timing")
     repeats: int = option(5, "timed runs per variant (round-robin across variants)")
-    photos: str | None = option(None, "photos for PSNR/SSIM vs the original (default: the bundled held-out photos)")
-    photo_count: int = option(3, "at most this many photos for fidelity")
+    photos: str | None = option(None, "photos for PSNR/SSIM vs the original (default: the 15 unseen pictures)")
+    photo_count: int = option(15, "at most this many photos for fidelity")
     tflite_dir: str | None = option("exports/tflite_{size}", "where `make export-tflite` put the TFLite files "
                                     "({size} is replaced); missing files are exported")
     work_dir: str | None = option(None, "where built variants are kept (default: OUTPUT/artifacts)")

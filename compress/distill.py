@@ -38,7 +38,7 @@ HINT_BLOCKS = ("block_a", "block_b", "block_c", "block_d", "block_e")
 class DistillConfig:
     teacher: str | None = option(None, "teacher checkpoint (default: the embedded demo model)")
     photo_dir: str | None = option(None, "training photos (default: the bundled demo photos)")
-    eval_dir: str | None = option(None, "held-out photos for the PSNR/SSIM report (default: bundled held-out photos)")
+    eval_dir: str | None = option(None, "held-out photos for the PSNR/SSIM report (default: the 15 unseen pictures)")
     steps: int = option(600, "optimization steps")
     batch_size: int = option(4, "photos per step")
     crop: int = option(128, "random crop size in pixels")

@@ -39,7 +39,7 @@ class PruneConfig:
     sparsity_scale_lr: float = option(2e-2, "learning rate of the norm scales in sparsity training: |gamma| starts "
                                       "near 1 and must reach < threshold within --sparsity-steps")
     photo_dir: str | None = option(None, "photos for sparsity training (default: the bundled demo photos)")
-    eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs the unpruned model (default: bundled)")
+    eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs the unpruned model (default: the 15 unseen pictures)")
     eval_size: int = option(256, "longest side of held-out photos in the report")
     crop: int = option(128, "sparsity-training crop size")
     batch_size: int = option(4, "sparsity-training batch size")

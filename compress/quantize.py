@@ -75,8 +75,11 @@ class QuantizeConfig:
     percentile: float = option(99.99, "percentile for --method percentile")
     calib_dir: str | None = option(None, "calibration photos (default: the bundled demo training photos)")
     calib_count: int = option(16, "at most this many calibration photos")
+    equalize: bool = option(True, "equalize activation channels before quantizing (exact in float; default model: "
+                            "31.3 -> 35.8 dB on 15 unseen pictures); applies where the FP32 graph is made from a "
+                            "checkpoint (export onnx-int8, the pipeline), not to an ONNX file given to quantize")
     size: int = option(256, "longest side of calibration and evaluation photos (as inference)")
-    eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs FP32 (default: bundled held-out photos)")
+    eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs FP32 (default: the 15 unseen pictures)")
     target_psnr: float | None = option(None, "keep the most sensitive convs in float until this PSNR (dB) vs FP32 is "
                                        "met on the evaluation photos (--eval-dir)")
     sensitivity_size: int = option(128, "longest side used for the per-layer sensitivity pass")
@@ -179,7 +182,8 @@ class QuantizeResult:
         r = self.report
         return [
             f"calibration: {r['calibration_images']} photos, {r['method']}, {r['calibration_seconds']} s",
-            f"INT8 vs FP32 on held-out photos: PSNR {self.fidelity.psnr:.2f} dB, SSIM {self.fidelity.ssim:.4f}; "
+            f"INT8 vs FP32 on {len(self.fidelity.per_image)} held-out photos: PSNR {self.fidelity.psnr:.2f} dB (worst "
+            f"{self.fidelity.psnr_min:.2f}), SSIM {self.fidelity.ssim:.4f}; "
             f"{len(self.float_layers)} conv(s) kept in float",
             f"wrote {self.path}, {r['calibration_cache']}, {r['ranges']} and the report",
         ]
@@ -297,8 +301,8 @@ def quant_markdown(report: dict) -> str:
         f"Method `{report['method']}`, {report['calibration_images']} calibration photos "
         f"({report['calibration_seconds']} s for statistics, {report['threshold_seconds']} s for thresholds, "
         "Q/DQ build and evaluation).",
-        f"Held-out photos ({', '.join(report['eval_photos'])}): PSNR {fid['psnr_db']:.2f} dB, SSIM {fid['ssim']:.4f} "
-        "vs FP32.",
+        f"{len(report['eval_photos'])} held-out photos ({', '.join(report['eval_photos'])}): PSNR "
+        f"{fid['psnr_db']:.2f} dB, worst photo {fid['psnr_min_db']:.2f} dB, SSIM {fid['ssim']:.4f} vs FP32.",
         f"Convs quantized: {report['quantized_convs']}; kept in float: {len(report['float_convs'])}.",
     ]
     if report["sensitivity"]:

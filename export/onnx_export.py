@@ -65,6 +65,10 @@ class OnnxExportConfig:
     align_corners: bool | None = option(None, "override the checkpoint's bilinear upsampling mode")
     precision: Literal["fp32", "fp16"] = option("fp32", "fp16 stores weights and computes in half precision "
                                                 "(inputs/outputs stay float32)")
+    equalize: bool = option(False, "equalize activation channels into the next convs (exact in float; per-tensor "
+                            "INT8 then resolves every channel: for a file that will be quantized)")
+    equalize_photos: str | None = option(None, "photos whose activation ranges --equalize balances (default: the "
+                                         "bundled demo training photos, i.e. the calibration photos)")
 
     def __post_init__(self) -> None:
         if self.opset < MIN_OPSET:
@@ -245,12 +249,27 @@ def validate_against_torch(
     return diffs
 
 
+def _equalize(model: torch.nn.Module, photos: str | None) -> dict[str, tuple[float, float]]:
+    """compress.equalize on ``model`` in place, with ranges from ``photos`` (16 at most, 256 px)."""
+    from animegan_deploy.benchmarks.fidelity import eval_inputs
+    from animegan_deploy.compress.equalize import equalize_channels
+    from animegan_deploy.compress.photos import default_train_photos
+    from animegan_deploy.train.preprocess import list_images
+
+    folder = Path(photos) if photos else default_train_photos()
+    paths = list_images(folder)[:16]
+    if not paths:
+        raise UserError(f"--equalize-photos {folder}: holds no photos")
+    return equalize_channels(model, (torch.from_numpy(x) for _, x in eval_inputs(paths, 256, square=True)))
+
+
 def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | Path) -> OnnxExportResult:
     """Export a generator checkpoint to a validated ONNX file plus its JSON sidecar."""
     started = time.perf_counter()
     output = Path(output)
     loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
     model = deploy_form(loaded.model).eval()  # a student's BatchNorms fold into its convs
+    equalized = _equalize(model, config.equalize_photos) if config.equalize else None
     if config.affine == "conv" or config.staged_mean:
         if config.norm != "explicit":
             raise UserError("--affine conv / --staged-mean: need --norm explicit")
@@ -284,6 +303,8 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
         "onnx": onnx.__version__,
         "torch": torch.__version__,
     }
+    if equalized is not None:
+        metrics["equalized_widest_over_median_channel"] = equalized
     sidecar = write_sidecar(output, "onnx", source=loaded.path, config=config, metrics=metrics,
                             extra={"generator": loaded.model.describe(), "style": loaded.info.style,
                                    "precision": config.precision, "backend": "onnxruntime"})

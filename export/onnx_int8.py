@@ -18,7 +18,9 @@ __all__ = ["QuantizeConfig", "export_onnx_int8"]
 def export_onnx_int8(checkpoint: str | Path, config: QuantizeConfig, output: str | Path, progress: bool = True) -> QuantizeResult:
     checkpoint = Path(checkpoint)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export_onnx(checkpoint, OnnxExportConfig(validate_sizes=((64, 64),)), Path(tmp) / "fp32.onnx").path
+        onnx_config = OnnxExportConfig(validate_sizes=((64, 64),), equalize=config.equalize,
+                                       equalize_photos=config.calib_dir)
+        fp32 = export_onnx(checkpoint, onnx_config, Path(tmp) / "fp32.onnx").path
         reference = torch_model_fn(load_generator(checkpoint).model)
         result = quantize_onnx(fp32, config, output, reference=reference, progress=progress, provenance=checkpoint)
     return result

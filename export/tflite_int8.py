@@ -103,10 +103,10 @@ class Calibration:
         builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
         return bytes(builder.Output())
 
-    def quantize(self, method: str, io: str = "int8", float_ops: Sequence[str] = ()) -> bytes:
+    def quantize(self, method: str, io: str = "int8", float_nodes: Sequence[str] = ()) -> bytes:
         """An integer model (weights per channel) with int8 or float32 input and output; every op int8 except
-        the op types in ``float_ops`` (TFLite builtin names, e.g. MEAN), which stay float between
-        dequantize/quantize pairs."""
+        the ops whose output tensors are named in ``float_nodes`` (see ``fallback_nodes``), which stay float
+        between dequantize/quantize pairs."""
         import tensorflow as tf
         from tensorflow.lite.python import convert
 
@@ -115,18 +115,76 @@ class Calibration:
         dtype = tf.int8 if io == "int8" else tf.float32
         # as TFLiteConverter calls it: the input/output types decide the model's edges
         return convert.mlir_quantize(self.calibrated_model(method), input_data_type=dtype, output_data_type=dtype,
-                                     denylisted_ops=list(float_ops) or None)
+                                     denylisted_nodes=list(float_nodes) or None)
 
 
-# Op types kept float by --target-psnr, one rung at a time, in the order of measured gain on the default model at
-# 256 (15 unseen pictures, full-integer, mean-minmax): none 28.4 dB, the norms' statistics 29.0, the whole
-# normalization 30.9, plus the residual adds 32.1. Each rung costs speed (float ops and Q/DQ pairs around them).
-FALLBACK_LADDER: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("none", ()),
-    ("norm statistics", ("MEAN", "RSQRT")),
-    ("normalization", ("MEAN", "SUB", "MUL", "RSQRT")),
-    ("normalization and residual adds", ("MEAN", "SUB", "MUL", "RSQRT", "ADD")),
+# What --target-psnr keeps in float, one rung at a time (each rung includes the ones before). Every
+# normalization's statistics are one scalar per photo whose value spans a decade across photos (a low-contrast
+# photo has a small variance and a large 1/sigma): a fixed int8 scale cannot hold 1/sigma for all of them (its
+# int8 RSQRT output measured 17.6 dB on the first layer). The normalized map itself has a stable range.
+# Measured on the default model at 256 (15 unseen pictures, full-integer, mean-minmax): every op int8 28.40 dB;
+# statistics float 32.08; plus each norm's scale/shift and LeakyReLU 33.94. Each rung costs speed.
+FALLBACK_LADDER: tuple[tuple[str, int], ...] = (
+    ("nothing", 0),
+    ("normalization statistics", 1),
+    ("normalization statistics, scale/shift and activation", 2),
 )
+STATISTIC_OPS = frozenset({"MEAN", "SUB", "MUL", "SQUARED_DIFFERENCE", "RSQRT", "SQRT", "DIV"})
+
+
+def _graph(float_model: bytes):
+    """(operators as (op type, input tensor ids, output tensor ids), tensor names) of a TFLite model."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAsModel(float_model, 0)
+    graph = model.Subgraphs(0)
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        codes.append(names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM"))
+    ops = []
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        ops.append((codes[op.OpcodeIndex()], [int(t) for t in op.InputsAsNumpy()], [int(t) for t in op.OutputsAsNumpy()]))
+    tensor_names = [graph.Tensors(i).Name().decode() for i in range(graph.TensorsLength())]
+    return ops, tensor_names, {int(t) for t in graph.InputsAsNumpy()}
+
+
+def fallback_nodes(float_model: bytes, level: int) -> list[str]:
+    """Output tensor names of the ops a fallback ``level`` keeps float: 1 = the normalizations' statistics
+    (mean, centering, square, variance + eps, rsqrt, the normalizing multiply); 2 = also each norm's per-channel
+    scale/shift (a 1x1 depthwise conv fed by a statistic op) and the LeakyReLU that follows it."""
+    if level <= 0:
+        return []
+    ops, names, graph_inputs = _graph(float_model)
+    produced = graph_inputs | {t for _, _, outputs in ops for t in outputs}
+    producer_of: dict[int, int] = {}
+    chosen: set[int] = set()
+    for index, (kind, inputs, outputs) in enumerate(ops):
+        for t in outputs:
+            producer_of[t] = index
+        src = producer_of.get(inputs[0]) if inputs else None
+        if kind in STATISTIC_OPS:
+            chosen.add(index)
+        elif kind == "ADD" and any(t >= 0 and t not in produced for t in inputs[1:]):  # variance + eps
+            chosen.add(index)
+        elif level >= 2 and kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and src in chosen \
+                and ops[src][0] in STATISTIC_OPS:  # the scale/shift of a normalized map
+            chosen.add(index)
+        elif level >= 2 and kind == "LEAKY_RELU" and src in chosen:
+            chosen.add(index)
+    return [names[t] for index in sorted(chosen) for t in ops[index][2]]
+
+
+def op_counts(float_model: bytes, nodes: Sequence[str]) -> dict[str, int]:
+    """How many ops of each type ``nodes`` names (what a sidecar records of a fallback)."""
+    ops, names, _ = _graph(float_model)
+    wanted, counts = set(nodes), {}
+    for kind, _, outputs in ops:
+        if any(names[t] in wanted for t in outputs):
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def int16x8(float_model: bytes, images: np.ndarray, progress: bool = True) -> bytes:

@@ -12,7 +12,7 @@ import json
 import pytest
 from safetensors import safe_open
 
-from animegan_deploy.compress.photos import default_eval_photos, default_train_photos
+from animegan_deploy.compress.photos import default_train_photos, heldout_photos
 from animegan_deploy.models.checkpoints import load_generator
 from animegan_deploy.models.hub import DEFAULT_CHECKPOINT, WEIGHTS_DIR, default_checkpoint
 from animegan_deploy.train.evaluate import StyleEvalConfig, evaluate_style
@@ -32,7 +32,7 @@ def test_default_is_a_full_width_public_format_generator(public_format):
 
 
 def test_default_learned_the_style_on_held_out_photos():
-    photos = default_eval_photos()
+    photos = heldout_photos()
     style = default_train_photos().parent / "style"
     report = evaluate_style(DEFAULT_CHECKPOINT, INIT, photos, style, StyleEvalConfig(size=256))
     assert report["style_loss_reduction"] >= 0.30

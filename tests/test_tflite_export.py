@@ -98,7 +98,7 @@ def test_sidecars_and_report_describe_each_file(exported, tiny_checkpoint):
 def test_a_failed_precision_keeps_the_others(tmp_path, tiny_checkpoint, photo_folders, monkeypatch):
     from animegan_deploy.export import tflite_int8
 
-    def quantizer_crashes(self, method, io="int8", float_ops=()):
+    def quantizer_crashes(self, method, io="int8", float_nodes=()):
         raise RuntimeError("simulated quantizer crash")
 
     monkeypatch.setattr(tflite_int8.Calibration, "quantize", quantizer_crashes)

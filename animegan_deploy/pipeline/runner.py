@@ -140,7 +140,9 @@ def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
     needs_onnx = "onnx" in export.formats or config.quantize.enabled or "tensorrt" in export.formats
     if needs_onnx:
         plan.append(Planned("onnx", "export/onnx", S.onnx_stage, {"model": model},
-                            OnnxExportConfig(validate_sizes=((data.size, data.size), (64, 96)))))
+                            OnnxExportConfig(validate_sizes=((data.size, data.size), (64, 96)),
+                                             equalize=config.quantize.enabled and config.quantize.config.equalize,
+                                             equalize_photos=data.calib_dir)))
     # TFLite does its own integer calibration, so it comes before quantize: a changed [quantize] re-runs
     # quantize and only what depends on it, all of which follows it
     if "tflite" in export.formats:
