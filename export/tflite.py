@@ -20,8 +20,8 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -289,7 +289,8 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                     extra["calibration"] = config.calibration
                     extra["float_fallback"], extra["float_ops"] = builder.fallback.get(kind, ("nothing", {}))
                 elif kind == "int16x8_quant":
-                    extra["calibration"] = "minmax (int16 activations)"
+                    extra["calibration"] = "minmax (int16 activations)" + (
+                        ", photos + augmented copies" if config.calib_augment != "none" else "")
                 write_sidecar(final, "tflite", source=checkpoint, config=config, metrics={
                     "psnr_db_vs_torch_fp32": record.psnr_db, "ssim_vs_torch_fp32": record.ssim,
                     "size_mb": record.size_mb, "convert_seconds": record.convert_seconds,
