@@ -86,7 +86,7 @@ def test_sidecars_and_report_describe_each_file(exported, tiny_checkpoint):
         assert meta["normalization"].startswith("[-1,1]")
         assert meta["source"]["path"].endswith(tiny_checkpoint.name)
         assert meta["metrics"]["psnr_db_vs_torch_fp32"] == record.psnr_db
-        expected = {"int16x8_quant": "minmax (int16 activations)"}.get(
+        expected = {"int16x8_quant": "minmax (int16 activations), photos + augmented copies"}.get(
             record.kind, "mean-minmax" if record.kind in tfl.CALIBRATED else None)
         assert meta.get("calibration") == expected
     report = json.loads(exported.report.read_text())
