@@ -439,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default=None,
                    help="FP32 torch checkpoint to measure fidelity against (default: the FP32 ONNX itself)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_config_arguments(p, QuantizeConfig)
+    # equalization rewrites the torch model before export: an ONNX file given here is past that point
+    add_config_arguments(p, QuantizeConfig, skip=("equalize",))
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("check-fidelity", help="PSNR/SSIM of an exported variant vs the FP32 torch model, gated",

@@ -61,6 +61,36 @@ def eval_inputs(paths: Sequence[Path], size: int, square: bool = False) -> list[
     return out
 
 
+def photo_inputs(folder: Path, size: int, count: int | None = None, square: bool = False,
+                 argument: str = "") -> list[tuple[str, np.ndarray]]:
+    """The first ``count`` photos of ``folder`` (all when None) loaded as :func:`eval_inputs` does; a folder
+    without photos is a user error naming ``argument`` (the option that chose the folder)."""
+    from animegan_deploy.errors import UserError
+    from animegan_deploy.train.preprocess import list_images
+
+    paths = list_images(Path(folder))
+    if not paths:
+        raise UserError(f"{argument + ' ' if argument else ''}{folder}: holds no photos; pass a folder of "
+                        ".jpg/.png photos")
+    return eval_inputs(paths[:count] if count else paths, size, square=square)
+
+
+def memoized(model: Model) -> Model:
+    """``model`` that remembers its output for each input it has seen (keyed by the input's bytes): a reference
+    compared with many candidates runs once per photo."""
+    import hashlib
+
+    outputs: dict[bytes, np.ndarray] = {}
+
+    def run(x: np.ndarray) -> np.ndarray:
+        key = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16).digest() + bytes(str(x.shape), "ascii")
+        if key not in outputs:
+            outputs[key] = model(x)
+        return outputs[key]
+
+    return run
+
+
 def compare(reference: Model, candidate: Model, inputs: Sequence[tuple[str, np.ndarray]]) -> Fidelity:
     """PSNR/SSIM of ``candidate``'s outputs against ``reference``'s on the same inputs."""
     rows = []

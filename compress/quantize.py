@@ -23,11 +23,10 @@ from tqdm import tqdm
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 from animegan_deploy.backends.onnxruntime_backend import OnnxRuntimeRunner
-from animegan_deploy.benchmarks.fidelity import Fidelity, compare, eval_inputs
+from animegan_deploy.benchmarks.fidelity import Fidelity, compare, photo_inputs
 from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.sidecar import write_sidecar
-from animegan_deploy.train.preprocess import list_images
 
 from .calibration import METHODS, Calibration, collect_statistics, float_tensors
 from .trt_cache import write_cache
@@ -189,13 +188,6 @@ class QuantizeResult:
         ]
 
 
-def _images(folder: Path, size: int, count: int | None = None) -> list[tuple[str, np.ndarray]]:
-    paths = list_images(folder)
-    if not paths:
-        raise UserError(f"{folder}: holds no photos")
-    return eval_inputs(paths[:count] if count else paths, size)
-
-
 def mixed_precision(model: onnx.ModelProto, amax: dict[str, float], ranking: list[Sensitivity], target: float,
                     inputs, threads: int | None = None, reference=None,
                     placement: str = "tensorrt") -> tuple[list[str], float]:
@@ -228,7 +220,7 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     model = ensure_node_names(load_generator_onnx(source))
     calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
     eval_dir = Path(config.eval_dir) if config.eval_dir else default_eval_photos()
-    calib_images = _images(calib_dir, config.size, config.calib_count)
+    calib_images = photo_inputs(calib_dir, config.size, config.calib_count, argument="--calib-dir")
     convs = conv_nodes(model)
     if calibration is None:
         every = config.cache_all_tensors or config.placement == "onnxruntime"
@@ -238,7 +230,7 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     started = time.perf_counter()
     amax_all = calibration.ranges(config.method, config.percentile)
     amax = amax_all if config.placement == "onnxruntime" else {c.activation: amax_all[c.activation] for c in convs}
-    eval_set = _images(eval_dir, config.size)
+    eval_set = photo_inputs(eval_dir, config.size, argument="--eval-dir")
     reference = reference or session_fn(model, config.threads)
     exclude: list[str] = []
     sensitivity: list[Sensitivity] = []
@@ -246,7 +238,7 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         # rank layers cheaply (small size, calibration photos); then keep the smallest prefix in float that meets
         # the target where it is reported: on the evaluation photos at full size, against the same reference.
         # (Calibration photos are easier: there all-INT8 already met 35 dB while held-out photos gave 31.9.)
-        sens_inputs = _images(calib_dir, config.sensitivity_size, 2)
+        sens_inputs = photo_inputs(calib_dir, config.sensitivity_size, 2, argument="--calib-dir")
         sensitivity = layer_sensitivity(model, amax, sens_inputs, config.threads, progress, config.placement)
         exclude, _ = mixed_precision(model, amax, sensitivity, config.target_psnr, eval_set, config.threads,
                                      reference=reference, placement=config.placement)

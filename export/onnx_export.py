@@ -69,6 +69,7 @@ class OnnxExportConfig:
                             "INT8 then resolves every channel: for a file that will be quantized)")
     equalize_photos: str | None = option(None, "photos whose activation ranges --equalize balances (default: the "
                                          "bundled demo training photos, i.e. the calibration photos)")
+    equalize_count: int = option(16, "at most this many --equalize-photos (as the calibration's --calib-count)")
 
     def __post_init__(self) -> None:
         if self.opset < MIN_OPSET:
@@ -77,6 +78,8 @@ class OnnxExportConfig:
             if height < 16 or width < 16 or height % 4 or width % 4:
                 raise UserError(f"--size/--validate-sizes {height}x{width}: each side must be a multiple of 4, at "
                                 "least 16 (the generator halves the size twice)")
+        if self.equalize_count < 1:
+            raise UserError(f"--equalize-count {self.equalize_count}: must be at least 1")
         if self.tolerance is None:
             self.tolerance = 1e-4 if self.precision == "fp32" else 2e-2
         if not self.dynamic:
@@ -249,18 +252,15 @@ def validate_against_torch(
     return diffs
 
 
-def _equalize(model: torch.nn.Module, photos: str | None) -> dict[str, tuple[float, float]]:
-    """compress.equalize on ``model`` in place, with ranges from ``photos`` (16 at most, 256 px)."""
-    from animegan_deploy.benchmarks.fidelity import eval_inputs
+def _equalize(model: torch.nn.Module, photos: str | None, count: int) -> dict[str, tuple[float, float]]:
+    """compress.equalize on ``model`` in place, with ranges from the first ``count`` of ``photos`` (256 px)."""
+    from animegan_deploy.benchmarks.fidelity import photo_inputs
     from animegan_deploy.compress.equalize import equalize_channels
     from animegan_deploy.compress.photos import default_train_photos
-    from animegan_deploy.train.preprocess import list_images
 
     folder = Path(photos) if photos else default_train_photos()
-    paths = list_images(folder)[:16]
-    if not paths:
-        raise UserError(f"--equalize-photos {folder}: holds no photos")
-    return equalize_channels(model, (torch.from_numpy(x) for _, x in eval_inputs(paths, 256, square=True)))
+    images = photo_inputs(folder, 256, count, square=True, argument="--equalize-photos")
+    return equalize_channels(model, (torch.from_numpy(x) for _, x in images))
 
 
 def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | Path) -> OnnxExportResult:
@@ -269,7 +269,7 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
     output = Path(output)
     loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
     model = deploy_form(loaded.model).eval()  # a student's BatchNorms fold into its convs
-    equalized = _equalize(model, config.equalize_photos) if config.equalize else None
+    equalized = _equalize(model, config.equalize_photos, config.equalize_count) if config.equalize else None
     if config.affine == "conv" or config.staged_mean:
         if config.norm != "explicit":
             raise UserError("--affine conv / --staged-mean: need --norm explicit")

@@ -19,7 +19,7 @@ def export_onnx_int8(checkpoint: str | Path, config: QuantizeConfig, output: str
     checkpoint = Path(checkpoint)
     with tempfile.TemporaryDirectory() as tmp:
         onnx_config = OnnxExportConfig(validate_sizes=((64, 64),), equalize=config.equalize,
-                                       equalize_photos=config.calib_dir)
+                                       equalize_photos=config.calib_dir, equalize_count=config.calib_count)
         fp32 = export_onnx(checkpoint, onnx_config, Path(tmp) / "fp32.onnx").path
         reference = torch_model_fn(load_generator(checkpoint).model)
         result = quantize_onnx(fp32, config, output, reference=reference, progress=progress, provenance=checkpoint)

@@ -63,9 +63,10 @@ class TFLiteConfig:
     threads: int = option(2, "LiteRT interpreter threads for the check")
     timeout: int = option(1800, "seconds one onnx2tf run may take")
     target_psnr: float | None = option(None, "integer files: keep the normalizations' ops in float, one rung of "
-                                       "tflite_int8.FALLBACK_LADDER at a time, until this PSNR (dB) vs torch is met "
-                                       "on the evaluation photos (default: the kind's threshold, int8 30 dB; 0: every "
-                                       "op int8); the float ops are recorded in the sidecar")
+                                       "tflite_int8.FALLBACK_LADDER at a time, then the convs that gain most in "
+                                       "float (measured one by one), until this PSNR (dB) vs torch is met on the "
+                                       "evaluation photos (default: the kind's threshold, int8 30 dB; 0: every op "
+                                       "int8); the float ops are recorded in the sidecar")
 
     def __post_init__(self) -> None:
         if isinstance(self.precisions, str):
@@ -149,13 +150,9 @@ def require_converter() -> None:
 def calibration_array(folder: Path, size: int, count: int) -> np.ndarray:
     """N x size x size x 3 float32 in the model's [-1, 1] input range: photos resized as inference does (center
     crop), NHWC like the TFLite input."""
-    from animegan_deploy.benchmarks.fidelity import eval_inputs
-    from animegan_deploy.train.preprocess import list_images
+    from animegan_deploy.benchmarks.fidelity import photo_inputs
 
-    paths = list_images(folder)[:count]
-    if not paths:
-        raise UserError(f"--calib-dir {folder}: holds no photos")
-    batch = np.concatenate([x for _, x in eval_inputs(paths, size, square=True)])  # NCHW [-1, 1]
+    batch = np.concatenate([x for _, x in photo_inputs(folder, size, count, square=True, argument="--calib-dir")])
     return np.ascontiguousarray(batch.transpose(0, 2, 3, 1), dtype=np.float32)
 
 
@@ -210,11 +207,10 @@ def remove_dead_work_folders() -> list[Path]:
 def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Path) -> TFLiteResult:
     """Write ``output``/<stem>_<kind>.tflite for each requested kind, with sidecars and a fidelity report."""
     require_converter()
-    from animegan_deploy.benchmarks.fidelity import eval_inputs
+    from animegan_deploy.benchmarks.fidelity import memoized, photo_inputs
     from animegan_deploy.compress.photos import default_eval_photos, default_train_photos
     from animegan_deploy.compress.report import torch_model_fn
     from animegan_deploy.models.checkpoints import load_generator
-    from animegan_deploy.train.preprocess import list_images
 
     from .onnx_export import OnnxExportConfig, export_onnx
 
@@ -223,12 +219,9 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     folder.mkdir(parents=True, exist_ok=True)
     stem = checkpoint.stem
     files = {kind: TFLiteFile(kind, PRECISIONS[kind][0]) for kind in config.precisions}
-    reference = torch_model_fn(load_generator(checkpoint).model)
+    reference = memoized(torch_model_fn(load_generator(checkpoint).model))  # compared with many candidates
     eval_dir = Path(config.eval_dir) if config.eval_dir else default_eval_photos()
-    eval_paths = list_images(eval_dir)
-    if not eval_paths:
-        raise UserError(f"--eval-dir {eval_dir}: holds no photos")
-    eval_set = eval_inputs(eval_paths, config.size, square=True)
+    eval_set = photo_inputs(eval_dir, config.size, square=True, argument="--eval-dir")
     s = config.size
     images = None
     if any(kind in CALIBRATED or kind == "int16x8_quant" for kind in files):
@@ -256,7 +249,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         produced_dir = workdir / "out"
         float_file = produced_dir / f"{stem}_float32.tflite"
         builder = _IntegerBuilder(float_file, produced_dir, config, images,
-                                  lambda path: _psnr_of(path, reference, eval_set, config))
+                                  lambda path, photos=None: _psnr_of(path, reference, photos or eval_set, config))
         for kind, record in files.items():
             produced = produced_dir / f"{stem}_{kind}.tflite"
             if kind in FLOAT_RUN:
@@ -271,7 +264,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                 try:
                     record.convert_seconds = builder.build(kind, produced)
                     if kind in builder.fallback:
-                        record.float_fallback = builder.fallback[kind][0]
+                        record.float_fallback = builder.fallback[kind].label
                 except Exception as exc:  # one failed precision never loses the others
                     record.status, record.reason = "failed", f"{kind} quantization failed: {_first_line(exc)}"
                     continue
@@ -287,7 +280,10 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                          "input": INPUT_NAME, "output": "output"}
                 if kind in CALIBRATED:
                     extra["calibration"] = config.calibration
-                    extra["float_fallback"], extra["float_ops"] = builder.fallback.get(kind, ("nothing", {}))
+                    fallback = builder.fallback.get(kind, Fallback("nothing", {}))
+                    extra["float_fallback"], extra["float_ops"] = fallback.label, fallback.op_counts
+                    if fallback.convs:
+                        extra["float_convs"] = fallback.convs
                 elif kind == "int16x8_quant":
                     extra["calibration"] = "minmax (int16 activations)" + (
                         ", photos + augmented copies" if config.calib_augment != "none" else "")
@@ -304,18 +300,30 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     return result
 
 
+@dataclass
+class Fallback:
+    """What an integer file keeps in float: the ladder's rung (plus convs past it), op type -> count, and the
+    convs chosen by measured gain (their output tensor names, most gain first)."""
+
+    label: str
+    op_counts: dict[str, int]
+    convs: list[str] = field(default_factory=list)
+
+
 class _IntegerBuilder:
     """Writes the quantized kinds from onnx2tf's float outputs; the calibration is run once, when first needed."""
 
     def __init__(self, float_file: Path, produced_dir: Path, config: TFLiteConfig, images: np.ndarray | None,
                  psnr_of=None) -> None:
         """``images``: the calibration photos, N x H x W x 3 in the model's [-1, 1] input range; ``psnr_of``:
-        file -> PSNR vs torch on the evaluation photos (what --target-psnr is judged by)."""
+        (file, photos=None) -> PSNR vs torch on ``photos`` (NCHW inputs as eval_inputs makes them), by default
+        the evaluation photos (what --target-psnr is judged by)."""
         self.float_file, self.produced_dir, self.config, self.images = float_file, produced_dir, config, images
         self.psnr_of = psnr_of
         self.calibration = None
+        self.graph = None  # tflite_int8.FloatGraph of the float file, parsed with the calibration
         self.calibration_seconds = 0.0
-        self.fallback: dict[str, tuple[str, dict[str, int]]] = {}  # kind -> (rung, op type -> count kept float)
+        self.fallback: dict[str, Fallback] = {}
 
     def build(self, kind: str, target: Path) -> float:
         """Write ``kind`` to ``target``; returns the seconds it took (a shared calibration counted in each)."""
@@ -332,23 +340,59 @@ class _IntegerBuilder:
         if self.calibration is None:
             images = augmented_calibration(self.images) if self.config.calib_augment == "all" else self.images
             self.calibration = tflite_int8.Calibration(self.float_file.read_bytes(), images)
+            self.graph = tflite_int8.FloatGraph.parse(self.float_file.read_bytes())
             self.calibration_seconds = time.perf_counter() - started
             started = time.perf_counter()
         goal = self.target(kind)
-        float_model = self.float_file.read_bytes()
         ladder = tflite_int8.FALLBACK_LADDER if goal > 0 else tflite_int8.FALLBACK_LADDER[:1]
-        for label, level in ladder:  # the first rung that meets the target (the last one otherwise)
-            nodes = tflite_int8.fallback_nodes(float_model, level)
-            target.write_bytes(self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind],
-                                                         float_nodes=nodes))
-            self.fallback[kind] = (label, tflite_int8.op_counts(float_model, nodes))
+        for label, level in ladder:  # the first rung that meets the target
+            nodes = self.graph.fallback_nodes(level)
+            target.write_bytes(self._quantize(kind, nodes))
+            self.fallback[kind] = Fallback(label, self.graph.op_counts(nodes))
             if goal <= 0:
                 break
             psnr = self.psnr_of(target)
             print(f"{kind} with {label} in float: {psnr:.2f} dB (target {goal:g})", file=sys.stderr)
             if psnr >= goal:
                 break
+        else:  # past the last rung: the convs that gain most when float, as few as meet the target
+            self._sensitive_convs(kind, target, label, nodes, goal)
         return round(time.perf_counter() - started + self.calibration_seconds, 1)
+
+    def _quantize(self, kind: str, float_nodes: list[str]) -> bytes:
+        return self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind], float_nodes=float_nodes)
+
+    def _sensitive_convs(self, kind: str, target: Path, label: str, nodes: list[str], goal: float) -> None:
+        """Rank the remaining convs by the PSNR each gains alone in float (on a few calibration photos: every
+        third, 4 at most), then keep the fewest leading ones in float that meet ``goal`` on the evaluation
+        photos (bisection over the ranking: a handful of evaluations)."""
+        from . import tflite_int8
+
+        sample = [(f"calibration photo {i}", np.ascontiguousarray(self.images[i : i + 1].transpose(0, 3, 1, 2)))
+                  for i in range(0, len(self.images), 3)][:4]
+        probe = target.with_name(target.stem + ".probe.tflite")
+
+        def score(float_nodes: list[str]) -> float:
+            probe.write_bytes(self._quantize(kind, float_nodes))
+            return self.psnr_of(probe, sample)
+
+        candidates = self.graph.convs(besides=nodes)
+        ranking = [name for name, _ in tflite_int8.rank_by_gain(nodes, candidates, score, progress=True)]
+        probe.unlink(missing_ok=True)
+        measured: dict[int, float] = {}
+
+        def meets(k: int) -> bool:
+            target.write_bytes(self._quantize(kind, [*nodes, *ranking[:k]]))
+            measured[k] = self.psnr_of(target)
+            print(f"{kind} with {label} + {k} of {len(ranking)} convs in float: {measured[k]:.2f} dB (target "
+                  f"{goal:g})", file=sys.stderr)
+            return measured[k] >= goal
+
+        k = tflite_int8.smallest_prefix(ranking, meets)
+        float_nodes = [*nodes, *ranking[:k]]
+        target.write_bytes(self._quantize(kind, float_nodes))  # the bisection's last file may be another k
+        self.fallback[kind] = Fallback(f"{label} + {k} of {len(ranking)} convs (by measured gain)",
+                                       self.graph.op_counts(float_nodes), ranking[:k])
 
     def target(self, kind: str) -> float:
         """The PSNR the fallback ladder aims at: --target-psnr, else the kind's threshold (0: no fallback)."""

@@ -18,7 +18,7 @@ because they are not public API) and edits the logged ranges in between through 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +105,7 @@ class Calibration:
 
     def quantize(self, method: str, io: str = "int8", float_nodes: Sequence[str] = ()) -> bytes:
         """An integer model (weights per channel) with int8 or float32 input and output; every op int8 except
-        the ops whose output tensors are named in ``float_nodes`` (see ``fallback_nodes``), which stay float
+        the ops whose output tensors are named in ``float_nodes`` (see ``FloatGraph.fallback_nodes``), which stay float
         between dequantize/quantize pairs."""
         import tensorflow as tf
         from tensorflow.lite.python import convert
@@ -123,68 +123,112 @@ class Calibration:
 # photo has a small variance and a large 1/sigma): a fixed int8 scale cannot hold 1/sigma for all of them (its
 # int8 RSQRT output measured 17.6 dB on the first layer). The normalized map itself has a stable range.
 # Measured on the default model at 256 (15 unseen pictures, full-integer, mean-minmax): every op int8 28.40 dB;
-# statistics float 32.08; plus each norm's scale/shift and LeakyReLU 33.94. Each rung costs speed.
+# statistics float 32.08; plus each norm's scale/shift and LeakyReLU 33.94. Each rung costs speed. Past the last
+# rung, :func:`smallest_prefix` keeps convs float in the order :func:`rank_by_gain` measured (35.48 dB with 8 of
+# 25 convs float; 37.42 with all 25).
 FALLBACK_LADDER: tuple[tuple[str, int], ...] = (
     ("nothing", 0),
     ("normalization statistics", 1),
     ("normalization statistics, scale/shift and activation", 2),
 )
 STATISTIC_OPS = frozenset({"MEAN", "SUB", "MUL", "SQUARED_DIFFERENCE", "RSQRT", "SQRT", "DIV"})
+CONV_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"})
 
 
-def _graph(float_model: bytes):
-    """(operators as (op type, input tensor ids, output tensor ids), tensor names) of a TFLite model."""
-    from tensorflow.lite.python import schema_py_generated as schema
+@dataclass
+class FloatGraph:
+    """A float TFLite model's operators (op type, input tensor ids, output tensor ids) and tensor names, parsed
+    once and shared by every fallback decision."""
 
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    model = schema.Model.GetRootAsModel(float_model, 0)
-    graph = model.Subgraphs(0)
-    codes = []
-    for i in range(model.OperatorCodesLength()):
-        code = model.OperatorCodes(i)
-        codes.append(names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM"))
-    ops = []
-    for i in range(graph.OperatorsLength()):
-        op = graph.Operators(i)
-        ops.append((codes[op.OpcodeIndex()], [int(t) for t in op.InputsAsNumpy()], [int(t) for t in op.OutputsAsNumpy()]))
-    tensor_names = [graph.Tensors(i).Name().decode() for i in range(graph.TensorsLength())]
-    return ops, tensor_names, {int(t) for t in graph.InputsAsNumpy()}
+    ops: list[tuple[str, list[int], list[int]]]
+    names: list[str]
+    inputs: set[int]
+
+    @classmethod
+    def parse(cls, float_model: bytes) -> "FloatGraph":
+        from tensorflow.lite.python import schema_py_generated as schema
+
+        builtin = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+        model = schema.Model.GetRootAsModel(float_model, 0)
+        graph = model.Subgraphs(0)
+        codes = []
+        for i in range(model.OperatorCodesLength()):
+            code = model.OperatorCodes(i)
+            codes.append(builtin.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM"))
+        ops = []
+        for i in range(graph.OperatorsLength()):
+            op = graph.Operators(i)
+            ops.append((codes[op.OpcodeIndex()], [int(t) for t in op.InputsAsNumpy()],
+                        [int(t) for t in op.OutputsAsNumpy()]))
+        names = [graph.Tensors(i).Name().decode() for i in range(graph.TensorsLength())]
+        return cls(ops, names, {int(t) for t in graph.InputsAsNumpy()})
+
+    def fallback_nodes(self, level: int) -> list[str]:
+        """Output tensor names of the ops a fallback ``level`` keeps float: 1 = the normalizations' statistics
+        (mean, centering, square, variance + eps, rsqrt, the normalizing multiply); 2 = also each norm's
+        per-channel scale/shift (a 1x1 depthwise conv fed by a statistic op) and the LeakyReLU that follows it."""
+        if level <= 0:
+            return []
+        ops = self.ops
+        produced = self.inputs | {t for _, _, outputs in ops for t in outputs}
+        producer_of: dict[int, int] = {}
+        chosen: set[int] = set()
+        for index, (kind, inputs, outputs) in enumerate(ops):
+            for t in outputs:
+                producer_of[t] = index
+            src = producer_of.get(inputs[0]) if inputs else None
+            if kind in STATISTIC_OPS:
+                chosen.add(index)
+            elif kind == "ADD" and any(t >= 0 and t not in produced for t in inputs[1:]):  # variance + eps
+                chosen.add(index)
+            elif level >= 2 and kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and src in chosen \
+                    and ops[src][0] in STATISTIC_OPS:  # the scale/shift of a normalized map
+                chosen.add(index)
+            elif level >= 2 and kind == "LEAKY_RELU" and src in chosen:
+                chosen.add(index)
+        return [self.names[t] for index in sorted(chosen) for t in ops[index][2]]
+
+    def convs(self, besides: Sequence[str] = ()) -> list[str]:
+        """Output names of the convolutions not already in ``besides`` (candidates past the last rung)."""
+        taken = set(besides)
+        return [self.names[outputs[0]] for kind, _, outputs in self.ops
+                if kind in CONV_OPS and self.names[outputs[0]] not in taken]
+
+    def op_counts(self, nodes: Sequence[str]) -> dict[str, int]:
+        """How many ops of each type ``nodes`` names (what a sidecar records of a fallback)."""
+        wanted, counts = set(nodes), {}
+        for kind, _, outputs in self.ops:
+            if any(self.names[t] in wanted for t in outputs):
+                counts[kind] = counts.get(kind, 0) + 1
+        return dict(sorted(counts.items()))
 
 
-def fallback_nodes(float_model: bytes, level: int) -> list[str]:
-    """Output tensor names of the ops a fallback ``level`` keeps float: 1 = the normalizations' statistics
-    (mean, centering, square, variance + eps, rsqrt, the normalizing multiply); 2 = also each norm's per-channel
-    scale/shift (a 1x1 depthwise conv fed by a statistic op) and the LeakyReLU that follows it."""
-    if level <= 0:
-        return []
-    ops, names, graph_inputs = _graph(float_model)
-    produced = graph_inputs | {t for _, _, outputs in ops for t in outputs}
-    producer_of: dict[int, int] = {}
-    chosen: set[int] = set()
-    for index, (kind, inputs, outputs) in enumerate(ops):
-        for t in outputs:
-            producer_of[t] = index
-        src = producer_of.get(inputs[0]) if inputs else None
-        if kind in STATISTIC_OPS:
-            chosen.add(index)
-        elif kind == "ADD" and any(t >= 0 and t not in produced for t in inputs[1:]):  # variance + eps
-            chosen.add(index)
-        elif level >= 2 and kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and src in chosen \
-                and ops[src][0] in STATISTIC_OPS:  # the scale/shift of a normalized map
-            chosen.add(index)
-        elif level >= 2 and kind == "LEAKY_RELU" and src in chosen:
-            chosen.add(index)
-    return [names[t] for index in sorted(chosen) for t in ops[index][2]]
+def rank_by_gain(base: Sequence[str], candidates: Sequence[str], score: Callable[[list[str]], float],
+                 progress: bool = False) -> list[tuple[str, float]]:
+    """``candidates`` with the dB each adds when kept float on its own on top of ``base``, largest first;
+    ``score`` quantizes with the given float nodes and measures PSNR (on a few calibration photos)."""
+    from tqdm import tqdm
+
+    reference = score(list(base))
+    gains = [(name, score([*base, name]) - reference)
+             for name in tqdm(candidates, desc="conv sensitivity", unit="conv", disable=not progress,
+                              file=sys.stderr, dynamic_ncols=True)]
+    return sorted(gains, key=lambda g: -g[1])
 
 
-def op_counts(float_model: bytes, nodes: Sequence[str]) -> dict[str, int]:
-    """How many ops of each type ``nodes`` names (what a sidecar records of a fallback)."""
-    ops, names, _ = _graph(float_model)
-    wanted, counts = set(nodes), {}
-    for kind, _, outputs in ops:
-        if any(names[t] in wanted for t in outputs):
-            counts[kind] = counts.get(kind, 0) + 1
-    return dict(sorted(counts.items()))
+def smallest_prefix(ranking: Sequence[str], meets: Callable[[int], bool]) -> int:
+    """The fewest leading entries of ``ranking`` for which ``meets(k)`` holds, by bisection (PSNR grows with k,
+    not strictly: the answer is a k that meets, with k - 1 failing or 0); ``len(ranking)`` when none meets."""
+    lo, hi = 0, len(ranking)  # meets(lo - 1) unknown/false, meets(hi) assumed true
+    if not meets(hi):
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if meets(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
 
 
 def int16x8(float_model: bytes, images: np.ndarray, progress: bool = True) -> bytes:

@@ -98,3 +98,36 @@ def test_equalize_photos_folder_must_hold_photos(tmp_path, tiny_checkpoint):
         export_onnx(tiny_checkpoint, config, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
     np.testing.assert_equal(len(list(tmp_path.iterdir())), 1)
+
+
+def test_equalization_uses_the_calibration_count(tmp_path, photo_folders, monkeypatch):
+    """export onnx-int8 balances channels on the same photos it calibrates on: --calib-count 2 -> 2 photos."""
+    import animegan_deploy.compress.equalize as equalize_module
+    from animegan_deploy.compress.quantize import QuantizeConfig
+    from animegan_deploy.export.onnx_int8 import export_onnx_int8
+
+    seen = []
+    real = equalize_module.equalize_channels
+
+    def counting(model, images, **kwargs):
+        images = list(images)
+        seen.append(len(images))
+        return real(model, images, **kwargs)
+
+    monkeypatch.setattr(equalize_module, "equalize_channels", counting)
+    checkpoint = save_checkpoint(_imbalanced(seed=4), tmp_path / "c.safetensors", style="test")
+    config = QuantizeConfig(calib_dir=str(photo_folders["calib"]), calib_count=2, eval_dir=str(photo_folders["eval"]),
+                            size=48, cache_all_tensors=False)
+    export_onnx_int8(checkpoint, config, tmp_path / "c.int8.onnx", progress=False)
+    assert seen == [2]
+
+
+def test_quantize_of_an_onnx_file_refuses_equalize(capsys):
+    """`animegan quantize` starts from an exported ONNX, past the point where equalization applies: the flag is
+    not offered rather than silently ignored."""
+    from animegan_deploy.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["quantize", "x.onnx", "--no-equalize"])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --no-equalize" in capsys.readouterr().err

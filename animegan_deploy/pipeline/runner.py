@@ -142,7 +142,8 @@ def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
         plan.append(Planned("onnx", "export/onnx", S.onnx_stage, {"model": model},
                             OnnxExportConfig(validate_sizes=((data.size, data.size), (64, 96)),
                                              equalize=config.quantize.enabled and config.quantize.config.equalize,
-                                             equalize_photos=data.calib_dir)))
+                                             equalize_photos=data.calib_dir,
+                                             equalize_count=data.calib_count)))
     # TFLite does its own integer calibration, so it comes before quantize: a changed [quantize] re-runs
     # quantize and only what depends on it, all of which follows it
     if "tflite" in export.formats:
