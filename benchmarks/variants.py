@@ -93,15 +93,26 @@ def _onnx(precision: str) -> Callable[..., list[Variant]]:
     return build
 
 
+# the INT8 ONNX files a benchmark compares: (row name, file suffix, placement); the first is the one TensorRT
+# builds from, the second the one made for ONNX Runtime's CPU provider (one QLinearConv per conv)
+ONNX_INT8_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("onnx int8 q/dq", "int8", "tensorrt"),
+    ("onnx int8 qlinearconv", "int8-ort", "onnxruntime-conv"),
+)
+
+
 def _onnx_int8(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: object) -> list[Variant]:
     from animegan_deploy.compress.quantize import QuantizeConfig
     from animegan_deploy.export.onnx_int8 import export_onnx_int8
 
-    out = workdir / f"{checkpoint.stem}.int8.onnx"
-    config = QuantizeConfig(size=sizes[0])
-    if not _built_from(out, checkpoint, config=config):
-        export_onnx_int8(checkpoint, config, out, progress=False)
-    return [Variant("onnx int8 q/dq", "onnxruntime", "int8", out, checkpoint)]
+    variants = []
+    for name, suffix, placement in ONNX_INT8_ROWS:
+        out = workdir / f"{checkpoint.stem}.{suffix}.onnx"
+        config = QuantizeConfig(size=sizes[0], placement=placement)
+        if not _built_from(out, checkpoint, config=config):
+            export_onnx_int8(checkpoint, config, out, progress=False)
+        variants.append(Variant(name, "onnxruntime", "int8", out, checkpoint))
+    return variants
 
 
 def _tflite_kinds() -> tuple[str, ...]:

@@ -6,6 +6,9 @@ histogram's range, the range doubles and pairs of bins merge (exact, no resampli
 Thresholds (amax, symmetric int8 scale = amax / 127):
 - minmax: the largest |x| seen;
 - percentile: the |x| below which the given percentage of values fall;
+- mean-minmax: each tensor's per-image minimum and maximum, averaged over the images (the range a moving-average
+  observer converges to): an asymmetric range for uint8 activations, and max(|low|, |high|) where a symmetric one
+  is needed. One outlier image does not widen it for all the others;
 - entropy: TensorRT's KL-divergence method (GTC 2017 "8-bit inference with TensorRT"): for each cut-off
   i in 128..2048 bins, fold the outliers into bin i-1, quantize the i bins to 128 levels and expand back,
   and pick the i with the smallest KL(P || Q); amax is the upper edge of bin i-1. Bin 0 (exact zeros)
@@ -26,23 +29,28 @@ from tqdm import tqdm
 
 BINS = 2048
 LEVELS = 128  # positive int8 levels
-Method = Literal["minmax", "entropy", "percentile"]
-METHODS: tuple[str, ...] = ("minmax", "entropy", "percentile")
+Method = Literal["minmax", "entropy", "percentile", "mean-minmax"]
+METHODS: tuple[str, ...] = ("minmax", "entropy", "percentile", "mean-minmax")
 
 
 @dataclass
 class TensorStats:
-    """Running max |x| and histogram of |x| over [0, hist_range] in BINS bins."""
+    """Running max |x| and histogram of |x| over [0, hist_range] in BINS bins, and each update's (image's)
+    signed minimum and maximum."""
 
     amax: float = 0.0
     hist_range: float = 0.0
     hist: np.ndarray = field(default_factory=lambda: np.zeros(BINS, dtype=np.int64))
     count: int = 0
+    lows: list[float] = field(default_factory=list)
+    highs: list[float] = field(default_factory=list)
 
     def update(self, values: np.ndarray) -> None:
         a = np.abs(values.astype(np.float32, copy=False)).ravel()
         if a.size == 0:
             return
+        self.lows.append(float(values.min()))
+        self.highs.append(float(values.max()))
         top = float(a.max())
         self.amax = max(self.amax, top)
         self.count += a.size
@@ -74,6 +82,14 @@ def amax_percentile(stats: TensorStats, percentile: float = 99.99) -> float:
     cdf = np.cumsum(stats.hist) / total
     index = int(np.searchsorted(cdf, percentile / 100.0))
     return float(min(stats.amax, (index + 1) * stats.bin_width))
+
+
+def bounds_mean_minmax(stats: TensorStats) -> tuple[float, float]:
+    """The per-image minimum and maximum averaged over the images (0 is always inside, as integer zero points
+    need)."""
+    if not stats.lows:
+        return -stats.amax, stats.amax
+    return min(0.0, float(np.mean(stats.lows))), max(0.0, float(np.mean(stats.highs)))
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
@@ -124,6 +140,8 @@ def threshold(stats: TensorStats, method: str, percentile: float = 99.99) -> flo
         return amax_entropy(stats)
     if method == "percentile":
         return amax_percentile(stats, percentile)
+    if method == "mean-minmax":
+        return max(abs(v) for v in bounds_mean_minmax(stats))
     raise ValueError(f"unknown calibration method {method!r}; use {', '.join(METHODS)}")
 
 
@@ -148,7 +166,14 @@ class Calibration:
     seconds: float
 
     def ranges(self, method: str, percentile: float = 99.99) -> dict[str, float]:
+        """Symmetric thresholds (amax): what TensorRT's cache and symmetric Q/DQ take."""
         return {name: threshold(s, method, percentile) for name, s in self.stats.items()}
+
+    def bounds(self, method: str, percentile: float = 99.99) -> dict[str, tuple[float, float]]:
+        """(low, high) per tensor: mean-minmax's asymmetric range, +-amax for the symmetric methods."""
+        if method == "mean-minmax":
+            return {name: bounds_mean_minmax(s) for name, s in self.stats.items()}
+        return {name: (-a, a) for name, a in self.ranges(method, percentile).items()}
 
 
 def collect_statistics(model_path: str | Path, images: Iterable[np.ndarray], tensors: list[str] | None = None,

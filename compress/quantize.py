@@ -29,6 +29,7 @@ from animegan_deploy.errors import UserError
 from animegan_deploy.sidecar import write_sidecar
 
 from .calibration import METHODS, Calibration, collect_statistics, float_tensors
+from .prefix_search import smallest_prefix
 from .trt_cache import write_cache
 
 TRT_EXTRA_OPTIONS = {
@@ -48,18 +49,29 @@ class Placement:
     activation_type: str  # onnxruntime.quantization.QuantType member name
     extra_options: dict
     description: str
+    method: str = "percentile"  # the calibration --method defaults to for it
+    every_tensor: bool = True  # quantizes more than conv inputs: needs every tensor's range
 
 
 PLACEMENTS: dict[str, Placement] = {
     # TensorRT's explicit quantization: Q/DQ on Conv inputs only, symmetric int8, biases float
     "tensorrt": Placement(("Conv",), "QInt8", TRT_EXTRA_OPTIONS,
-                          "Q/DQ on Conv inputs only, symmetric int8 (TensorRT builds it strongly typed)"),
+                          "Q/DQ on Conv inputs only, symmetric int8 (TensorRT builds it strongly typed)",
+                          every_tensor=False),
     # ONNX Runtime's CPU kernels: every op with an integer kernel gets Q/DQ on its inputs and output, so
     # Conv (+ its bias) becomes QLinearConv and the activation/add/resize between convs stay in uint8. This is
     # where INT8 pays on a CPU, and only for graphs without a float normalization between convs (students).
     "onnxruntime": Placement(("Conv", "LeakyRelu", "Add", "Resize", "Pad", "Tanh"), "QUInt8",
                              {"WeightSymmetric": True, "ActivationSymmetric": False},
                              "Q/DQ around every op with an ORT integer kernel, uint8 activations (QLinearConv chains)"),
+    # ONNX Runtime's CPU kernels for a generator that normalizes after every conv: Q/DQ on each Conv's input and
+    # output only, so ORT fuses DQ -> Conv -> Q into one QLinearConv (uint8 x int8, its fastest kernel) while the
+    # normalizations, activations and everything between convs stay float. Asymmetric uint8 ranges from the mean
+    # per-photo extremes: conv outputs ahead of a normalization are lopsided (e.g. -14.6..5.3), so a symmetric
+    # range wastes half the levels (default model: percentile +-amax 29.0 dB, mean-minmax 31.3 dB).
+    "onnxruntime-conv": Placement(("Conv",), "QUInt8", {"WeightSymmetric": True, "ActivationSymmetric": False},
+                                  "Q/DQ on each Conv's input and output, uint8 activations (one QLinearConv per "
+                                  "conv, everything between convs float)", method="mean-minmax"),
 }
 
 
@@ -67,10 +79,14 @@ PLACEMENTS: dict[str, Placement] = {
 class QuantizeConfig:
     # percentile by default: on this generator the KL (entropy) method clips the sparse large activations of the
     # residual trunk to a few percent of their range (e.g. 66 -> 4), which image-to-image outputs feel (~26 dB).
-    method: Literal["entropy", "minmax", "percentile"] = option("percentile", "activation range calibration method")
-    placement: Literal["tensorrt", "onnxruntime"] = option(
-        "tensorrt", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT) or onnxruntime "
-        "(every op with an integer kernel: fastest on ORT's CPU provider for a folded student)")
+    method: Literal["entropy", "minmax", "percentile", "mean-minmax"] | None = option(
+        None, "activation range calibration method (default: the placement's: percentile; mean-minmax for "
+        "onnxruntime-conv)")
+    placement: Literal["tensorrt", "onnxruntime", "onnxruntime-conv"] = option(
+        "tensorrt", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT), onnxruntime "
+        "(every op with an integer kernel: fastest on ORT's CPU provider for a folded student) or "
+        "onnxruntime-conv (each conv's input and output: one QLinearConv per conv, the normalizations float; "
+        "ORT's CPU INT8 file for the original architecture)")
     percentile: float = option(99.99, "percentile for --method percentile")
     calib_dir: str | None = option(None, "calibration photos (default: the bundled demo training photos)")
     calib_count: int = option(16, "at most this many calibration photos")
@@ -87,6 +103,10 @@ class QuantizeConfig:
     threads: int | None = option(None, "ONNX Runtime CPU threads")
 
     def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise UserError(f"--placement {self.placement}: use one of {', '.join(PLACEMENTS)}")
+        if self.method is None:
+            self.method = PLACEMENTS[self.placement].method
         if self.method not in METHODS:
             raise UserError(f"--method {self.method}: use one of {', '.join(METHODS)}")
         if not 0 < self.percentile <= 100:
@@ -121,9 +141,10 @@ def ensure_node_names(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def build_qdq(model: onnx.ModelProto, amax: dict[str, float], exclude: list[str] = (), per_channel: bool = True,
-              placement: str = "tensorrt") -> onnx.ModelProto:
-    """Insert Q/DQ pairs where ``placement`` puts them, with the given activation ranges (+-amax)."""
+def build_qdq(model: onnx.ModelProto, ranges: dict[str, float | tuple[float, float]], exclude: list[str] = (),
+              per_channel: bool = True, placement: str = "tensorrt") -> onnx.ModelProto:
+    """Insert Q/DQ pairs where ``placement`` puts them, with the given activation ranges: amax (+-amax) or
+    (low, high)."""
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
@@ -132,8 +153,8 @@ def build_qdq(model: onnx.ModelProto, amax: dict[str, float], exclude: list[str]
 
     ranges = TensorsData(
         CalibrationMethod.MinMax,
-        {name: TensorData(lowest=np.array(-a, dtype=np.float32), highest=np.array(a, dtype=np.float32))
-         for name, a in amax.items()},
+        {name: TensorData(lowest=np.array(lo, dtype=np.float32), highest=np.array(hi, dtype=np.float32))
+         for name, (lo, hi) in ((n, r if isinstance(r, tuple) else (-r, r)) for n, r in ranges.items())},
     )
     quantizer = QDQQuantizer(
         onnx.ModelProto.FromString(model.SerializeToString()),
@@ -156,7 +177,7 @@ class Sensitivity:
     psnr_db: float  # output PSNR vs FP32 with only this conv quantized
 
 
-def layer_sensitivity(model: onnx.ModelProto, amax: dict[str, float], inputs, threads: int | None = None,
+def layer_sensitivity(model: onnx.ModelProto, ranges: dict, inputs, threads: int | None = None,
                       progress: bool = True, placement: str = "tensorrt") -> list[Sensitivity]:
     """Quantize one Conv at a time; most sensitive (lowest PSNR) first."""
     reference = session_fn(model, threads)
@@ -164,7 +185,7 @@ def layer_sensitivity(model: onnx.ModelProto, amax: dict[str, float], inputs, th
     rows = []
     for conv in tqdm(convs, desc="sensitivity", unit="layer", disable=not progress, file=sys.stderr):
         others = [c.name for c in convs if c.name != conv.name]
-        single = build_qdq(model, amax, exclude=others, placement=placement)
+        single = build_qdq(model, ranges, exclude=others, placement=placement)
         fid = compare(reference, session_fn(single, threads), inputs)
         rows.append(Sensitivity(conv.weight, conv.name, fid.psnr))
     return sorted(rows, key=lambda r: r.psnr_db)
@@ -188,20 +209,24 @@ class QuantizeResult:
         ]
 
 
-def mixed_precision(model: onnx.ModelProto, amax: dict[str, float], ranking: list[Sensitivity], target: float,
+def mixed_precision(model: onnx.ModelProto, ranges: dict, ranking: list[Sensitivity], target: float,
                     inputs, threads: int | None = None, reference=None,
                     placement: str = "tensorrt") -> tuple[list[str], float]:
     """Smallest prefix of the sensitivity ranking that, kept in float, meets ``target`` PSNR on ``inputs``
     against ``reference`` (default: the float ONNX model)."""
     reference = reference or session_fn(model, threads)
-    psnr = float("nan")
-    for k in range(len(ranking) + 1):
+    measured: dict[int, float] = {}
+
+    def meets(k: int) -> bool:
         exclude = [r.node for r in ranking[:k]]
-        psnr = compare(reference, session_fn(build_qdq(model, amax, exclude=exclude, placement=placement), threads),
-                       inputs).psnr
-        if psnr >= target:
-            return exclude, psnr
-    return [r.node for r in ranking], psnr
+        measured[k] = compare(reference, session_fn(build_qdq(model, ranges, exclude=exclude, placement=placement),
+                                                    threads), inputs).psnr
+        return measured[k] >= target
+
+    if meets(0):  # the common case: all INT8 already meets it
+        return [], measured[0]
+    k = smallest_prefix(ranking, meets)
+    return [r.node for r in ranking[:k]], measured[k]
 
 
 def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path, reference=None,
@@ -223,13 +248,15 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     calib_images = photo_inputs(calib_dir, config.size, config.calib_count, argument="--calib-dir")
     convs = conv_nodes(model)
     if calibration is None:
-        every = config.cache_all_tensors or config.placement == "onnxruntime"
+        every = config.cache_all_tensors or PLACEMENTS[config.placement].every_tensor
         tensors = None if every else [model.graph.input[0].name] + sorted({c.activation for c in convs})
         calibration = collect_statistics(source, (x for _, x in calib_images), tensors, config.threads, progress,
                                          total=len(calib_images))
     started = time.perf_counter()
     amax_all = calibration.ranges(config.method, config.percentile)
-    amax = amax_all if config.placement == "onnxruntime" else {c.activation: amax_all[c.activation] for c in convs}
+    bounds = calibration.bounds(config.method, config.percentile)
+    if not PLACEMENTS[config.placement].every_tensor:
+        bounds = {c.activation: bounds[c.activation] for c in convs}
     eval_set = photo_inputs(eval_dir, config.size, argument="--eval-dir")
     reference = reference or session_fn(model, config.threads)
     exclude: list[str] = []
@@ -239,10 +266,10 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         # the target where it is reported: on the evaluation photos at full size, against the same reference.
         # (Calibration photos are easier: there all-INT8 already met 35 dB while held-out photos gave 31.9.)
         sens_inputs = photo_inputs(calib_dir, config.sensitivity_size, 2, argument="--calib-dir")
-        sensitivity = layer_sensitivity(model, amax, sens_inputs, config.threads, progress, config.placement)
-        exclude, _ = mixed_precision(model, amax, sensitivity, config.target_psnr, eval_set, config.threads,
+        sensitivity = layer_sensitivity(model, bounds, sens_inputs, config.threads, progress, config.placement)
+        exclude, _ = mixed_precision(model, bounds, sensitivity, config.target_psnr, eval_set, config.threads,
                                      reference=reference, placement=config.placement)
-    qdq = build_qdq(model, amax, exclude=exclude, placement=config.placement)
+    qdq = build_qdq(model, bounds, exclude=exclude, placement=config.placement)
     fidelity = compare(reference, session_fn(qdq, config.threads), eval_set)
     with atomic_path(output) as tmp:
         onnx.save(qdq, str(tmp))
@@ -255,10 +282,13 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     atomic_write_json(ranges_path, {
         "method": config.method,
         "percentile": config.percentile,
-        "scale_rule": "symmetric int8, scale = amax / 127",
+        "placement": config.placement,
+        "scale_rule": ("symmetric int8, scale = amax / 127" if PLACEMENTS[config.placement].activation_type == "QInt8"
+                       else "asymmetric uint8 from (low, high), scale = (high - low) / 255"),
         "calibration_images": calibration.images,
         "tensors": {name: {"amax": amax_all[name], "minmax": s.amax, "count": s.count,
-                           "quantized": name in amax} for name, s in calibration.stats.items()},
+                           **({"low": bounds[name][0], "high": bounds[name][1], "quantized": True} if name in bounds
+                              else {"quantized": False})} for name, s in calibration.stats.items()},
     })
     report = {
         "source": str(source),

@@ -13,7 +13,8 @@ from pathlib import Path
 from animegan_deploy.atomic import atomic_write_text
 from animegan_deploy.errors import UserError
 
-ALGORITHMS = {"entropy": "EntropyCalibration2", "minmax": "MinMaxCalibration", "percentile": "EntropyCalibration2"}
+ALGORITHMS = {"entropy": "EntropyCalibration2", "minmax": "MinMaxCalibration", "percentile": "EntropyCalibration2",
+              "mean-minmax": "MinMaxCalibration"}
 
 
 def version_code(version: str) -> int:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+
+from animegan_deploy.compress.prefix_search import smallest_prefix  # noqa: F401  (re-exported: the conv search)
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,21 +216,6 @@ def rank_by_gain(base: Sequence[str], candidates: Sequence[str], score: Callable
              for name in tqdm(candidates, desc="conv sensitivity", unit="conv", disable=not progress,
                               file=sys.stderr, dynamic_ncols=True)]
     return sorted(gains, key=lambda g: -g[1])
-
-
-def smallest_prefix(ranking: Sequence[str], meets: Callable[[int], bool]) -> int:
-    """The fewest leading entries of ``ranking`` for which ``meets(k)`` holds, by bisection (PSNR grows with k,
-    not strictly: the answer is a k that meets, with k - 1 failing or 0); ``len(ranking)`` when none meets."""
-    lo, hi = 0, len(ranking)  # meets(lo - 1) unknown/false, meets(hi) assumed true
-    if not meets(hi):
-        return hi
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if meets(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return hi
 
 
 def int16x8(float_model: bytes, images: np.ndarray, progress: bool = True) -> bytes:

@@ -62,3 +62,20 @@ def test_heavy_tail_entropy_ignores_outliers_that_minmax_follows():
 def test_unknown_method_is_refused(gaussian):
     with pytest.raises(ValueError, match="unknown calibration method"):
         threshold(stats_of(gaussian[:10]), "mse")
+
+
+def test_mean_minmax_averages_each_images_extremes():
+    """Three 'images' with extremes (-1, 4), (-3, 2), (-2, 9): the range is (-2, 5), not the overall (-3, 9); a
+    symmetric consumer gets max(|low|, |high|) = 5."""
+    from animegan_deploy.compress.calibration import Calibration
+
+    stats = TensorStats()
+    for lo, hi in ((-1.0, 4.0), (-3.0, 2.0), (-2.0, 9.0)):
+        stats.update(np.array([lo, 0.5, hi], dtype=np.float32))
+    assert threshold(stats, "mean-minmax") == pytest.approx(5.0)
+    calibration = Calibration({"t": stats}, images=3, seconds=0.0)
+    assert calibration.bounds("mean-minmax")["t"] == pytest.approx((-2.0, 5.0))
+    assert calibration.bounds("minmax")["t"] == pytest.approx((-9.0, 9.0))  # symmetric methods: +-amax
+    positive = TensorStats()
+    positive.update(np.array([1.0, 3.0], dtype=np.float32))
+    assert Calibration({"p": positive}, 1, 0.0).bounds("mean-minmax")["p"] == (0.0, 3.0)  # zero stays inside

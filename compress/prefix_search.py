@@ -1,0 +1,21 @@
+"""The fewest layers to keep in float: a bisection over a sensitivity ranking, shared by every INT8 route that
+trades float layers for fidelity (ONNX Q/DQ --target-psnr, TFLite's conv fallback)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+
+def smallest_prefix(ranking: Sequence[str], meets: Callable[[int], bool]) -> int:
+    """The fewest leading entries of ``ranking`` for which ``meets(k)`` holds, by bisection (PSNR grows with k,
+    not strictly: the answer is a k that meets, with k - 1 failing or 0); ``len(ranking)`` when none meets."""
+    lo, hi = 0, len(ranking)  # meets(lo - 1) unknown/false, meets(hi) assumed true
+    if not meets(hi):
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if meets(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
