@@ -322,6 +322,7 @@ class _IntegerBuilder:
         self.psnr_of = psnr_of
         self.calibration = None
         self.graph = None  # tflite_int8.FloatGraph of the float file, parsed with the calibration
+        self.conv_ranking: list[str] | None = None  # convs past the ladder, most gain in float first
         self.calibration_seconds = 0.0
         self.fallback: dict[str, Fallback] = {}
 
@@ -376,9 +377,11 @@ class _IntegerBuilder:
             probe.write_bytes(self._quantize(kind, float_nodes))
             return self.psnr_of(probe, sample)
 
-        candidates = self.graph.convs(besides=nodes)
-        ranking = [name for name, _ in tflite_int8.rank_by_gain(nodes, candidates, score, progress=True)]
-        probe.unlink(missing_ok=True)
+        if self.conv_ranking is None:  # the kinds differ only at the edges: one ranking serves both
+            candidates = self.graph.convs(besides=nodes)
+            self.conv_ranking = [name for name, _ in tflite_int8.rank_by_gain(nodes, candidates, score, progress=True)]
+            probe.unlink(missing_ok=True)
+        ranking = self.conv_ranking
         measured: dict[int, float] = {}
 
         def meets(k: int) -> bool:

@@ -26,12 +26,15 @@ def test_calibration_and_evaluation_photos_are_disjoint():
     assert len(calib) >= 8 and len(held_out) >= 12 and not calib & held_out
 
 
-def test_int8_qdq_of_the_default_model_holds_30_db(gate_dir):
-    config = QuantizeConfig(method="percentile", size=256, cache_all_tensors=False)
-    result = export_onnx_int8(default_checkpoint(), config, gate_dir / "default.int8.onnx", progress=False)
+@pytest.mark.parametrize("placement", ["tensorrt", "onnxruntime-conv"])
+def test_int8_qdq_of_the_default_model_holds_30_db(gate_dir, placement):
+    """Both INT8 ONNX files shipped: the TensorRT Q/DQ (percentile) and ORT's QLinearConv file (mean-minmax)."""
+    config = QuantizeConfig(size=256, cache_all_tensors=False, placement=placement)
+    result = export_onnx_int8(default_checkpoint(), config, gate_dir / f"default-{placement}.int8.onnx",
+                              progress=False)
     min_psnr, _ = load_thresholds(None, "int8")
     assert min_psnr == 30.0
-    print(f"INT8 (percentile, equalized) vs FP32 torch on {len(result.fidelity.per_image)} pictures: "
+    print(f"INT8 ({placement}, {config.method}, equalized) vs FP32 torch on {len(result.fidelity.per_image)} pictures: "
           f"{result.fidelity.psnr:.2f} dB (worst {result.fidelity.psnr_min:.2f}), SSIM {result.fidelity.ssim:.4f}")
     assert len(result.fidelity.per_image) == 15
     assert result.fidelity.psnr >= 30.0, result.fidelity
