@@ -294,6 +294,7 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         "source": str(source),
         "output": str(output),
         "method": config.method,
+        "placement": config.placement,
         "calibration_images": calibration.images,
         "calibration_seconds": round(calibration.seconds, 2),
         "threshold_seconds": round(time.perf_counter() - started, 2),
@@ -320,7 +321,8 @@ def quant_markdown(report: dict) -> str:
     lines = [
         f"# INT8 quantization: `{Path(report['output']).name}`",
         "",
-        f"Method `{report['method']}`, {report['calibration_images']} calibration photos "
+        f"Method `{report['method']}`, placement `{report.get('placement', 'tensorrt')}` "
+        f"({PLACEMENTS[report.get('placement', 'tensorrt')].description}), {report['calibration_images']} calibration photos "
         f"({report['calibration_seconds']} s for statistics, {report['threshold_seconds']} s for thresholds, "
         "Q/DQ build and evaluation).",
         f"{len(report['eval_photos'])} held-out photos ({', '.join(report['eval_photos'])}): PSNR "
