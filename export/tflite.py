@@ -340,8 +340,9 @@ class _IntegerBuilder:
             return round(time.perf_counter() - started, 1)
         if self.calibration is None:
             images = augmented_calibration(self.images) if self.config.calib_augment == "all" else self.images
-            self.calibration = tflite_int8.Calibration(self.float_file.read_bytes(), images)
-            self.graph = tflite_int8.FloatGraph.parse(self.float_file.read_bytes())
+            float_model = self.float_file.read_bytes()
+            self.calibration = tflite_int8.Calibration(float_model, images)
+            self.graph = tflite_int8.FloatGraph.parse(float_model)
             self.calibration_seconds = time.perf_counter() - started
             started = time.perf_counter()
         goal = self.target(kind)
@@ -367,6 +368,8 @@ class _IntegerBuilder:
         """Rank the remaining convs by the PSNR each gains alone in float (on a few calibration photos: every
         third, 4 at most), then keep the fewest leading ones in float that meet ``goal`` on the evaluation
         photos (bisection over the ranking: a handful of evaluations)."""
+        from animegan_deploy.compress.prefix_search import smallest_prefix
+
         from . import tflite_int8
 
         sample = [(f"calibration photo {i}", np.ascontiguousarray(self.images[i : i + 1].transpose(0, 3, 1, 2)))
@@ -391,7 +394,7 @@ class _IntegerBuilder:
                   f"{goal:g})", file=sys.stderr)
             return measured[k] >= goal
 
-        k = tflite_int8.smallest_prefix(ranking, meets)
+        k = smallest_prefix(ranking, meets)
         float_nodes = [*nodes, *ranking[:k]]
         target.write_bytes(self._quantize(kind, float_nodes))  # the bisection's last file may be another k
         self.fallback[kind] = Fallback(f"{label} + {k} of {len(ranking)} convs (by measured gain)",

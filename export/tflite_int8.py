@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-
-from animegan_deploy.compress.prefix_search import smallest_prefix  # noqa: F401  (re-exported: the conv search)
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,8 +124,8 @@ class Calibration:
 # int8 RSQRT output measured 17.6 dB on the first layer). The normalized map itself has a stable range.
 # Measured on the default model at 256 (15 unseen pictures, full-integer, mean-minmax): every op int8 28.40 dB;
 # statistics float 32.08; plus each norm's scale/shift and LeakyReLU 33.94. Each rung costs speed. Past the last
-# rung, :func:`smallest_prefix` keeps convs float in the order :func:`rank_by_gain` measured (35.48 dB with 8 of
-# 25 convs float; 37.42 with all 25).
+# rung the convs follow in the order :func:`rank_by_gain` measured, as few as meet the target (found by
+# compress.prefix_search.smallest_prefix): 35.15 dB with 5 of 25 convs float, 37.42 with all 25.
 FALLBACK_LADDER: tuple[tuple[str, int], ...] = (
     ("nothing", 0),
     ("normalization statistics", 1),

@@ -11,7 +11,8 @@ pytest.importorskip("onnx2tf", reason="TFLite export needs the [tflite] extra an
 pytest.importorskip("ai_edge_litert", reason="TFLite checks need ai-edge-litert (make install)")
 
 from animegan_deploy.export import tflite as tfl  # noqa: E402
-from animegan_deploy.export.tflite_int8 import FALLBACK_LADDER, rank_by_gain, smallest_prefix  # noqa: E402
+from animegan_deploy.compress.prefix_search import smallest_prefix  # noqa: E402
+from animegan_deploy.export.tflite_int8 import FALLBACK_LADDER, rank_by_gain  # noqa: E402
 from animegan_deploy.sidecar import read_sidecar  # noqa: E402
 
 
