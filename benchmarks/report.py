@@ -109,6 +109,28 @@ def physical_bound(machine: dict, rows: list[dict]) -> list[str]:
     return lines
 
 
+# each backend's FP32 file, as the builders name it: what a lower precision of that backend is timed against
+FP32_ROWS = {"onnxruntime": "onnx fp32", "tflite": "tflite float32", "tensorrt": "tensorrt fp32"}
+
+
+def same_backend_ratios(rows: list[dict]) -> list[str]:
+    """Each measured row's fps over its backend's FP32 file's fps at the same size, threads and place, from the
+    same interleaved run (e.g. INT8 fps / FP32 fps in ONNX Runtime): whether a precision pays on that runtime."""
+    ratios = []
+    for row in rows:
+        reference_name = FP32_ROWS.get(row["backend"])
+        if not reference_name or row["variant"] == reference_name or not row.get("fps"):
+            continue
+        reference = next((r for r in rows if r["variant"] == reference_name and r.get("fps")
+                          and (r["size"], r["threads"], r["where"]) == (row["size"], row["threads"], row["where"])),
+                         None)
+        if reference:
+            ratios.append(f"{row['variant']} {row['fps'] / reference['fps']:.2f}x {reference_name}"
+                          f" ({row['size']} px, {row['threads']} thr)")
+    return ["Same-backend speed (fps over the backend's FP32 file's fps, same run): " + "; ".join(ratios) + "."] \
+        if ratios else []
+
+
 def markdown_report(result, checkpoint: Path, config, photos: list[Path]) -> str:
     m = result.machine
     rows = with_peak_share(result.rows, m)
@@ -123,6 +145,7 @@ def markdown_report(result, checkpoint: Path, config, photos: list[Path]) -> str
         "added while loading and warming up. Total time {:.0f} s.".format(result.seconds), "",
         markdown_table(rows),
     ]
+    parts += same_backend_ratios(rows) + [""]
     parts += physical_bound(m, rows)
     return "\n".join(parts) + "\n"
 
