@@ -213,7 +213,7 @@ def mixed_precision(model: onnx.ModelProto, ranges: dict, ranking: list[Sensitiv
                     inputs, threads: int | None = None, reference=None,
                     placement: str = "tensorrt") -> tuple[list[str], float]:
     """Smallest prefix of the sensitivity ranking that, kept in float, meets ``target`` PSNR on ``inputs``
-    against ``reference`` (default: the float ONNX model)."""
+    against ``reference`` (default: the float ONNX model): all INT8 first, then a bisection over the ranking."""
     reference = reference or session_fn(model, threads)
     measured: dict[int, float] = {}
 
