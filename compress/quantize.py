@@ -253,8 +253,8 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         calibration = collect_statistics(source, (x for _, x in calib_images), tensors, config.threads, progress,
                                          total=len(calib_images))
     started = time.perf_counter()
-    amax_all = calibration.ranges(config.method, config.percentile)
-    bounds = calibration.bounds(config.method, config.percentile)
+    bounds = calibration.bounds(config.method, config.percentile)  # thresholds computed once (entropy is slow)
+    amax_all = {name: max(-low, high) for name, (low, high) in bounds.items()}  # = calibration.ranges(...)
     if not PLACEMENTS[config.placement].every_tensor:
         bounds = {c.activation: bounds[c.activation] for c in convs}
     eval_set = photo_inputs(eval_dir, config.size, argument="--eval-dir")

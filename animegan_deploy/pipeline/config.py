@@ -66,8 +66,9 @@ class ExportSection:
                                       "INT8 ONNX is the [quantize] stage's file)")
     tflite_precisions: tuple[str, ...] = option(("float32", "float16", "full_integer_quant"), "TFLite files")
     tflite_calibration: str = option("mean-minmax", "activation ranges of the integer TFLite files")
-    tflite_target_psnr: float | None = option(None, "integer TFLite files: keep the normalizations float until "
-                                              "this PSNR vs the model (default: the int8 threshold; 0: all int8)")
+    tflite_target_psnr: float | None = option(None, "integer TFLite files: keep the normalizations, then the convs "
+                                              "that gain most, float until this PSNR vs the model (default: the "
+                                              "int8 threshold; 0: all int8)")
     tensorrt_precisions: tuple[str, ...] = option(("fp32", "fp16", "int8"), "TensorRT engines (GPU only)")
     timeout: int = option(1800, "seconds one onnx2tf run may take")
 
