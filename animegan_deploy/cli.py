@@ -236,6 +236,19 @@ def cmd_check_fidelity(args: argparse.Namespace) -> int:
     return 0 if check.passed else 1
 
 
+def cmd_simulate_int8(args: argparse.Namespace) -> int:
+    from .compress.int8_simulation import Int8SimulationConfig, simulation_report
+    from .paths import check_output_dir
+
+    config = config_from_args(Int8SimulationConfig, args)
+    check_output_dir(args.output, "--output")
+    for row in simulation_report(_weights(args.weights), config, Path(args.output)):
+        print(f"{row['scheme']:<13} {row['conv_work']:.1f}x int8 conv work: PSNR {row['psnr_db']:.2f} dB, worst "
+              f"{row['psnr_min_db']:.2f} ({row['worst_image']}), SSIM {row['ssim']:.4f}, {row['count']} photos")
+    print(f"wrote {Path(args.output) / 'int8-simulation.md'} and int8-simulation.json")
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from .benchmarks.suite import BenchmarkConfig, run_benchmark
 
@@ -449,6 +462,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("variant", help="exported model file (.onnx, .int8.onnx, ...)")
     add_config_arguments(p, FidelityCheckConfig)
     p.set_defaults(func=cmd_check_fidelity)
+
+    from .compress.int8_simulation import Int8SimulationConfig
+
+    p = sub.add_parser("simulate-int8", help="what static int8 of every conv keeps, simulated in torch (seconds)",
+                       description="Round each conv's input and/or output to 8 bits on calibrated ranges (fake "
+                                   "quantization, the rest float) and measure PSNR/SSIM vs the float model: which "
+                                   "scheme holds which photos, before a minutes-long integer export.")
+    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    p.add_argument("-o", "--output", default="results/int8-simulation", help="report folder")
+    add_config_arguments(p, Int8SimulationConfig)
+    p.set_defaults(func=cmd_simulate_int8)
 
     from .benchmarks.suite import BenchmarkConfig
 
