@@ -172,8 +172,12 @@ class Int8SimulationConfig:
     size: int = option(256, "longest side of the evaluation photos (calibration: square crops of this side)")
     schemes: tuple[str, ...] = option(tuple(SCHEMES), "schemes to compare: " + ", ".join(SCHEMES))
     tail: float = option(4.0, "two-digit: the wide scale's range over the calibrated one")
+    layers: tuple[int, ...] = option((), "two-digit: only these convs, by index in module order (default: all)")
 
     def __post_init__(self) -> None:
+        self.layers = tuple(int(i) for i in self.layers)
+        if any(i < 0 for i in self.layers):
+            raise UserError(f"--layers {' '.join(map(str, self.layers))}: conv indices start at 0")
         self.schemes = tuple(self.schemes)
         unknown = [s for s in self.schemes if s not in SCHEMES]
         if unknown or not self.schemes:
@@ -197,12 +201,14 @@ def simulation_report(weights: Path, config: Int8SimulationConfig, output: Path)
     evaluation = photo_inputs(Path(config.photos) if config.photos else default_eval_photos(), config.size,
                               argument="--photos")
     ranges = conv_ranges(model, calibration)
+    if config.layers and max(config.layers) >= len(ranges):
+        raise UserError(f"--layers {max(config.layers)}: {weights.name} has convs 0..{len(ranges) - 1}")
     rows = []
     for scheme in tqdm(config.schemes, desc="int8 simulation", unit="scheme", file=sys.stderr, dynamic_ncols=True):
-        sim = SimulationConfig(scheme, config.tail)
+        sim = SimulationConfig(scheme, config.tail, config.layers or None)
         f = simulate_with(model, ranges, evaluation, sim)
         worst = min(f.per_image, key=lambda r: r["psnr_db"])
-        rows.append({"scheme": scheme, "tail": config.tail, "conv_work": conv_work(model, sim), "psnr_db": f.psnr,
+        rows.append({"scheme": scheme, "tail": config.tail, "layers": list(config.layers) or "all", "conv_work": conv_work(model, sim), "psnr_db": f.psnr,
                      "psnr_min_db": f.psnr_min, "worst_image": worst["image"], "ssim": f.ssim,
                      "count": len(f.per_image), "per_image": f.per_image})
     output.mkdir(parents=True, exist_ok=True)

@@ -133,3 +133,14 @@ def test_cli_refuses_an_empty_photo_folder(tmp_path, tiny_checkpoint, capsys):
     assert main(["simulate-int8", "-w", str(tiny_checkpoint), "-o", str(tmp_path / "o"),
                  "--photos", str(tmp_path / "none"), "--size", "32"]) != 0
     assert "--photos" in capsys.readouterr().err
+
+
+def test_cli_two_digit_on_chosen_convs_only(tmp_path, tiny_checkpoint, photo_folders, capsys):
+    out = tmp_path / "sim"
+    common = ["simulate-int8", "-w", str(tiny_checkpoint), "-o", str(out), "--size", "32",
+              "--calib-dir", str(photo_folders["calib"]), "--photos", str(photo_folders["eval"]), "--schemes", "two-digit"]
+    assert main(common + ["--layers", "0", "1"]) == 0
+    (row,) = json.loads((out / "int8-simulation.json").read_text())["rows"]
+    assert row["layers"] == [0, 1] and 1.0 < row["conv_work"] < 3.0
+    assert main(common + ["--layers", "99"]) != 0
+    assert "--layers 99" in capsys.readouterr().err
