@@ -211,17 +211,18 @@ class QuantizeResult:
 
 def mixed_precision(model: onnx.ModelProto, ranges: dict, ranking: list[Sensitivity], target: float,
                     inputs, threads: int | None = None, reference=None,
-                    placement: str = "tensorrt") -> tuple[list[str], float]:
+                    placement: str = "tensorrt") -> tuple[list[str], Fidelity]:
     """Smallest prefix of the sensitivity ranking that, kept in float, meets ``target`` PSNR on ``inputs``
-    against ``reference`` (default: the float ONNX model): all INT8 first, then a bisection over the ranking."""
+    against ``reference`` (default: the float ONNX model): all INT8 first, then a bisection over the ranking.
+    Returns the float layers and the fidelity measured for them (the file need not be run again)."""
     reference = reference or session_fn(model, threads)
-    measured: dict[int, float] = {}
+    measured: dict[int, Fidelity] = {}
 
     def meets(k: int) -> bool:
         exclude = [r.node for r in ranking[:k]]
         measured[k] = compare(reference, session_fn(build_qdq(model, ranges, exclude=exclude, placement=placement),
-                                                    threads), inputs).psnr
-        return measured[k] >= target
+                                                    threads), inputs)
+        return measured[k].psnr >= target
 
     if meets(0):  # the common case: all INT8 already meets it
         return [], measured[0]
@@ -267,10 +268,11 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         # (Calibration photos are easier: there all-INT8 already met 35 dB while held-out photos gave 31.9.)
         sens_inputs = photo_inputs(calib_dir, config.sensitivity_size, 2, argument="--calib-dir")
         sensitivity = layer_sensitivity(model, bounds, sens_inputs, config.threads, progress, config.placement)
-        exclude, _ = mixed_precision(model, bounds, sensitivity, config.target_psnr, eval_set, config.threads,
-                                     reference=reference, placement=config.placement)
+        exclude, fidelity = mixed_precision(model, bounds, sensitivity, config.target_psnr, eval_set, config.threads,
+                                            reference=reference, placement=config.placement)
     qdq = build_qdq(model, bounds, exclude=exclude, placement=config.placement)
-    fidelity = compare(reference, session_fn(qdq, config.threads), eval_set)
+    if config.target_psnr is None:  # else mixed_precision measured this very file
+        fidelity = compare(reference, session_fn(qdq, config.threads), eval_set)
     with atomic_path(output) as tmp:
         onnx.save(qdq, str(tmp))
     stem = output.with_suffix("")

@@ -42,9 +42,27 @@ def test_mixed_precision_meets_the_target_with_the_fewest_float_convs(setup):
     all_int8 = compare(reference, session_fn(build_qdq(model, amax)), inputs).psnr
     target = all_int8 + 3.0
     ranking = layer_sensitivity(model, amax, inputs, progress=False)
-    kept_float, psnr = mixed_precision(model, amax, ranking, target, inputs)
-    assert psnr >= target
+    kept_float, fidelity = mixed_precision(model, amax, ranking, target, inputs)
+    assert fidelity.psnr >= target
+    # the returned fidelity is that of the file it chose (quantize_onnx reports it without running it again)
+    chosen = compare(reference, session_fn(build_qdq(model, amax, exclude=kept_float)), inputs)
+    assert fidelity.psnr == pytest.approx(chosen.psnr, abs=1e-6) and fidelity.ssim == pytest.approx(chosen.ssim)
     assert 1 <= len(kept_float) < 25
     # one fewer float conv misses the target: the prefix is minimal
     fewer = build_qdq(model, amax, exclude=kept_float[:-1])
     assert compare(reference, session_fn(fewer), inputs).psnr < target
+
+
+def test_quantize_onnx_reports_the_fidelity_of_the_mixed_file_it_wrote(tiny_int8, photo_folders, tmp_path):
+    from animegan_deploy.compress.quantize import QuantizeConfig, quantize_onnx
+
+    fp32, all_int8 = tiny_int8
+    target = all_int8.fidelity.psnr + 2.0
+    config = QuantizeConfig(calib_dir=str(photo_folders["calib"]), eval_dir=str(photo_folders["eval"]), size=32,
+                            sensitivity_size=32, target_psnr=target)
+    result = quantize_onnx(fp32, config, tmp_path / "mixed.int8.onnx", progress=False)
+    assert result.float_layers and result.fidelity.psnr >= target
+    # measured during the search, not re-run: it must still be the written file's figure
+    written = compare(session_fn(onnx.load(str(fp32))), session_fn(onnx.load(str(result.path))),
+                      eval_inputs(list_images(photo_folders["eval"]), 32))
+    assert result.fidelity.psnr == pytest.approx(written.psnr, abs=1e-6)
