@@ -248,8 +248,9 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         print(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s", file=sys.stderr)
         produced_dir = workdir / "out"
         float_file = produced_dir / f"{stem}_float32.tflite"
+        fidelity_of = _file_fidelity(reference, eval_set, config)
         builder = _IntegerBuilder(float_file, produced_dir, config, images,
-                                  lambda path, photos=None: _psnr_of(path, reference, photos or eval_set, config))
+                                  lambda path, photos=None: fidelity_of(path, photos).psnr)
         for kind, record in files.items():
             produced = produced_dir / f"{stem}_{kind}.tflite"
             if kind in FLOAT_RUN:
@@ -269,7 +270,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                     record.status, record.reason = "failed", f"{kind} quantization failed: {_first_line(exc)}"
                     continue
                 print(f"{kind}: {record.convert_seconds:.0f} s", file=sys.stderr)
-            _verify(record, produced, reference, eval_set, config)
+            _verify(record, produced, fidelity_of, config)
             final = folder / produced.name
             if record.status == "ok" or config.allow_lossy:
                 with atomic_path(final) as out:
@@ -414,24 +415,37 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def _psnr_of(path: Path, reference, eval_set, config: TFLiteConfig) -> float:
+def _file_fidelity(reference, eval_set, config: TFLiteConfig):
+    """(file, photos=None) -> its Fidelity vs ``reference`` under LiteRT, on ``photos`` or by default ``eval_set``.
+    Evaluation-set figures are remembered by the file's bytes: the file the fallback search settled on is
+    measured once, not again when it is verified."""
+    import hashlib
+
     from animegan_deploy.backends import load_runner
-    from animegan_deploy.benchmarks.fidelity import compare
+    from animegan_deploy.benchmarks.fidelity import Fidelity, compare
 
-    return compare(reference, load_runner(path, backend="tflite", threads=config.threads), eval_set).psnr
+    seen: dict[bytes, Fidelity] = {}
+
+    def fidelity_of(path: Path, photos=None) -> Fidelity:
+        if photos is not None:
+            return compare(reference, load_runner(path, backend="tflite", threads=config.threads), photos)
+        key = hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+        if key not in seen:
+            seen[key] = compare(reference, load_runner(path, backend="tflite", threads=config.threads), eval_set)
+        return seen[key]
+
+    return fidelity_of
 
 
-def _verify(record: TFLiteFile, produced: Path, reference, eval_set, config: TFLiteConfig) -> None:
-    """Run ``produced`` with LiteRT on ``eval_set`` and fill ``record``'s size, PSNR/SSIM and status."""
-    from animegan_deploy.backends import load_runner
+def _verify(record: TFLiteFile, produced: Path, fidelity_of, config: TFLiteConfig) -> None:
+    """Run ``produced`` with LiteRT on the evaluation photos (``fidelity_of``) and fill ``record``'s size,
+    PSNR/SSIM and status."""
     from animegan_deploy.benchmarks.check import load_thresholds
-    from animegan_deploy.benchmarks.fidelity import compare
 
     record.size_mb = round(produced.stat().st_size / 1e6, 3)
     record.min_psnr, record.min_ssim = load_thresholds(config.thresholds, PRECISIONS[record.kind][1])
     try:
-        runner = load_runner(produced, backend="tflite", threads=config.threads)
-        fid = compare(reference, runner, eval_set)
+        fid = fidelity_of(produced)
     except Exception as exc:  # a file LiteRT cannot run is a failed precision, the others go on
         record.status, record.reason = "failed", f"LiteRT cannot run it: {_first_line(exc)}"
         return

@@ -148,3 +148,8 @@ def test_the_export_config_names_the_bad_calibration_option():
     assert TFLiteConfig().calibration == "mean-minmax"
     with pytest.raises(UserError, match="--calibration entropy: choose one of mean-minmax, minmax"):
         TFLiteConfig(calibration="entropy")
+
+
+def test_quantizing_again_gives_the_same_bytes(calibration):
+    # the export remembers each file's fidelity by its bytes: the fallback search's final file is not run twice
+    assert calibration.quantize("mean-minmax", io="int8") == calibration.quantize("mean-minmax", io="int8")
