@@ -1,0 +1,64 @@
+"""Two-digit conv inputs: each quantized conv input carried as two int8 tensors, so outliers are not clipped.
+
+A generator that normalizes every map over the whole picture turns a dark, flat photo's sparse edges into values
+3-4x past any calibration photo's range (default model, moon: 19.5 where the calibrated range ends at 4.5), and a
+static int8 scale clips them. Here each conv input x becomes
+
+    inside = Clip(x, low, high)          quantized on the calibrated range (fine steps, as before)
+    tail   = x - inside                   quantized on a range ``tail`` times wider (zero for typical pixels)
+    y      = Conv(inside, W, b) + Conv(tail, W)
+
+which is exact in float; after quantization typical pixels keep their fine steps and outliers keep most of their
+value. Each transformed conv runs twice (2x its int8 work). ``animegan simulate-int8`` measured why only the
+inputs: with the conv outputs float (TensorRT's placement), two-digit inputs on the default model simulate at
+42.6 dB mean, worst 34.8, against 36.0 / 22.7 with one digit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+Range = float | tuple[float, float]
+
+
+def _bounds(r: Range) -> tuple[float, float]:
+    return r if isinstance(r, tuple) else (-float(r), float(r))
+
+
+def two_digit_inputs(model: onnx.ModelProto, ranges: dict[str, Range], tail: float = 4.0,
+                     exclude: tuple[str, ...] | list[str] = ()) -> tuple[onnx.ModelProto, dict[str, Range]]:
+    """A copy of ``model`` whose Conv nodes (except ``exclude``, by node name) read their input as two digits,
+    and the ranges for the new tensors (symmetric ranges stay symmetric). Convs whose input has no range are left
+    as they are."""
+    if tail <= 1.0:
+        raise ValueError(f"tail must be > 1 (the wide range over the calibrated one), got {tail}")
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    ranges = dict(ranges)
+    graph = model.graph
+    nodes = []
+    for node in graph.node:
+        x = node.input[0] if node.op_type == "Conv" else None
+        if x is None or node.name in exclude or x not in ranges:
+            nodes.append(node)
+            continue
+        low, high = _bounds(ranges[x])
+        inside, rest, low_name, high_name = (f"{x}/two_digit/{node.name}/{s}" for s in ("inside", "tail", "low", "high"))
+        graph.initializer.extend([numpy_helper.from_array(np.array(low, np.float32), low_name),
+                                  numpy_helper.from_array(np.array(high, np.float32), high_name)])
+        main_out, tail_out = f"{node.output[0]}/two_digit/main", f"{node.output[0]}/two_digit/tail"
+        tail_conv = helper.make_node("Conv", [rest, node.input[1]], [tail_out], name=f"{node.name}/tail")
+        tail_conv.attribute.extend(node.attribute)
+        add = helper.make_node("Add", [main_out, tail_out], [node.output[0]], name=f"{node.name}/sum")
+        nodes += [helper.make_node("Clip", [x, low_name, high_name], [inside], name=f"{node.name}/clip"),
+                  helper.make_node("Sub", [x, inside], [rest], name=f"{node.name}/tail_of_input")]
+        node.input[0] = inside
+        node.output[0] = main_out
+        nodes += [node, tail_conv, add]
+        wide = tail * max(-low, high)
+        ranges[inside] = ranges[x]
+        ranges[rest] = wide if not isinstance(ranges[x], tuple) else (-wide, wide)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model, ranges
