@@ -94,10 +94,12 @@ def _onnx(precision: str) -> Callable[..., list[Variant]]:
 
 
 # the INT8 ONNX files a benchmark compares: (row name, file suffix, placement); the first is the one TensorRT
-# builds from, the second the one made for ONNX Runtime's CPU provider (one QLinearConv per conv)
+# builds from, the second the one made for ONNX Runtime's CPU provider (one QLinearConv per conv), the third
+# TensorRT's with two-digit conv inputs (fidelity on outlier photos for twice the int8 conv work)
 ONNX_INT8_ROWS: tuple[tuple[str, str, str], ...] = (
     ("onnx int8 q/dq", "int8", "tensorrt"),
     ("onnx int8 qlinearconv", "int8-ort", "onnxruntime-conv"),
+    ("onnx int8 two-digit", "int8-2d", "tensorrt-two-digit"),
 )
 
 

@@ -33,8 +33,8 @@ def _rows(result):
 def test_every_variant_is_measured_or_explained(result):
     rows = _rows(result)
     assert set(rows) == {"original", "student", "onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv",
-                         "tensorrt fp32", "tensorrt fp16", "tensorrt int8"}
-    for name in ("original", "student", "onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv"):
+                         "onnx int8 two-digit", "tensorrt fp32", "tensorrt fp16", "tensorrt int8"}
+    for name in ("original", "student", "onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv", "onnx int8 two-digit"):
         row = rows[name]
         assert row["status"] == "ok", row["reason"]
         assert row["latency_ms_p10"] <= row["latency_ms_median"] <= row["latency_ms_p90"]
@@ -55,6 +55,7 @@ def test_speedup_and_fidelity_are_relative_to_the_original(result):
     assert rows["onnx fp32"]["psnr_db"] is None or rows["onnx fp32"]["psnr_db"] >= 60
     assert 25 <= rows["onnx int8 q/dq"]["psnr_db"] < 80
     assert 20 <= rows["onnx int8 qlinearconv"]["psnr_db"] < 80
+    assert 25 <= rows["onnx int8 two-digit"]["psnr_db"] < 80
     assert rows["student"]["psnr_db"] < 25  # a different, random model
 
 
