@@ -155,13 +155,29 @@ def simulate_with(model: nn.Module, ranges: Sequence[ConvRange], evaluation: Inp
     return compare(runner(model), runner(twin), evaluation)
 
 
+def conv_macs(model: nn.Module, size: int = 64) -> list[int]:
+    """Multiply-adds of each conv (module order) on a size x size input: weight elements (out x in/groups x kh x
+    kw, i.e. per output pixel) times output pixels."""
+    convs = convs_of(model)
+    pixels: dict[int, int] = {}
+    hooks = [c.register_forward_hook(lambda m, args, out: pixels.__setitem__(id(m), out.shape[-2] * out.shape[-1]))
+             for c in convs]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, size, size))
+    finally:
+        for h in hooks:
+            h.remove()
+    return [c.weight.numel() * pixels[id(c)] for c in convs]
+
+
 def conv_work(model: nn.Module, config: SimulationConfig) -> float:
     """Int8 conv multiply-adds of ``config`` over the plain scheme's (two-digit convs run three times)."""
     if config.scheme != "two-digit":
         return 1.0
-    weights = [c.weight.numel() for c in convs_of(model)]  # per output pixel; same spatial size in every scheme
-    chosen = set(range(len(weights)) if config.layers is None else config.layers)
-    return sum(w * (3 if i in chosen else 1) for i, w in enumerate(weights)) / sum(weights)
+    macs = conv_macs(model)
+    chosen = set(range(len(macs)) if config.layers is None else config.layers)
+    return sum(m * (3 if i in chosen else 1) for i, m in enumerate(macs)) / sum(macs)
 
 
 @dataclass

@@ -144,3 +144,21 @@ def test_cli_two_digit_on_chosen_convs_only(tmp_path, tiny_checkpoint, photo_fol
     assert row["layers"] == [0, 1] and 1.0 < row["conv_work"] < 3.0
     assert main(common + ["--layers", "99"]) != 0
     assert "--layers 99" in capsys.readouterr().err
+
+
+def test_conv_work_weighs_each_conv_by_its_output_pixels():
+    from animegan_deploy.compress.int8_simulation import conv_macs
+
+    class Strided(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.full = nn.Conv2d(3, 4, 3, padding=1)  # 4*3*9 = 108 weights at 64x64
+            self.down = nn.Conv2d(4, 4, 3, stride=2, padding=1)  # 144 weights at 32x32
+
+        def forward(self, x):
+            return self.down(self.full(x))
+
+    model = Strided()
+    assert conv_macs(model) == [108 * 64 * 64, 144 * 32 * 32]
+    full_only = conv_work(model, SimulationConfig("two-digit", layers=(0,)))
+    assert full_only == pytest.approx((3 * 108 * 4096 + 144 * 1024) / (108 * 4096 + 144 * 1024))
