@@ -243,7 +243,7 @@ def cmd_simulate_int8(args: argparse.Namespace) -> int:
     config = config_from_args(Int8SimulationConfig, args)
     check_output_dir(args.output, "--output")
     for row in simulation_report(_weights(args.weights), config, Path(args.output)):
-        print(f"{row['scheme']:<13} {row['conv_work']:.1f}x int8 conv work: PSNR {row['psnr_db']:.2f} dB, worst "
+        print(f"{row['scheme']:<16} {row['conv_work']:.1f}x int8 conv work: PSNR {row['psnr_db']:.2f} dB, worst "
               f"{row['psnr_min_db']:.2f} ({row['worst_image']}), SSIM {row['ssim']:.4f}, {row['count']} photos")
     print(f"wrote {Path(args.output) / 'int8-simulation.md'} and int8-simulation.json")
     return 0

@@ -13,7 +13,9 @@ that TFLite cannot express without a new export path. Schemes (``SCHEMES``, one 
   calibrated range (fine scale) plus what lies past it on a scale ``tail`` times wider. The conv runs three times:
   fine input to fine output, fine input to wide output (the part of the output past its range), and the input's
   tail to wide output. Outliers a static scale would clip (a dark, flat picture whose whole-map normalizations
-  blow its sparse edges up 3-4x past any calibration photo) survive, at three times the int8 conv work.
+  blow its sparse edges up 3-4x past any calibration photo) survive, at three times the int8 conv work;
+- ``two-digit-inputs``: two digits on the input only, the output float (TensorRT's placement, as the
+  ``tensorrt-two-digit`` ONNX file has it): two passes per conv.
 """
 
 from __future__ import annotations
@@ -113,26 +115,54 @@ def _two_digit(conv: nn.Conv2d, r: ConvRange, config: SimulationConfig) -> Calla
     return forward
 
 
-SCHEMES: dict[str, Callable[[nn.Conv2d, ConvRange, SimulationConfig], Callable[[torch.Tensor], torch.Tensor]]] = {
-    "conv-io": _conv_io,
-    "conv-inputs": _conv_io,
-    "conv-outputs": _conv_io,
-    "two-digit": _two_digit,
+def _two_digit_inputs(conv: nn.Conv2d, r: ConvRange,
+                      config: SimulationConfig) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Two digits on the input only, the output float: TensorRT's placement as ``tensorrt-two-digit`` builds it."""
+    run = conv._conv_forward
+    wide_in = config.tail * max(-r[0], r[1])
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        inside = torch.clamp(x, r[0], r[1])
+        tail = fake_quant(x - inside, -wide_in, wide_in)
+        return run(fake_quant(inside, r[0], r[1]), conv.weight, conv.bias) + run(tail, conv.weight, None)
+
+    return forward
+
+
+@dataclass(frozen=True)
+class Scheme:
+    build: Callable[[nn.Conv2d, ConvRange, SimulationConfig], Callable[[torch.Tensor], torch.Tensor]]
+    passes: int = 1  # int8 passes of each conv it applies to; a multi-pass scheme can be limited to --layers
+
+
+SCHEMES: dict[str, Scheme] = {
+    "conv-io": Scheme(_conv_io),
+    "conv-inputs": Scheme(_conv_io),
+    "conv-outputs": Scheme(_conv_io),
+    "two-digit": Scheme(_two_digit, passes=3),
+    "two-digit-inputs": Scheme(_two_digit_inputs, passes=2),
 }
 
 
+def _chosen(config: SimulationConfig, count: int) -> set[int]:
+    """The convs ``config``'s scheme applies to: all of them, or ``layers`` for a multi-pass scheme."""
+    if SCHEMES[config.scheme].passes == 1 or config.layers is None:
+        return set(range(count))
+    return set(config.layers)
+
+
 def simulated(model: nn.Module, ranges: Sequence[ConvRange], config: SimulationConfig) -> nn.Module:
-    """A copy of ``model`` whose convs compute as ``config`` says (the two-digit scheme's unchosen convs: conv-io)."""
+    """A copy of ``model`` whose convs compute as ``config`` says (a multi-pass scheme's unchosen convs: conv-io)."""
     twin = copy.deepcopy(model).eval()
     convs = convs_of(twin)
     if len(convs) != len(ranges):
         raise ValueError(f"{len(ranges)} ranges for {len(convs)} convs")
-    chosen = set(range(len(convs)) if config.layers is None else config.layers)
+    chosen = _chosen(config, len(convs))
     if not chosen <= set(range(len(convs))):
         raise ValueError(f"layers {sorted(chosen - set(range(len(convs))))}: the model has convs 0..{len(convs) - 1}")
     for i, (conv, r) in enumerate(zip(convs, ranges)):
-        own = config if (config.scheme != "two-digit" or i in chosen) else SimulationConfig("conv-io")
-        conv.forward = SCHEMES[own.scheme](conv, r, own)  # type: ignore[method-assign]
+        own = config if i in chosen else SimulationConfig("conv-io")
+        conv.forward = SCHEMES[own.scheme].build(conv, r, own)  # type: ignore[method-assign]
     return twin
 
 
@@ -172,12 +202,13 @@ def conv_macs(model: nn.Module, size: int = 64) -> list[int]:
 
 
 def conv_work(model: nn.Module, config: SimulationConfig) -> float:
-    """Int8 conv multiply-adds of ``config`` over the plain scheme's (two-digit convs run three times)."""
-    if config.scheme != "two-digit":
+    """Int8 conv multiply-adds of ``config`` over the plain scheme's (a two-digit conv runs two or three times)."""
+    passes = SCHEMES[config.scheme].passes
+    if passes == 1:
         return 1.0
     macs = conv_macs(model)
-    chosen = set(range(len(macs)) if config.layers is None else config.layers)
-    return sum(m * (3 if i in chosen else 1) for i, m in enumerate(macs)) / sum(macs)
+    chosen = _chosen(config, len(macs))
+    return sum(m * (passes if i in chosen else 1) for i, m in enumerate(macs)) / sum(macs)
 
 
 @dataclass
@@ -187,8 +218,9 @@ class Int8SimulationConfig:
     calib_count: int = option(16, "at most this many calibration photos")
     size: int = option(256, "longest side of the evaluation photos (calibration: square crops of this side)")
     schemes: tuple[str, ...] = option(tuple(SCHEMES), "schemes to compare: " + ", ".join(SCHEMES))
-    tail: float = option(4.0, "two-digit: the wide scale's range over the calibrated one")
-    layers: tuple[int, ...] = option((), "two-digit: only these convs, by index in module order (default: all)")
+    tail: float = option(4.0, "two-digit schemes: the wide scale's range over the calibrated one")
+    layers: tuple[int, ...] = option((), "two-digit schemes: only these convs, by index in module order (default: "
+                                     "all)")
 
     def __post_init__(self) -> None:
         self.layers = tuple(int(i) for i in self.layers)

@@ -79,6 +79,22 @@ def test_two_digit_keeps_what_a_static_scale_clips():
                 assert err_two < err_plain / 5
 
 
+def test_two_digit_inputs_keep_input_outliers_and_leave_the_output_float():
+    model = OneConv().eval()
+    calib = [(f"c{i}", np.random.default_rng(i).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)) for i in range(4)]
+    ranges = conv_ranges(model, calib)
+    one = simulated(model, ranges, SimulationConfig("conv-inputs"))
+    two = simulated(model, ranges, SimulationConfig("two-digit-inputs", tail=4.0))
+    spiky = torch.from_numpy(calib[0][1]).clone()
+    spiky[0, :, 5:7, 5:7] = 3.0
+    with torch.no_grad():
+        exact = model(spiky)
+        err_one, err_two = (one(spiky) - exact).abs().max().item(), (two(spiky) - exact).abs().max().item()
+        assert err_one > 1.0 and err_two < err_one / 5
+        assert len(torch.unique(two(spiky))) > 256  # the output is not rounded
+    assert conv_work(model, SimulationConfig("two-digit-inputs")) == pytest.approx(2.0)
+
+
 def test_inputs_only_and_outputs_only_round_one_side():
     model = OneConv().eval()
     calib = [("c", np.random.default_rng(0).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32))]
