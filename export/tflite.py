@@ -426,12 +426,15 @@ def _file_fidelity(reference, eval_set, config: TFLiteConfig):
 
     seen: dict[bytes, Fidelity] = {}
 
+    def measure(path: Path, photos) -> Fidelity:
+        return compare(reference, load_runner(path, backend="tflite", threads=config.threads), photos)
+
     def fidelity_of(path: Path, photos=None) -> Fidelity:
         if photos is not None:
-            return compare(reference, load_runner(path, backend="tflite", threads=config.threads), photos)
+            return measure(path, photos)
         key = hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
         if key not in seen:
-            seen[key] = compare(reference, load_runner(path, backend="tflite", threads=config.threads), eval_set)
+            seen[key] = measure(path, eval_set)
         return seen[key]
 
     return fidelity_of
