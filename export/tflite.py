@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,7 +32,7 @@ from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.sidecar import write_sidecar
 
 from .table import tflite_kinds
-from .tflite_int8 import CALIBRATIONS
+from .tflite_int8 import CALIBRATIONS, CONV_FALLBACKS
 
 # onnx2tf output suffix -> (precision label, threshold set in benchmarks/fidelity_thresholds.toml): a view of
 # the variant table
@@ -63,10 +64,15 @@ class TFLiteConfig:
     threads: int = option(2, "LiteRT interpreter threads for the check")
     timeout: int = option(1800, "seconds one onnx2tf run may take")
     target_psnr: float | None = option(None, "integer files: keep the normalizations' ops in float, one rung of "
-                                       "tflite_int8.FALLBACK_LADDER at a time, then the convs that gain most in "
-                                       "float (measured one by one), until this PSNR (dB) vs torch is met on the "
+                                       "tflite_int8.FALLBACK_LADDER at a time, then (with their input pads) the "
+                                       "convs that lose most as int8 (measured one at a time) in float, until this PSNR (dB) vs torch is met on the "
                                        "evaluation photos (default: the kind's threshold, int8 30 dB; 0: every op "
                                        "int8); the float ops are recorded in the sidecar")
+    conv_fallback: str = option("dynamic", "integer files: how the convs --target-psnr keeps out of static int8 run: "
+                                + "; ".join(f"{k} = {v}" for k, v in CONV_FALLBACKS.items()))
+    target_worst_psnr: float | None = option(None, "integer files: the fallback also goes on until the worst "
+                                             "evaluation photo reaches this PSNR (dB) vs torch (e.g. 30: a dark, "
+                                             "flat photo loses most in int8)")
 
     def __post_init__(self) -> None:
         if isinstance(self.precisions, str):
@@ -84,6 +90,10 @@ class TFLiteConfig:
             raise UserError(f"--timeout {self.timeout}: must be at least 1 second (onnx2tf takes minutes at 256)")
         if self.target_psnr is not None and not 0 <= self.target_psnr < 100:
             raise UserError(f"--target-psnr {self.target_psnr}: must be in [0, 100) dB (0: no float fallback)")
+        if self.conv_fallback not in CONV_FALLBACKS:
+            raise UserError(f"--conv-fallback {self.conv_fallback}: choose one of {', '.join(CONV_FALLBACKS)}")
+        if self.target_worst_psnr is not None and not 0 <= self.target_worst_psnr < 100:
+            raise UserError(f"--target-worst-psnr {self.target_worst_psnr}: must be in [0, 100) dB")
         if self.calib_count < 1 or self.threads < 1:
             raise UserError("--calib-count / --threads: must be at least 1")
 
@@ -249,8 +259,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         produced_dir = workdir / "out"
         float_file = produced_dir / f"{stem}_float32.tflite"
         fidelity_of = _file_fidelity(reference, eval_set, config)
-        builder = _IntegerBuilder(float_file, produced_dir, config, images,
-                                  lambda path, photos=None: fidelity_of(path, photos).psnr)
+        builder = _IntegerBuilder(float_file, produced_dir, config, images, fidelity_of)
         for kind, record in files.items():
             produced = produced_dir / f"{stem}_{kind}.tflite"
             if kind in FLOAT_RUN:
@@ -283,8 +292,8 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                     extra["calibration"] = config.calibration
                     fallback = builder.fallback.get(kind, Fallback("nothing", {}))
                     extra["float_fallback"], extra["float_ops"] = fallback.label, fallback.op_counts
-                    if fallback.convs:
-                        extra["float_convs"] = fallback.convs
+                    if fallback.convs:  # past the ladder: the convs kept out of static int8, and how they run
+                        extra["fallback_convs"], extra["conv_fallback"] = fallback.convs, config.conv_fallback
                 elif kind == "int16x8_quant":
                     extra["calibration"] = "minmax (int16 activations)" + (
                         ", photos + augmented copies" if config.calib_augment != "none" else "")
@@ -303,8 +312,9 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
 
 @dataclass
 class Fallback:
-    """What an integer file keeps in float: the ladder's rung (plus convs past it), op type -> count, and the
-    convs chosen by measured gain (their output tensor names, most gain first)."""
+    """What an integer file keeps out of static int8: the ladder's rung (plus convs past it), op type -> count, and
+    the convs chosen by measured loss (their output tensor names, most loss as int8 first; float or dynamic-range
+    as --conv-fallback says)."""
 
     label: str
     op_counts: dict[str, int]
@@ -315,15 +325,15 @@ class _IntegerBuilder:
     """Writes the quantized kinds from onnx2tf's float outputs; the calibration is run once, when first needed."""
 
     def __init__(self, float_file: Path, produced_dir: Path, config: TFLiteConfig, images: np.ndarray | None,
-                 psnr_of=None) -> None:
-        """``images``: the calibration photos, N x H x W x 3 in the model's [-1, 1] input range; ``psnr_of``:
-        (file, photos=None) -> PSNR vs torch on ``photos`` (NCHW inputs as eval_inputs makes them), by default
-        the evaluation photos (what --target-psnr is judged by)."""
+                 fidelity_of=None) -> None:
+        """``images``: the calibration photos, N x H x W x 3 in the model's [-1, 1] input range; ``fidelity_of``:
+        (file, photos=None) -> Fidelity vs torch on ``photos`` (NCHW inputs as eval_inputs makes them), by default
+        the evaluation photos (what --target-psnr and --target-worst-psnr are judged by)."""
         self.float_file, self.produced_dir, self.config, self.images = float_file, produced_dir, config, images
-        self.psnr_of = psnr_of
+        self.fidelity_of = fidelity_of
         self.calibration = None
         self.graph = None  # tflite_int8.FloatGraph of the float file, parsed with the calibration
-        self.conv_ranking: list[str] | None = None  # convs past the ladder, most gain in float first
+        self.conv_ranking: list[str] | None = None  # convs past the ladder, most loss as int8 first
         self.calibration_seconds = 0.0
         self.fallback: dict[str, Fallback] = {}
 
@@ -347,28 +357,38 @@ class _IntegerBuilder:
             self.calibration_seconds = time.perf_counter() - started
             started = time.perf_counter()
         goal = self.target(kind)
-        ladder = tflite_int8.FALLBACK_LADDER if goal > 0 else tflite_int8.FALLBACK_LADDER[:1]
+        ladder = tflite_int8.FALLBACK_LADDER if goal.wanted else tflite_int8.FALLBACK_LADDER[:1]
         for label, level in ladder:  # the first rung that meets the target
             nodes = self.graph.fallback_nodes(level)
             target.write_bytes(self._quantize(kind, nodes))
             self.fallback[kind] = Fallback(label, self.graph.op_counts(nodes))
-            if goal <= 0:
+            if not goal.wanted or self._meets(kind, target, f"{label} in float", goal):
                 break
-            psnr = self.psnr_of(target)
-            print(f"{kind} with {label} in float: {psnr:.2f} dB (target {goal:g})", file=sys.stderr)
-            if psnr >= goal:
-                break
-        else:  # past the last rung: the convs that gain most when float, as few as meet the target
+        else:  # past the last rung: the convs that lose most as int8, as few as meet the target
             self._sensitive_convs(kind, target, label, nodes, goal)
         return round(time.perf_counter() - started + self.calibration_seconds, 1)
 
-    def _quantize(self, kind: str, float_nodes: list[str]) -> bytes:
-        return self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind], float_nodes=float_nodes)
+    def _quantize(self, kind: str, float_nodes: list[str], convs: Sequence[str] = ()) -> bytes:
+        """``kind`` with ``float_nodes`` float and ``convs`` kept out of static int8 as --conv-fallback says, each of
+        those convs with the pads/resizes that feed it."""
+        from . import tflite_int8
 
-    def _sensitive_convs(self, kind: str, target: Path, label: str, nodes: list[str], goal: float) -> None:
-        """Rank the remaining convs by the PSNR each gains alone in float (on a few calibration photos: every
-        third, 4 at most), then keep the fewest leading ones in float that meet ``goal`` on the evaluation
-        photos (bisection over the ranking: a handful of evaluations)."""
+        model = self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind],
+                                          float_nodes=self.graph.with_inputs([*float_nodes, *convs]))
+        if convs and self.config.conv_fallback == "dynamic":
+            model = tflite_int8.dynamic_range_convs(model, convs)
+        return model
+
+    def _meets(self, kind: str, target: Path, what: str, goal: "FallbackTarget") -> bool:
+        fid = self.fidelity_of(target)
+        print(f"{kind} with {what}: {fid.psnr:.2f} dB, worst photo {fid.psnr_min:.2f} dB ({goal})",
+              file=sys.stderr)
+        return goal.met_by(fid)
+
+    def _sensitive_convs(self, kind: str, target: Path, label: str, nodes: list[str], goal: "FallbackTarget") -> None:
+        """Rank the remaining convs by the PSNR each loses as the only int8 one (with its input pads; on a few
+        calibration photos: every third, 4 at most), then keep the fewest leading ones in float that meet
+        ``goal`` on the evaluation photos (bisection over the ranking: a handful of evaluations)."""
         from animegan_deploy.compress.prefix_search import smallest_prefix
 
         from . import tflite_int8
@@ -377,37 +397,54 @@ class _IntegerBuilder:
                   for i in range(0, len(self.images), 3)][:4]
         probe = target.with_name(target.stem + ".probe.tflite")
 
-        def score(float_nodes: list[str]) -> float:
-            probe.write_bytes(self._quantize(kind, float_nodes))
-            return self.psnr_of(probe, sample)
+        def score(kept: list[str]) -> float:
+            probe.write_bytes(self._quantize(kind, nodes, kept))
+            return self.fidelity_of(probe, sample).psnr
 
         if self.conv_ranking is None:  # the kinds differ only at the edges: one ranking serves both
-            candidates = self.graph.convs(besides=nodes)
-            self.conv_ranking = [name for name, _ in tflite_int8.rank_by_gain(nodes, candidates, score, progress=True)]
+            self.conv_ranking = [name for name, _ in tflite_int8.rank_by_loss(self.graph.convs(besides=nodes), score,
+                                                                              progress=True)]
             probe.unlink(missing_ok=True)
         ranking = self.conv_ranking
-        measured: dict[int, float] = {}
+        how = "dynamic-range" if self.config.conv_fallback == "dynamic" else "float"
 
         def meets(k: int) -> bool:
-            target.write_bytes(self._quantize(kind, [*nodes, *ranking[:k]]))
-            measured[k] = self.psnr_of(target)
-            print(f"{kind} with {label} + {k} of {len(ranking)} convs in float: {measured[k]:.2f} dB (target "
-                  f"{goal:g})", file=sys.stderr)
-            return measured[k] >= goal
+            target.write_bytes(self._quantize(kind, nodes, ranking[:k]))
+            return self._meets(kind, target, f"{label} in float + {k} of {len(ranking)} convs {how}", goal)
 
         k = smallest_prefix(ranking, meets)
-        float_nodes = [*nodes, *ranking[:k]]
-        target.write_bytes(self._quantize(kind, float_nodes))  # the bisection's last file may be another k
-        self.fallback[kind] = Fallback(f"{label} + {k} of {len(ranking)} convs (by measured gain)",
-                                       self.graph.op_counts(float_nodes), ranking[:k])
+        target.write_bytes(self._quantize(kind, nodes, ranking[:k]))  # the bisection's last file may be another k
+        self.fallback[kind] = Fallback(f"{label} + {k} of {len(ranking)} convs {how} (by measured loss)",
+                                       self.graph.op_counts(self.graph.with_inputs([*nodes, *ranking[:k]])),
+                                       ranking[:k])
 
-    def target(self, kind: str) -> float:
-        """The PSNR the fallback ladder aims at: --target-psnr, else the kind's threshold (0: no fallback)."""
+    def target(self, kind: str) -> "FallbackTarget":
+        """What the fallback ladder aims at: --target-psnr (else the kind's threshold; 0: no fallback) for the
+        mean, and --target-worst-psnr for the worst photo."""
+        worst = self.config.target_worst_psnr or 0.0
         if self.config.target_psnr is not None:
-            return self.config.target_psnr
+            return FallbackTarget(self.config.target_psnr, worst)
         from animegan_deploy.benchmarks.check import load_thresholds
 
-        return load_thresholds(self.config.thresholds, PRECISIONS[kind][1])[0]
+        return FallbackTarget(load_thresholds(self.config.thresholds, PRECISIONS[kind][1])[0], worst)
+
+
+@dataclass(frozen=True)
+class FallbackTarget:
+    """The fidelity an integer file's float fallback aims at on the evaluation photos (0 dB: no aim)."""
+
+    mean_psnr: float
+    worst_psnr: float = 0.0
+
+    @property
+    def wanted(self) -> bool:
+        return self.mean_psnr > 0 or self.worst_psnr > 0
+
+    def met_by(self, fid) -> bool:
+        return fid.psnr >= self.mean_psnr and fid.psnr_min >= self.worst_psnr
+
+    def __str__(self) -> str:
+        return f"target {self.mean_psnr:g}" + (f", worst {self.worst_psnr:g}" if self.worst_psnr else "")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -29,6 +29,12 @@ CALIBRATIONS: dict[str, str] = {
     "minmax": "overall min/max of every tensor over all photos (TFLiteConverter's own calibration)",
 }
 IO_TYPES = ("int8", "float32")
+# how the convs a --target-psnr keeps out of static int8 (past the fallback ladder) run
+CONV_FALLBACKS: dict[str, str] = {
+    "dynamic": "int8 weights, inputs quantized per picture at run time (TFLite's dynamic-range kernels): int8-sized "
+               "file, holds pictures past the calibrated ranges",
+    "float": "float weights and arithmetic",
+}
 
 
 @dataclass
@@ -124,8 +130,10 @@ class Calibration:
 # int8 RSQRT output measured 17.6 dB on the first layer). The normalized map itself has a stable range.
 # Measured on the default model at 256 (15 unseen pictures, full-integer, mean-minmax): every op int8 28.40 dB;
 # statistics float 32.08; plus each norm's scale/shift and LeakyReLU 33.94. Each rung costs speed. Past the last
-# rung the convs follow in the order :func:`rank_by_gain` measured, as few as meet the target (found by
-# compress.prefix_search.smallest_prefix): 35.15 dB with 5 of 25 convs float, 37.42 with all 25.
+# rung the convs follow in the order :func:`rank_by_loss` measured, as few as meet the target (found by
+# compress.prefix_search.smallest_prefix), each with the pads/resizes that feed it (FloatGraph.with_inputs):
+# a float conv behind an int8 pad still sees its input clipped to the calibrated range, which is where a dark,
+# flat photo is lost (the moon: 23.0 dB with all 25 convs float alone, 38.1 with their input pads too).
 FALLBACK_LADDER: tuple[tuple[str, int], ...] = (
     ("nothing", 0),
     ("normalization statistics", 1),
@@ -133,6 +141,9 @@ FALLBACK_LADDER: tuple[tuple[str, int], ...] = (
 )
 STATISTIC_OPS = frozenset({"MEAN", "SUB", "MUL", "SQUARED_DIFFERENCE", "RSQRT", "SQRT", "DIV"})
 CONV_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"})
+# ops that only move or resample values: a conv's input is one of these chains back to the op that computed it
+MOVE_OPS = frozenset({"PAD", "PADV2", "MIRROR_PAD", "TRANSPOSE", "RESHAPE", "RESIZE_BILINEAR",
+                      "RESIZE_NEAREST_NEIGHBOR"})
 
 
 @dataclass
@@ -188,6 +199,27 @@ class FloatGraph:
                 chosen.add(index)
         return [self.names[t] for index in sorted(chosen) for t in ops[index][2]]
 
+    def with_inputs(self, nodes: Sequence[str]) -> list[str]:
+        """``nodes`` plus, for each conv among them, the chain of MOVE_OPS that feeds its input (back to the op
+        that computed the values, or to one already in ``nodes``): keeping a conv float only helps if its input
+        is not rounded and clipped to an int8 range on the way in."""
+        producer = {t: index for index, (_, _, outputs) in enumerate(self.ops) for t in outputs}
+        by_name = {self.names[outputs[0]]: index for index, (_, _, outputs) in enumerate(self.ops) if outputs}
+        chosen, added = set(nodes), []
+        for name in nodes:
+            index = by_name.get(name)
+            if index is None or self.ops[index][0] not in CONV_OPS:
+                continue
+            inputs = self.ops[index][1]
+            while inputs and inputs[0] in producer:
+                kind, inputs, outputs = self.ops[producer[inputs[0]]]
+                feeder = self.names[outputs[0]]
+                if kind not in MOVE_OPS or feeder in chosen:
+                    break
+                chosen.add(feeder)
+                added.append(feeder)
+        return [*nodes, *added]
+
     def convs(self, besides: Sequence[str] = ()) -> list[str]:
         """Output names of the convolutions not already in ``besides`` (candidates past the last rung)."""
         taken = set(besides)
@@ -203,17 +235,61 @@ class FloatGraph:
         return dict(sorted(counts.items()))
 
 
-def rank_by_gain(base: Sequence[str], candidates: Sequence[str], score: Callable[[list[str]], float],
+def rank_by_loss(candidates: Sequence[str], score: Callable[[list[str]], float],
                  progress: bool = False) -> list[tuple[str, float]]:
-    """``candidates`` with the dB each adds when kept float on its own on top of ``base``, largest first;
-    ``score`` quantizes with the given float nodes and measures PSNR (on a few calibration photos)."""
+    """``candidates`` with the dB each loses when it alone is static int8 and the others are kept out of it, largest
+    loss first; ``score(kept)`` quantizes with the candidates in ``kept`` kept out of static int8 and measures PSNR
+    (on a few calibration photos). One conv at a time int8, not one at a time kept: with every other conv int8 each
+    one's own error is masked by the rest (kept float alone, no conv gained more than 0.55 dB on the default model,
+    and the first 5 by that ranking gave 35.15 dB where the first 3 by this one give 35.22)."""
     from tqdm import tqdm
 
-    reference = score(list(base))
-    gains = [(name, score([*base, name]) - reference)
-             for name in tqdm(candidates, desc="conv sensitivity", unit="conv", disable=not progress,
-                              file=sys.stderr, dynamic_ncols=True)]
-    return sorted(gains, key=lambda g: -g[1])
+    reference = score(list(candidates))
+    losses = [(name, reference - score([n for n in candidates if n != name]))
+              for name in tqdm(candidates, desc="conv sensitivity", unit="conv", disable=not progress,
+                               file=sys.stderr, dynamic_ncols=True)]
+    return sorted(losses, key=lambda g: -g[1])
+
+
+def dynamic_range_convs(model: bytes, convs: Sequence[str]) -> bytes:
+    """``model`` with the float convs whose output tensors are named in ``convs`` turned into TFLite's hybrid
+    (dynamic-range) convs: weights int8, symmetric per output channel, as TensorFlow's dynamic-range quantization
+    writes them; at run time the kernel quantizes each input per picture, so a picture whose maps run far past
+    every calibration photo's range (the moon: 3-4x) keeps its tails where a static int8 scale clips them, and the
+    file stays int8-sized. Other ops are left as they are. (TensorFlow applies this only to a whole float model,
+    in the converter; here the rest of the model is already static int8, so the conv tensors are rewritten through
+    TFLite's flatbuffer schema.)"""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    wanted = set(convs)
+    tree = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    graph = tree.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in tree.operatorCodes]
+    channel_axis = {schema.BuiltinOperator.CONV_2D: 0, schema.BuiltinOperator.DEPTHWISE_CONV_2D: 3}
+    for op in graph.operators:
+        axis = channel_axis.get(codes[op.opcodeIndex])
+        if axis is None or graph.tensors[op.outputs[0]].name.decode() not in wanted:
+            continue
+        data, weights = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+        if data.type != schema.TensorType.FLOAT32 or weights.type != schema.TensorType.FLOAT32:
+            continue  # a static int8 conv (or one fed int8): nothing to do
+        buffer = tree.buffers[weights.buffer]
+        w = np.frombuffer(np.asarray(buffer.data, dtype=np.uint8).tobytes(), dtype=np.float32).reshape(weights.shape)
+        others = tuple(a for a in range(w.ndim) if a != axis)
+        scale = np.maximum(np.abs(w).max(axis=others), 1e-12) / 127.0
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+        buffer.data = np.frombuffer(q.tobytes(), dtype=np.uint8)
+        weights.type = schema.TensorType.INT8
+        weights.quantization = schema.QuantizationParametersT()
+        weights.quantization.scale = scale.astype(np.float32).tolist()
+        weights.quantization.zeroPoint = [0] * len(scale)
+        weights.quantization.quantizedDimension = axis
+    builder = flatbuffers.Builder(len(model) + 1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def int16x8(float_model: bytes, images: np.ndarray, progress: bool = True) -> bytes:

@@ -96,6 +96,10 @@ C = [  # (argv, words the error line must hold); {fx} is the fixtures folder, {o
     (["export", "onnx", "-w", "{fx}/zero.pt", "-o", "{out}.onnx"], ["zero.pt"]),
     (["export", "tflite", "-w", "{fx}/tiny.safetensors", "--timeout", "0", "-o", "{out}"], ["--timeout"]),
     (["export", "tflite", "-w", "{fx}/tiny.safetensors", "--precisions", "int4", "-o", "{out}"], ["int4"]),
+    (["export", "tflite", "-w", "{fx}/tiny.safetensors", "--conv-fallback", "int4", "-o", "{out}"],
+     ["--conv-fallback int4", "dynamic, float"]),
+    (["export", "tflite", "-w", "{fx}/tiny.safetensors", "--target-worst-psnr", "-3", "-o", "{out}"],
+     ["--target-worst-psnr -3"]),
     (["export", "tflite", "-w", "{fx}/tiny.safetensors", "-o", "{fx}/afile"], ["afile", "is a file"]),
     (["export", "onnx-int8", "-w", "{fx}/tiny.safetensors", "--method", "kl", "-o", "{out}.onnx"], ["kl"]),
     # demo-data, evaluate-style

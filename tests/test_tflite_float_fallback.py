@@ -1,6 +1,6 @@
-"""--target-psnr for integer TFLite files: the normalizations' ops are kept in float one rung of the fallback
-ladder at a time, then the convs that gain most in float, as few as meet the target; the sidecar says which ops
-stayed float; --target-psnr 0 keeps every op int8."""
+"""--target-psnr (and --target-worst-psnr) for integer TFLite files: the normalizations' ops are kept in float one
+rung of the fallback ladder at a time, then the convs that lose most as int8 (with their input pads), as few as meet
+the target; the sidecar says which ops stayed float; --target-psnr 0 keeps every op int8."""
 
 import re
 
@@ -12,55 +12,108 @@ pytest.importorskip("ai_edge_litert", reason="TFLite checks need ai-edge-litert 
 
 from animegan_deploy.export import tflite as tfl  # noqa: E402
 from animegan_deploy.compress.prefix_search import smallest_prefix  # noqa: E402
-from animegan_deploy.export.tflite_int8 import FALLBACK_LADDER, rank_by_gain  # noqa: E402
+from animegan_deploy.export.tflite_int8 import FALLBACK_LADDER, FloatGraph, rank_by_loss  # noqa: E402
 from animegan_deploy.sidecar import read_sidecar  # noqa: E402
 
 
 def _steps(err: str) -> list[tuple[str, float]]:
     """(what was float, PSNR) of each step the fallback printed."""
-    return [(m.group(1), float(m.group(2))) for m in re.finditer(r"with (.+) in float: ([\d.]+) dB", err)]
+    return [(label, psnr) for label, psnr, _ in _steps_with_worst(err)]
+
+
+def _steps_with_worst(err: str) -> list[tuple[str, float, float]]:
+    """(what was float, PSNR, worst photo's PSNR) of each step the fallback printed."""
+    return [(m.group(1), float(m.group(2)), float(m.group(3)))
+            for m in re.finditer(r"with (.+): ([\d.]+) dB, worst photo ([\d.]+) dB", err)]
 
 
 def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path, tiny_checkpoint, photo_folders,
                                                                       capfd):
     from ai_edge_litert.interpreter import Interpreter
 
-    def export(target: float, name: str):
+    def export(target: float, name: str, worst: float | None = None, with_worst: bool = False):
         config = tfl.TFLiteConfig(size=48, precisions=("full_integer_quant",), calib_dir=str(photo_folders["calib"]),
-                                  eval_dir=str(photo_folders["eval"]), allow_lossy=True, target_psnr=target)
+                                  eval_dir=str(photo_folders["eval"]), allow_lossy=True, target_psnr=target,
+                                  target_worst_psnr=worst)
         record = tfl.export_tflite(tiny_checkpoint, config, tmp_path / name).files[0]
         assert record.status in ("ok", "below-threshold") and record.path is not None
-        return record, read_sidecar(record.path), _steps(capfd.readouterr().err)
+        err = capfd.readouterr().err
+        return record, read_sidecar(record.path), _steps_with_worst(err) if with_worst else _steps(err)
 
     # unreachable: every rung, then every conv float
-    record, meta, steps = export(99.0, "all")
-    assert [label for label, _ in steps[: len(FALLBACK_LADDER)]] == [label for label, _ in FALLBACK_LADDER]
-    last_rung, rung_psnr = steps[len(FALLBACK_LADDER) - 1]
+    record, meta, steps_worst = export(99.0, "all", with_worst=True)
+    steps = [(label, psnr) for label, psnr, _ in steps_worst]
+    assert [label for label, _ in steps[: len(FALLBACK_LADDER)]] == [f"{label} in float" for label, _ in FALLBACK_LADDER]
+    last_rung, rung_psnr = FALLBACK_LADDER[-1][0], steps[len(FALLBACK_LADDER) - 1][1]
     total = int(re.search(r"of (\d+) convs", steps[-1][0]).group(1))
-    assert steps[len(FALLBACK_LADDER)][0] == f"{last_rung} + {total} of {total} convs"  # tried all first
+    # tried all first; by default the convs past the ladder run as dynamic-range (int8 weights, per-picture inputs)
+    assert steps[len(FALLBACK_LADDER)][0] == f"{last_rung} in float + {total} of {total} convs dynamic-range"
     all_convs_psnr = steps[len(FALLBACK_LADDER)][1]
-    assert meta["float_fallback"] == f"{last_rung} + {total} of {total} convs (by measured gain)"
-    assert len(meta["float_convs"]) == total and meta["config"]["target_psnr"] == 99.0
+    assert meta["float_fallback"] == f"{last_rung} + {total} of {total} convs dynamic-range (by measured loss)"
+    assert meta["conv_fallback"] == "dynamic"
+    assert len(meta["fallback_convs"]) == total and meta["config"]["target_psnr"] == 99.0
     # the last rung: every norm's statistics (2 staged means + variance mean, centering, square, rsqrt, normalizing
     # multiply...), its scale/shift (a 1x1 depthwise conv) and the LeakyReLU after it; then the other convs
     ops = meta["float_ops"]
     assert ops["MEAN"] >= 24 and ops["RSQRT"] == 24 and ops["LEAKY_RELU"] == 20, ops
     assert sum(v for k, v in ops.items() if k in ("CONV_2D", "DEPTHWISE_CONV_2D")) == 24 + total, ops
+    # and with each float conv the pads (and resizes) that feed it: every reflect pad of the generator
+    file_ops = [kind for kind, _, _ in FloatGraph.parse(record.path.read_bytes()).ops]
+    assert ops["MIRROR_PAD"] == file_ops.count("MIRROR_PAD") > 0, ops
+    assert ops["RESIZE_BILINEAR"] == file_ops.count("RESIZE_BILINEAR") > 0, ops
     interpreter = Interpreter(model_path=str(record.path))
     interpreter.allocate_tensors()
     assert interpreter.get_input_details()[0]["dtype"] == np.int8  # still int8 at the edges
-    assert all_convs_psnr > rung_psnr + 1.0, steps  # float convs are worth it on this model
+    assert _conv_types(record.path, meta["fallback_convs"]) == {("FLOAT32", "INT8")}  # float in, int8 weights
+    assert all_convs_psnr > rung_psnr + 1.0, steps  # dynamic-range convs are worth it on this model
 
     # a target between the last rung and all convs float: some convs, not all, and the file meets it
     target = round((rung_psnr + all_convs_psnr) / 2, 2)
     record, meta, steps = export(target, "some")
-    k = len(meta["float_convs"])
+    k = len(meta["fallback_convs"])
     assert 0 < k < total, (k, steps)
-    assert meta["float_fallback"] == f"{last_rung} + {k} of {total} convs (by measured gain)"
+    assert meta["float_fallback"] == f"{last_rung} + {k} of {total} convs dynamic-range (by measured loss)"
     assert record.psnr_db >= target - 0.01, (record.psnr_db, target)
     met = {int(re.search(r"\+ (\d+) of", label).group(1)): psnr for label, psnr in steps if " convs" in label}
     assert met[k] >= target and (k - 1 not in met or met[k - 1] < target), met  # k - 1 fell short
     assert len(met) <= total.bit_length() + 2  # bisection, not one evaluation per conv
+
+    # a worst-photo target alone (--target-psnr 0 for the mean): the fallback goes on until the worst photo
+    # reaches it
+    rung_worst, all_worst = steps_worst[len(FALLBACK_LADDER) - 1][2], steps_worst[len(FALLBACK_LADDER)][2]
+    assert all_worst > rung_worst + 1.0, steps_worst
+    worst_target = round((rung_worst + all_worst) / 2, 2)
+    record, meta, steps = export(0.0, "worst", worst=worst_target, with_worst=True)
+    k = len(meta["fallback_convs"])
+    assert 0 < k < total, (k, steps)
+    assert record.psnr_min_db >= worst_target - 0.01, (record.psnr_min_db, worst_target)
+    assert meta["config"]["target_worst_psnr"] == worst_target
+    met = {int(re.search(r"\+ (\d+) of", label).group(1)): w for label, _, w in steps if " convs" in label}
+    assert met[k] >= worst_target and (k - 1 not in met or met[k - 1] < worst_target), met
+
+
+def test_conv_fallback_float_keeps_float_weights(tmp_path, tiny_checkpoint, photo_folders, capfd):
+    config = tfl.TFLiteConfig(size=48, precisions=("full_integer_quant",), calib_dir=str(photo_folders["calib"]),
+                              eval_dir=str(photo_folders["eval"]), allow_lossy=True, target_psnr=99.0,
+                              conv_fallback="float")
+    record = tfl.export_tflite(tiny_checkpoint, config, tmp_path / "out").files[0]
+    meta = read_sidecar(record.path)
+    assert meta["conv_fallback"] == "float" and meta["float_fallback"].endswith("convs float (by measured loss)")
+    assert _conv_types(record.path, meta["fallback_convs"]) == {("FLOAT32", "FLOAT32")}
+
+
+def _conv_types(path, convs) -> set[tuple[str, str]]:
+    """(input type, weight type) of the convs whose outputs are named in ``convs``."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    graph = schema.Model.GetRootAsModel(path.read_bytes(), 0).Subgraphs(0)
+    wanted, types = set(convs), set()
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        if graph.Tensors(op.Outputs(0)).Name().decode() in wanted:
+            types.add((names[graph.Tensors(op.Inputs(0)).Type()], names[graph.Tensors(op.Inputs(1)).Type()]))
+    return types
 
 
 def test_target_zero_keeps_every_op_int8(tmp_path, tiny_checkpoint, photo_folders, capfd):
@@ -86,8 +139,17 @@ def test_smallest_prefix_bisects_to_the_first_k_that_meets():
     assert smallest_prefix(list("abc"), lambda k: True) == 0
 
 
-def test_rank_by_gain_orders_by_the_gain_each_adds_alone():
-    gain = {"a": 0.1, "b": 0.9, "c": -0.2, "d": 0.5}
-    ranking = rank_by_gain(["base"], list(gain), lambda nodes: 30.0 + sum(gain.get(n, 0.0) for n in nodes))
+def test_rank_by_loss_orders_by_what_each_loses_as_the_only_int8_conv():
+    # the score is the float model's 50 dB less each static int8 conv's own loss
+    loss = {"a": 0.4, "b": 6.0, "c": 0.0, "d": 2.5}
+    seen = []
+
+    def score(kept):
+        seen.append(sorted(kept))
+        return 50.0 - sum(v for name, v in loss.items() if name not in kept)
+
+    ranking = rank_by_loss(list(loss), score)
     assert [name for name, _ in ranking] == ["b", "d", "a", "c"]
-    assert ranking[0][1] == pytest.approx(0.9)
+    assert ranking[0][1] == pytest.approx(6.0) and ranking[-1][1] == pytest.approx(0.0)
+    assert seen[0] == ["a", "b", "c", "d"]  # the reference: every candidate kept out of int8
+    assert seen[1:] == [["b", "c", "d"], ["a", "c", "d"], ["a", "b", "d"], ["a", "b", "c"]]  # one int8 at a time

@@ -66,16 +66,20 @@ class ExportSection:
                                       "INT8 ONNX is the [quantize] stage's file)")
     tflite_precisions: tuple[str, ...] = option(("float32", "float16", "full_integer_quant"), "TFLite files")
     tflite_calibration: str = option("mean-minmax", "activation ranges of the integer TFLite files")
-    tflite_target_psnr: float | None = option(None, "integer TFLite files: keep the normalizations, then the convs "
-                                              "that gain most, float until this PSNR vs the model (default: the "
-                                              "int8 threshold; 0: all int8)")
+    tflite_target_psnr: float | None = option(None, "integer TFLite files: keep the normalizations float, then the "
+                                              "convs that lose most as int8 out of static int8, until this PSNR vs "
+                                              "the model (default: the int8 threshold; 0: all int8)")
+    tflite_target_worst_psnr: float | None = option(None, "integer TFLite files: go on until the worst evaluation "
+                                                    "photo reaches this PSNR too")
+    tflite_conv_fallback: str = option("dynamic", "how those convs run: dynamic (int8 weights, per-picture int8 "
+                                       "inputs) or float")
     tensorrt_precisions: tuple[str, ...] = option(("fp32", "fp16", "int8"), "TensorRT engines (GPU only)")
     timeout: int = option(1800, "seconds one onnx2tf run may take")
 
     def __post_init__(self) -> None:
         from animegan_deploy.export.formats import FORMATS
         from animegan_deploy.export.tflite import PRECISIONS
-        from animegan_deploy.export.tflite_int8 import CALIBRATIONS
+        from animegan_deploy.export.tflite_int8 import CALIBRATIONS, CONV_FALLBACKS
 
         if "onnx-int8" in self.formats:
             raise UserError("[export] formats: onnx-int8 is made by the [quantize] stage; leave it out of formats")
@@ -85,6 +89,7 @@ class ExportSection:
 
         _choices("[export] tensorrt_precisions", self.tensorrt_precisions, tensorrt_precisions())
         _choices("[export] tflite_calibration", (self.tflite_calibration,), tuple(CALIBRATIONS))
+        _choices("[export] tflite_conv_fallback", (self.tflite_conv_fallback,), tuple(CONV_FALLBACKS))
         if self.timeout < 1:
             raise UserError(f"[export] timeout {self.timeout}: must be at least 1 second")
 

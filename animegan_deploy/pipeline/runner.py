@@ -150,7 +150,8 @@ def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
         plan.append(Planned("tflite", "export/tflite", S.tflite_stage, {"model": model}, TFLiteConfig(
             size=data.size, precisions=export.tflite_precisions, calib_dir=data.calib_dir, calib_count=data.calib_count,
             calibration=export.tflite_calibration, eval_dir=eval_dir, allow_lossy=True, timeout=export.timeout,
-            target_psnr=export.tflite_target_psnr)))
+            target_psnr=export.tflite_target_psnr, target_worst_psnr=export.tflite_target_worst_psnr,
+            conv_fallback=export.tflite_conv_fallback)))
     if config.quantize.enabled:
         quantize = dataclasses.replace(config.quantize.config, eval_dir=config.quantize.config.eval_dir or eval_dir)
         plan.append(Planned("quantize", "quantize", S.quantize_stage, {"onnx": "@onnx:onnx fp32"}, quantize))
