@@ -64,10 +64,10 @@ class TFLiteConfig:
     threads: int = option(2, "LiteRT interpreter threads for the check")
     timeout: int = option(1800, "seconds one onnx2tf run may take")
     target_psnr: float | None = option(None, "integer files: keep the normalizations' ops in float, one rung of "
-                                       "tflite_int8.FALLBACK_LADDER at a time, then (with their input pads) the "
-                                       "convs that lose most as int8 (measured one at a time) in float, until this PSNR (dB) vs torch is met on the "
-                                       "evaluation photos (default: the kind's threshold, int8 30 dB; 0: every op "
-                                       "int8); the float ops are recorded in the sidecar")
+                                       "tflite_int8.FALLBACK_LADDER at a time, then keep out of static int8 the "
+                                       "convs that lose most as int8 (measured one at a time; see --conv-fallback), "
+                                       "until this PSNR (dB) vs torch is met on the evaluation photos (default: the "
+                                       "kind's threshold, int8 30 dB; 0: every op int8); the sidecar records them")
     conv_fallback: str = option("dynamic", "integer files: how the convs --target-psnr keeps out of static int8 run: "
                                 + "; ".join(f"{k} = {v}" for k, v in CONV_FALLBACKS.items()))
     target_worst_psnr: float | None = option(None, "integer files: the fallback also goes on until the worst "
@@ -387,8 +387,8 @@ class _IntegerBuilder:
 
     def _sensitive_convs(self, kind: str, target: Path, label: str, nodes: list[str], goal: "FallbackTarget") -> None:
         """Rank the remaining convs by the PSNR each loses as the only int8 one (with its input pads; on a few
-        calibration photos: every third, 4 at most), then keep the fewest leading ones in float that meet
-        ``goal`` on the evaluation photos (bisection over the ranking: a handful of evaluations)."""
+        calibration photos: every third, 4 at most), then keep the fewest leading ones out of static int8 that
+        meet ``goal`` on the evaluation photos (bisection over the ranking: a handful of evaluations)."""
         from animegan_deploy.compress.prefix_search import smallest_prefix
 
         from . import tflite_int8
