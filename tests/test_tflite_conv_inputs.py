@@ -2,11 +2,7 @@
 otherwise its input is still rounded and clipped to an int8 range on the way in, which is where a dark, flat
 photo's outliers are lost."""
 
-import pytest
-
-pytest.importorskip("tensorflow", reason="TFLite export needs the [tflite] extra (make install)")
-
-from animegan_deploy.export.tflite_int8 import FloatGraph  # noqa: E402
+from animegan_deploy.export.tflite_int8 import FloatGraph  # pure Python: no TensorFlow needed to walk a parsed graph
 
 
 def _graph() -> FloatGraph:
