@@ -95,19 +95,16 @@ class Calibration:
 
     def calibrated_model(self, method: str) -> bytes:
         """The calibrated float model with the ranges of ``method`` (input to the quantizer)."""
-        import flatbuffers
-        from tensorflow.lite.python import schema_py_generated as schema
-
         if method not in CALIBRATIONS:
             raise ValueError(f"calibration {method!r}: choose one of {', '.join(CALIBRATIONS)}")
-        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(self.template, 0))
-        tensors = model.subgraphs[0].tensors
-        for index, rng in self.tensors.items():
-            lo, hi = rng.chosen(method)
-            tensors[index].quantization.min, tensors[index].quantization.max = [lo], [hi]
-        builder = flatbuffers.Builder(len(self.template) + 1024)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        return bytes(builder.Output())
+
+        def set_ranges(tree) -> None:
+            tensors = tree.subgraphs[0].tensors
+            for index, rng in self.tensors.items():
+                lo, hi = rng.chosen(method)
+                tensors[index].quantization.min, tensors[index].quantization.max = [lo], [hi]
+
+        return _rewritten(self.template, set_ranges)
 
     def quantize(self, method: str, io: str = "int8", float_nodes: Sequence[str] = ()) -> bytes:
         """An integer model (weights per channel) with int8 or float32 input and output; every op int8 except
@@ -260,34 +257,45 @@ def dynamic_range_convs(model: bytes, convs: Sequence[str]) -> bytes:
     file stays int8-sized. Other ops are left as they are. (TensorFlow applies this only to a whole float model,
     in the converter; here the rest of the model is already static int8, so the conv tensors are rewritten through
     TFLite's flatbuffer schema.)"""
-    import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
     wanted = set(convs)
-    tree = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
-    graph = tree.subgraphs[0]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in tree.operatorCodes]
     channel_axis = {schema.BuiltinOperator.CONV_2D: 0, schema.BuiltinOperator.DEPTHWISE_CONV_2D: 3}
-    for op in graph.operators:
-        axis = channel_axis.get(codes[op.opcodeIndex])
-        if axis is None or graph.tensors[op.outputs[0]].name.decode() not in wanted:
-            continue
-        data, weights = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
-        if data.type != schema.TensorType.FLOAT32 or weights.type != schema.TensorType.FLOAT32:
-            continue  # a static int8 conv (or one fed int8): nothing to do
-        buffer = tree.buffers[weights.buffer]
-        w = np.frombuffer(np.asarray(buffer.data, dtype=np.uint8).tobytes(), dtype=np.float32).reshape(weights.shape)
-        others = tuple(a for a in range(w.ndim) if a != axis)
-        scale = np.maximum(np.abs(w).max(axis=others), 1e-12) / 127.0
-        shape = [1] * w.ndim
-        shape[axis] = -1
-        q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
-        buffer.data = np.frombuffer(q.tobytes(), dtype=np.uint8)
-        weights.type = schema.TensorType.INT8
-        weights.quantization = schema.QuantizationParametersT()
-        weights.quantization.scale = scale.astype(np.float32).tolist()
-        weights.quantization.zeroPoint = [0] * len(scale)
-        weights.quantization.quantizedDimension = axis
+
+    def quantize_weights(tree) -> None:
+        graph = tree.subgraphs[0]
+        codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in tree.operatorCodes]
+        for op in graph.operators:
+            axis = channel_axis.get(codes[op.opcodeIndex])
+            if axis is None or graph.tensors[op.outputs[0]].name.decode() not in wanted:
+                continue
+            data, weights = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+            if data.type != schema.TensorType.FLOAT32 or weights.type != schema.TensorType.FLOAT32:
+                continue  # a static int8 conv (or one fed int8): nothing to do
+            buffer = tree.buffers[weights.buffer]
+            w = np.frombuffer(np.asarray(buffer.data, dtype=np.uint8).tobytes(), np.float32).reshape(weights.shape)
+            others = tuple(a for a in range(w.ndim) if a != axis)
+            scale = np.maximum(np.abs(w).max(axis=others), 1e-12) / 127.0
+            shape = [1] * w.ndim
+            shape[axis] = -1
+            q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+            buffer.data = np.frombuffer(q.tobytes(), dtype=np.uint8)
+            weights.type = schema.TensorType.INT8
+            weights.quantization = schema.QuantizationParametersT()
+            weights.quantization.scale = scale.astype(np.float32).tolist()
+            weights.quantization.zeroPoint = [0] * len(scale)
+            weights.quantization.quantizedDimension = axis
+
+    return _rewritten(model, quantize_weights)
+
+
+def _rewritten(model: bytes, edit: Callable) -> bytes:
+    """``model`` unpacked into TFLite's object API (schema ModelT), changed in place by ``edit``, packed again."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    tree = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    edit(tree)
     builder = flatbuffers.Builder(len(model) + 1024)
     builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())

@@ -58,10 +58,15 @@ def test_conv_ranges_are_the_mean_of_per_photo_extremes():
     assert r[3] == pytest.approx((ya.max() + yb.max()).item() / 2, rel=1e-5)
 
 
+def _calibrated(model: nn.Module):
+    """Four random calibration inputs in [-1, 1] and the conv ranges ``model`` gets from them."""
+    calib = [(f"c{i}", np.random.default_rng(i).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)) for i in range(4)]
+    return calib, conv_ranges(model, calib)
+
+
 def test_two_digit_keeps_what_a_static_scale_clips():
     model = OneConv().eval()
-    calib = [(f"c{i}", np.random.default_rng(i).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)) for i in range(4)]
-    ranges = conv_ranges(model, calib)
+    calib, ranges = _calibrated(model)
     plain = simulated(model, ranges, SimulationConfig("conv-io"))
     two = simulated(model, ranges, SimulationConfig("two-digit", tail=4.0))
     with torch.no_grad():
@@ -81,8 +86,7 @@ def test_two_digit_keeps_what_a_static_scale_clips():
 
 def test_two_digit_inputs_keep_input_outliers_and_leave_the_output_float():
     model = OneConv().eval()
-    calib = [(f"c{i}", np.random.default_rng(i).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)) for i in range(4)]
-    ranges = conv_ranges(model, calib)
+    calib, ranges = _calibrated(model)
     one = simulated(model, ranges, SimulationConfig("conv-inputs"))
     two = simulated(model, ranges, SimulationConfig("two-digit-inputs", tail=4.0))
     spiky = torch.from_numpy(calib[0][1]).clone()

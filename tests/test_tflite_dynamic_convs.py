@@ -9,6 +9,7 @@ tf = pytest.importorskip("tensorflow", reason="TFLite export needs the [tflite] 
 pytest.importorskip("ai_edge_litert", reason="TFLite checks need ai-edge-litert (make install)")
 
 from animegan_deploy.export.tflite_int8 import FloatGraph, dynamic_range_convs  # noqa: E402
+from tflite_helpers import conv_tensor_types  # noqa: E402
 
 
 def _float_model() -> bytes:
@@ -39,13 +40,7 @@ def _run(model: bytes, x: np.ndarray) -> np.ndarray:
 
 
 def _weight_types(model: bytes) -> list[str]:
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-    graph = schema.Model.GetRootAsModel(model, 0).Subgraphs(0)
-    g = FloatGraph.parse(model)
-    return [names[graph.Tensors(inputs[1]).Type()] for kind, inputs, _ in g.ops
-            if kind in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    return [weights for _, weights in conv_tensor_types(model).values()]
 
 
 def test_chosen_convs_get_int8_weights_and_stay_close_to_float_even_far_past_typical_ranges():

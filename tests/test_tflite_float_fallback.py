@@ -14,6 +14,7 @@ from animegan_deploy.export import tflite as tfl  # noqa: E402
 from animegan_deploy.compress.prefix_search import smallest_prefix  # noqa: E402
 from animegan_deploy.export.tflite_int8 import FALLBACK_LADDER, FloatGraph, rank_by_loss  # noqa: E402
 from animegan_deploy.sidecar import read_sidecar  # noqa: E402
+from tflite_helpers import conv_tensor_types  # noqa: E402
 
 
 def _steps(err: str) -> list[tuple[str, float]]:
@@ -104,16 +105,8 @@ def test_conv_fallback_float_keeps_float_weights(tmp_path, tiny_checkpoint, phot
 
 def _conv_types(path, convs) -> set[tuple[str, str]]:
     """(input type, weight type) of the convs whose outputs are named in ``convs``."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-    graph = schema.Model.GetRootAsModel(path.read_bytes(), 0).Subgraphs(0)
-    wanted, types = set(convs), set()
-    for i in range(graph.OperatorsLength()):
-        op = graph.Operators(i)
-        if graph.Tensors(op.Outputs(0)).Name().decode() in wanted:
-            types.add((names[graph.Tensors(op.Inputs(0)).Type()], names[graph.Tensors(op.Inputs(1)).Type()]))
-    return types
+    types = conv_tensor_types(path.read_bytes())
+    return {types[name] for name in convs}
 
 
 def test_target_zero_keeps_every_op_int8(tmp_path, tiny_checkpoint, photo_folders, capfd):
