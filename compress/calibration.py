@@ -35,22 +35,34 @@ METHODS: tuple[str, ...] = ("minmax", "entropy", "percentile", "mean-minmax")
 
 @dataclass
 class TensorStats:
-    """Running max |x| and histogram of |x| over [0, hist_range] in BINS bins, and each update's (image's)
-    signed minimum and maximum."""
+    """Running max |x| and histogram of |x| over [0, hist_range] in BINS bins (``neg_hist``: the same for the
+    negative values alone), each update's (image's) signed minimum and maximum, and for NCHW tensors the
+    per-channel means."""
 
     amax: float = 0.0
     hist_range: float = 0.0
     hist: np.ndarray = field(default_factory=lambda: np.zeros(BINS, dtype=np.int64))
+    neg_hist: np.ndarray = field(default_factory=lambda: np.zeros(BINS, dtype=np.int64))
     count: int = 0
     lows: list[float] = field(default_factory=list)
     highs: list[float] = field(default_factory=list)
+    channel_sum: np.ndarray | None = None  # NCHW tensors: the sum over updates of each channel's mean
+
+    @property
+    def channel_mean(self) -> np.ndarray | None:
+        """Each channel's mean over the updates (images), for NCHW tensors: what bias correction needs."""
+        return None if self.channel_sum is None else self.channel_sum / len(self.lows)
 
     def update(self, values: np.ndarray) -> None:
-        a = np.abs(values.astype(np.float32, copy=False)).ravel()
+        flat = values.astype(np.float32, copy=False).ravel()
+        a = np.abs(flat)
         if a.size == 0:
             return
         self.lows.append(float(values.min()))
         self.highs.append(float(values.max()))
+        if values.ndim == 4:
+            means = values.mean(axis=(0, 2, 3), dtype=np.float64)
+            self.channel_sum = means if self.channel_sum is None else self.channel_sum + means
         top = float(a.max())
         self.amax = max(self.amax, top)
         self.count += a.size
@@ -60,11 +72,13 @@ class TensorStats:
                 return
             self.hist_range = top
         while top > self.hist_range:  # double the range: bins 2k and 2k+1 merge into bin k
-            merged = self.hist.reshape(BINS // 2, 2).sum(axis=1)
-            self.hist = np.concatenate([merged, np.zeros(BINS // 2, dtype=np.int64)])
+            self.hist, self.neg_hist = (np.concatenate([h.reshape(BINS // 2, 2).sum(axis=1),
+                                                        np.zeros(BINS // 2, dtype=np.int64)])
+                                        for h in (self.hist, self.neg_hist))
             self.hist_range *= 2.0
         index = np.minimum((a * np.float32(BINS / self.hist_range)).astype(np.int32), BINS - 1)
         self.hist += np.bincount(index, minlength=BINS)
+        self.neg_hist += np.bincount(index[flat < 0], minlength=BINS)
 
     @property
     def bin_width(self) -> float:
@@ -82,6 +96,30 @@ def amax_percentile(stats: TensorStats, percentile: float = 99.99) -> float:
     cdf = np.cumsum(stats.hist) / total
     index = int(np.searchsorted(cdf, percentile / 100.0))
     return float(min(stats.amax, (index + 1) * stats.bin_width))
+
+
+def bounds_percentile(stats: TensorStats, percentile: float = 99.99) -> tuple[float, float]:
+    """(low, high): each side cut where 100 - ``percentile`` percent of all values lie beyond it (0 always
+    inside), from the histograms of the positive and the negative values' |x|."""
+    total = stats.hist.sum()
+    if total == 0 or stats.hist_range == 0:
+        return -stats.amax, stats.amax
+    beyond = total * (1.0 - percentile / 100.0)
+
+    def edge(side: np.ndarray, extreme: float) -> float:
+        inside = np.cumsum(side)  # values of this sign with |x| below each bin's upper edge
+        index = int(np.searchsorted(inside, side.sum() - beyond))
+        return float(min(extreme, (index + 1) * stats.bin_width)) if side.sum() > beyond else 0.0
+
+    low = edge(stats.neg_hist, -min(stats.lows)) if stats.lows else stats.amax
+    high = edge(stats.hist - stats.neg_hist, max(stats.highs)) if stats.highs else stats.amax
+    return -low, high
+
+
+def bounds_minmax(stats: TensorStats) -> tuple[float, float]:
+    if not stats.lows:
+        return -stats.amax, stats.amax
+    return min(0.0, min(stats.lows)), max(0.0, max(stats.highs))
 
 
 def bounds_mean_minmax(stats: TensorStats) -> tuple[float, float]:
@@ -170,9 +208,14 @@ class Calibration:
         return {name: threshold(s, method, percentile) for name, s in self.stats.items()}
 
     def bounds(self, method: str, percentile: float = 99.99) -> dict[str, tuple[float, float]]:
-        """(low, high) per tensor: mean-minmax's asymmetric range, +-amax for the symmetric methods."""
+        """(low, high) per tensor, signed: what an asymmetric (uint8) or centered (``centered_inputs``) range takes.
+        mean-minmax, minmax and percentile have one per side; entropy's KL threshold is of |x|: +-amax."""
         if method == "mean-minmax":
             return {name: bounds_mean_minmax(s) for name, s in self.stats.items()}
+        if method == "minmax":
+            return {name: bounds_minmax(s) for name, s in self.stats.items()}
+        if method == "percentile":
+            return {name: bounds_percentile(s, percentile) for name, s in self.stats.items()}
         return {name: (-a, a) for name, a in self.ranges(method, percentile).items()}
 
 

@@ -75,7 +75,37 @@ def test_mean_minmax_averages_each_images_extremes():
     assert threshold(stats, "mean-minmax") == pytest.approx(5.0)
     calibration = Calibration({"t": stats}, images=3, seconds=0.0)
     assert calibration.bounds("mean-minmax")["t"] == pytest.approx((-2.0, 5.0))
-    assert calibration.bounds("minmax")["t"] == pytest.approx((-9.0, 9.0))  # symmetric methods: +-amax
+    assert calibration.bounds("minmax")["t"] == pytest.approx((-3.0, 9.0))  # the overall extremes, signed
     positive = TensorStats()
     positive.update(np.array([1.0, 3.0], dtype=np.float32))
     assert Calibration({"p": positive}, 1, 0.0).bounds("mean-minmax")["p"] == (0.0, 3.0)  # zero stays inside
+
+
+def test_percentile_bounds_cut_each_side_of_a_lopsided_distribution():
+    """LeakyReLU(0.2) of N(0, 1), what a conv input here looks like: each side is cut at its own 99.99th
+    percentile point (high 3.719 = Phi^-1(0.9999), low -0.2 x 3.719), not at +-amax, which would leave the
+    negative half of a symmetric range nearly empty. Bins merge as later images widen the range."""
+    from animegan_deploy.compress.calibration import Calibration
+
+    x = np.random.default_rng(3).standard_normal(4_000_000).astype(np.float32)
+    values = np.where(x > 0, x, 0.2 * x)
+    stats = stats_of(values, chunks=4)
+    low, high = Calibration({"t": stats}, 4, 0.0).bounds("percentile", 99.99)["t"]
+    assert high == pytest.approx(3.719, abs=2 * stats.bin_width + 0.02)
+    assert low == pytest.approx(-0.2 * 3.719, abs=2 * stats.bin_width + 0.02)
+    assert (low, high) == pytest.approx((np.percentile(values, 0.01), np.percentile(values, 99.99)), abs=0.03)
+    assert threshold(stats, "percentile", 99.99) == pytest.approx(np.percentile(np.abs(values), 99.99), rel=0.01)
+    positive = stats_of(np.abs(values))
+    assert Calibration({"p": positive}, 1, 0.0).bounds("percentile")["p"][0] == 0.0  # no negatives: low is 0
+
+
+def test_channel_means_average_each_images_per_channel_mean():
+    stats = TensorStats()
+    first = np.stack([np.full((2, 2), 1.0), np.full((2, 2), -4.0)])[None].astype(np.float32)  # 1 x 2 x 2 x 2
+    second = np.stack([np.full((2, 2), 3.0), np.arange(4.0).reshape(2, 2)])[None].astype(np.float32)
+    stats.update(first)
+    stats.update(second)
+    np.testing.assert_allclose(stats.channel_mean, [2.0, (-4.0 + 1.5) / 2])
+    flat = TensorStats()
+    flat.update(np.ones(5, dtype=np.float32))
+    assert flat.channel_mean is None  # not an NCHW map

@@ -1,0 +1,103 @@
+"""Centered conv inputs: symmetric int8 that spends its levels on the range a tensor has.
+
+TensorRT's explicit quantization takes symmetric int8 activations (zero point 0), so a conv input with the
+calibrated range (low, high) gets the scale max(-low, high) / 127. The inputs here are LeakyReLU(0.2) outputs,
+lopsided (default model, equalized, percentile 99.99: e.g. -0.65..3.01, -1.75..3.61), so a third to half of the
+255 levels cover values that never occur. Subtracting the range's midpoint c = (low + high) / 2 first,
+
+    y = Conv(x, W, b) = Conv(x - c, W, b + c * sum(W))     sum over each filter's inputs and taps
+
+is exact in float where the conv pads nothing itself (here the reflect padding is a Pad node ahead of it, which
+the shift commutes with), and x - c has the symmetric range +-(high - low) / 2: a finer step for the same
+range. The Sub is an elementwise op ahead of the Q node (TensorRT fuses such ops into the quantizing kernel);
+the bias stays float, as TensorRT wants. Once the weights are rounded, ``bias_correction.settle_biases`` sums
+c * W over the rounded weights (the int8 file computes with those): default model, 15 unseen pictures,
+percentile 99.99: 35.86 -> 36.52 dB with the float weights' sum, 37.82 with the rounded ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+Range = float | tuple[float, float]
+
+
+def _pads_nothing(node: onnx.NodeProto) -> bool:
+    for attribute in node.attribute:
+        if attribute.name == "pads" and any(helper.get_attribute_value(attribute)):
+            return False
+        if attribute.name == "auto_pad" and helper.get_attribute_value(attribute) not in (b"NOTSET", b"VALID"):
+            return False
+    return True
+
+
+def center_conv_inputs(model: onnx.ModelProto, ranges: dict[str, Range],
+                       exclude: tuple[str, ...] | list[str] = ()
+                       ) -> tuple[onnx.ModelProto, dict[str, Range], dict[str, float]]:
+    """A copy of ``model`` in which every Conv (except ``exclude``, by node name) whose input has a lopsided
+    range in ``ranges`` reads that input minus the range's midpoint, its bias taking the difference; the ranges
+    with the new (symmetric) tensors added; and each centered conv's (node name) input midpoint. Convs that pad with zeros
+    themselves (a shifted zero border would not be exact), whose input has no or a symmetric range, or whose
+    weight or bias is not a constant are left as they are."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    ranges = dict(ranges)
+    graph = model.graph
+    constants = {i.name: i for i in graph.initializer}
+    nodes: list[onnx.NodeProto] = []
+    centered: dict[str, float] = {}
+    for node in graph.node:
+        x = node.input[0] if node.op_type == "Conv" else None
+        bias = node.input[2] if node.op_type == "Conv" and len(node.input) > 2 and node.input[2] else None
+        if (x is None or node.name in exclude or x not in ranges or not _pads_nothing(node)
+                or node.input[1] not in constants or (bias is not None and bias not in constants)):
+            nodes.append(node)
+            continue
+        r = ranges[x]
+        low, high = r if isinstance(r, tuple) else (-float(r), float(r))
+        center = (low + high) / 2.0
+        if abs(center) <= 1e-6 * max(high - low, 1e-12):
+            nodes.append(node)
+            continue
+        weight = numpy_helper.to_array(constants[node.input[1]]).astype(np.float64)
+        old_bias = (numpy_helper.to_array(constants[bias]).astype(np.float64) if bias is not None
+                    else np.zeros(weight.shape[0]))
+        shifted, center_name, bias_name = (f"{x}/centered/{node.name}", f"{node.name}/input_center",
+                                           f"{node.name}/centered_bias")
+        new_bias = (old_bias + center * weight.reshape(weight.shape[0], -1).sum(axis=1)).astype(np.float32)
+        graph.initializer.extend([numpy_helper.from_array(np.array(center, np.float32), center_name),
+                                  numpy_helper.from_array(new_bias, bias_name)])
+        nodes.append(helper.make_node("Sub", [x, center_name], [shifted], name=f"{node.name}/center_input"))
+        node.input[0] = shifted
+        if len(node.input) > 2:
+            node.input[2] = bias_name
+        else:
+            node.input.append(bias_name)
+        nodes.append(node)
+        half = (high - low) / 2.0
+        ranges[shifted] = (-half, half)
+        centered[node.name] = center
+    del graph.node[:]
+    graph.node.extend(nodes)
+    _drop_unused_initializers(graph)
+    return model, ranges, centered
+
+
+def centers_in(model: onnx.ModelProto) -> dict[str, float]:
+    """Each centered conv (node name) of ``model`` and its input's midpoint, read back from the graph."""
+    constants = {i.name: i for i in model.graph.initializer}
+    subs = {node.name: node for node in model.graph.node if node.op_type == "Sub"}
+    found = {}
+    for node in model.graph.node:
+        sub = subs.get(f"{node.name}/center_input") if node.op_type == "Conv" else None
+        if sub is not None and sub.input[1] in constants:
+            found[node.name] = float(numpy_helper.to_array(constants[sub.input[1]]))
+    return found
+
+
+def _drop_unused_initializers(graph: onnx.GraphProto) -> None:
+    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    kept = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
