@@ -60,6 +60,12 @@ class Placement:
         """Zero-point-free int8 activations: where centering a lopsided conv input pays (centered_inputs.py)."""
         return self.activation_type == "QInt8"
 
+    @property
+    def float_bias(self) -> bool:
+        """Conv biases stay float (TensorRT's rule), so bias correction can move them; ONNX Runtime's placements
+        quantize them to int32 inside QLinearConv."""
+        return self.extra_options.get("QuantizeBias", True) is False
+
 
 PLACEMENTS: dict[str, Placement] = {
     # TensorRT's explicit quantization: Q/DQ on Conv inputs only, symmetric int8, biases float
@@ -108,9 +114,9 @@ class QuantizeConfig:
     center: bool = option(True, "symmetric placements (tensorrt*): shift each lopsided conv input by its range's "
                           "midpoint, the conv's bias taking the shift (exact in float), so symmetric int8 covers the "
                           "range the tensor has (default model: 35.9 -> 37.8 dB)")
-    bias_correction: bool = option(True, "correct each int8 conv's float bias for the mean shift of its rounded "
-                                   "weights, from the calibration photos' per-channel input means (Nagel et al. "
-                                   "2019; default model: 37.8 -> 38.0 dB)")
+    bias_correction: bool = option(True, "tensorrt placements (float biases): correct each int8 conv's bias for the "
+                                   "mean shift of its rounded weights, from the calibration photos' per-channel "
+                                   "input means (Nagel et al. 2019; default model: 37.8 -> 38.0 dB)")
     calib_dir: str | None = option(None, "calibration photos (default: the bundled demo training photos)")
     calib_count: int = option(16, "at most this many calibration photos")
     equalize: bool = option(True, "equalize activation channels before quantizing (exact in float; default model: "
@@ -169,8 +175,9 @@ def build_qdq(model: onnx.ModelProto, ranges: dict[str, float | tuple[float, flo
               input_means: dict[str, np.ndarray] | None = None) -> onnx.ModelProto:
     """Insert Q/DQ pairs where ``placement`` puts them, with the given activation ranges: amax (+-amax) or
     (low, high). ``center``: in a symmetric placement, quantized convs read lopsided inputs shifted by their
-    midpoint (centered_inputs.py). ``input_means`` (conv node name -> its input's per-channel mean): correct
-    those convs' float biases for the mean shift of their rounded weights (bias_correction.py)."""
+    midpoint (centered_inputs.py). ``input_means`` (conv node name -> its input's per-channel mean): where the
+    placement keeps biases float, correct those convs' biases for the mean shift of their rounded weights
+    (bias_correction.py)."""
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
@@ -180,6 +187,7 @@ def build_qdq(model: onnx.ModelProto, ranges: dict[str, float | tuple[float, flo
     if center and rule.symmetric:
         model, ranges, centers = center_conv_inputs(model, ranges, exclude)  # excluded convs stay as they are
     centered = model
+    input_means = input_means if rule.float_bias else None
     if rule.two_digit_tail:
         from .two_digit import two_digit_inputs
 
@@ -349,7 +357,7 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         "fidelity_vs_fp32": fidelity.to_dict(),
         "quantized_convs": len(convs) - len(exclude),
         "centered_convs": len(centers),
-        "bias_correction": config.bias_correction,
+        "bias_correction": config.bias_correction and PLACEMENTS[config.placement].float_bias,
         "float_convs": float_layers,
         "target_psnr": config.target_psnr,
         "sensitivity": [vars(s) for s in sensitivity],

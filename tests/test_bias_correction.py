@@ -59,3 +59,16 @@ def test_corrected_bias_removes_the_mean_offset_of_rounded_weights(model):
     assert len(next(n for n in corrected.graph.node if n.op_type == "Conv").input) == 3  # a bias added
     before, after = np.abs(offset(plain)).mean(), np.abs(offset(corrected)).mean()
     assert before > 1e-3 and after < before / 10, (before, after)
+
+
+def test_integer_bias_placements_are_left_alone(model):
+    """ONNX Runtime's conv placement quantizes biases into QLinearConv: a float bias added there would stop the
+    fusion, so bias correction does not touch it."""
+    conv = conv_nodes(model)[0]
+    ranges = {conv.activation: (0.0, 4.0), "output": (-3.0, 3.0)}
+    means = {conv.name: np.full(16, 2.5)}
+    plain = build_qdq(model, ranges, placement="onnxruntime-conv")
+    asked = build_qdq(model, ranges, placement="onnxruntime-conv", input_means=means)
+    assert plain.SerializeToString() == asked.SerializeToString()
+    assert build_qdq(model, {conv.activation: 4.0}, center=False, input_means=means).SerializeToString() != \
+        build_qdq(model, {conv.activation: 4.0}, center=False).SerializeToString()
