@@ -7,6 +7,7 @@ import torch
 
 from animegan_deploy.compress.bias_correction import _per_input
 from animegan_deploy.compress.quantize import build_qdq, conv_nodes, session_fn
+from onnx_helpers import export_named
 
 
 @pytest.mark.parametrize("groups", [1, 2, 6])
@@ -35,13 +36,7 @@ class OffsetInput(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> onnx.ModelProto:
-    path = tmp_path_factory.mktemp("bc") / "offset.onnx"
-    torch.onnx.export(OffsetInput().eval(), torch.zeros(1, 16, 8, 8), str(path), opset_version=17, dynamo=False,
-                      input_names=["input"], output_names=["output"])
-    m = onnx.load(str(path))
-    for i, node in enumerate(m.graph.node):
-        node.name = node.name or f"{node.op_type}_{i}"
-    return m
+    return export_named(OffsetInput(), (1, 16, 8, 8), tmp_path_factory.mktemp("bc") / "offset.onnx")
 
 
 def test_corrected_bias_removes_the_mean_offset_of_rounded_weights(model):

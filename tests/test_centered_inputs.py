@@ -10,6 +10,7 @@ from onnx import numpy_helper
 
 from animegan_deploy.compress.centered_inputs import center_conv_inputs, centers_in
 from animegan_deploy.compress.quantize import build_qdq, conv_nodes, session_fn
+from onnx_helpers import export_named
 
 
 class Lopsided(torch.nn.Module):
@@ -35,13 +36,7 @@ class Lopsided(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> onnx.ModelProto:
-    path = tmp_path_factory.mktemp("ci") / "lopsided.onnx"
-    torch.onnx.export(Lopsided().eval(), torch.zeros(1, 3, 16, 16), str(path), opset_version=17, dynamo=False,
-                      input_names=["input"], output_names=["output"])
-    m = onnx.load(str(path))
-    for i, node in enumerate(m.graph.node):
-        node.name = node.name or f"{node.op_type}_{i}"
-    return m
+    return export_named(Lopsided(), (1, 3, 16, 16), tmp_path_factory.mktemp("ci") / "lopsided.onnx")
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,10 @@ def test_int8_qdq_of_the_default_model_holds_30_db(gate_dir, placement):
           f"{result.fidelity.psnr:.2f} dB (worst {result.fidelity.psnr_min:.2f}), SSIM {result.fidelity.ssim:.4f}")
     assert len(result.fidelity.per_image) == 15
     assert result.fidelity.psnr >= 30.0, result.fidelity
-    if placement == "tensorrt-two-digit":  # what the two digits are for: 40.6 dB, worst 32.6 when measured
-        assert result.fidelity.psnr >= 38.0 and result.fidelity.psnr_min >= 30.0, result.fidelity
+    if placement == "tensorrt-two-digit":  # what the two digits are for: 42.06 dB, worst 34.61 when measured
+        assert result.fidelity.psnr >= 40.0 and result.fidelity.psnr_min >= 30.0, result.fidelity
+    if placement == "tensorrt":  # centered inputs + bias correction: 38.00 dB measured, 35.88 without them
+        assert result.fidelity.psnr >= 37.5, result.fidelity
     # the standalone checker agrees with the number the quantizer reported
     check = check_fidelity(result.path, FidelityCheckConfig(size=256))
     assert check.passed and check.precision == "int8"

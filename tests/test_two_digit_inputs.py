@@ -8,6 +8,7 @@ from onnx import numpy_helper
 
 from animegan_deploy.compress.quantize import PLACEMENTS, QuantizeConfig, build_qdq, conv_nodes, session_fn
 from animegan_deploy.compress.two_digit import two_digit_inputs
+from onnx_helpers import export_named
 
 
 class TwoConvs(torch.nn.Module):
@@ -23,13 +24,7 @@ class TwoConvs(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> onnx.ModelProto:
-    path = tmp_path_factory.mktemp("td") / "two.onnx"
-    torch.onnx.export(TwoConvs().eval(), torch.zeros(1, 3, 16, 16), str(path), opset_version=17, dynamo=False,
-                      input_names=["input"], output_names=["output"])
-    m = onnx.load(str(path))
-    for i, node in enumerate(m.graph.node):
-        node.name = node.name or f"{node.op_type}_{i}"
-    return m
+    return export_named(TwoConvs(), (1, 3, 16, 16), tmp_path_factory.mktemp("td") / "two.onnx")
 
 
 def _ranges(model, amax=1.0):
