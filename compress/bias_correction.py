@@ -19,6 +19,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .centered_inputs import set_conv_bias
+
 
 def _dequantized_weight(dequantize: onnx.NodeProto, constants: dict[str, onnx.TensorProto]) -> np.ndarray:
     weight, scale = (numpy_helper.to_array(constants[name]).astype(np.float64) for name in dequantize.input[:2])
@@ -59,6 +61,9 @@ def settle_biases(quantized: onnx.ModelProto, float_model: onnx.ModelProto, cent
             continue
         if node.name not in centers and node.name not in input_means:
             continue
+        has_bias = len(node.input) > 2 and bool(node.input[2])
+        if has_bias and node.input[2] not in constants:
+            continue  # an integer bias (ONNX Runtime's placements quantize it): not ours to move
         rounded = _dequantized_weight(dequantize, constants)
         drift = (rounded - numpy_helper.to_array(float_constants[source.input[1]]).astype(np.float64))
         drift = drift.reshape(drift.shape[0], drift.shape[1], -1).sum(axis=2)  # O x I/groups, summed over taps
@@ -66,9 +71,6 @@ def settle_biases(quantized: onnx.ModelProto, float_model: onnx.ModelProto, cent
         correction = centers.get(node.name, 0.0) * drift.sum(axis=1)
         if node.name in input_means:
             correction -= _per_input(drift, np.asarray(input_means[node.name], np.float64), groups)
-        has_bias = len(node.input) > 2 and bool(node.input[2])
-        if has_bias and node.input[2] not in constants:
-            continue  # an integer bias (ONNX Runtime's placements quantize it): not ours to move
         bias = (numpy_helper.to_array(constants[node.input[2]]).astype(np.float64) if has_bias
                 else np.zeros(drift.shape[0]))
         name = node.input[2] if has_bias else f"{node.name}/corrected_bias"
@@ -77,8 +79,5 @@ def settle_biases(quantized: onnx.ModelProto, float_model: onnx.ModelProto, cent
             constants[name].CopyFrom(tensor)
         else:
             graph.initializer.append(tensor)
-            if len(node.input) > 2:
-                node.input[2] = name
-            else:
-                node.input.append(name)
+            set_conv_bias(node, name)
     return quantized

@@ -30,6 +30,7 @@ from tqdm import tqdm
 BINS = 2048
 LEVELS = 128  # positive int8 levels
 Method = Literal["minmax", "entropy", "percentile", "mean-minmax"]
+Range = float | tuple[float, float]  # a tensor's range as the quantizer takes it: amax (+-amax) or (low, high)
 METHODS: tuple[str, ...] = ("minmax", "entropy", "percentile", "mean-minmax")
 
 
@@ -98,6 +99,11 @@ def amax_percentile(stats: TensorStats, percentile: float = 99.99) -> float:
     return float(min(stats.amax, (index + 1) * stats.bin_width))
 
 
+def range_bounds(r: Range) -> tuple[float, float]:
+    """(low, high) of a :data:`Range`."""
+    return r if isinstance(r, tuple) else (-float(r), float(r))
+
+
 def bounds_percentile(stats: TensorStats, percentile: float = 99.99) -> tuple[float, float]:
     """(low, high): each side cut where 100 - ``percentile`` percent of all values lie beyond it (0 always
     inside), from the histograms of the positive and the negative values' |x|."""
@@ -111,9 +117,7 @@ def bounds_percentile(stats: TensorStats, percentile: float = 99.99) -> tuple[fl
         index = int(np.searchsorted(inside, side.sum() - beyond))
         return float(min(extreme, (index + 1) * stats.bin_width)) if side.sum() > beyond else 0.0
 
-    low = edge(stats.neg_hist, -min(stats.lows)) if stats.lows else stats.amax
-    high = edge(stats.hist - stats.neg_hist, max(stats.highs)) if stats.highs else stats.amax
-    return -low, high
+    return -edge(stats.neg_hist, -min(stats.lows)), edge(stats.hist - stats.neg_hist, max(stats.highs))
 
 
 def bounds_minmax(stats: TensorStats) -> tuple[float, float]:

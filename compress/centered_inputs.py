@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-Range = float | tuple[float, float]
+from .calibration import Range, range_bounds
 
 
 def _pads_nothing(node: onnx.NodeProto) -> bool:
@@ -54,8 +54,7 @@ def center_conv_inputs(model: onnx.ModelProto, ranges: dict[str, Range],
                 or node.input[1] not in constants or (bias is not None and bias not in constants)):
             nodes.append(node)
             continue
-        r = ranges[x]
-        low, high = r if isinstance(r, tuple) else (-float(r), float(r))
+        low, high = range_bounds(ranges[x])
         center = (low + high) / 2.0
         if abs(center) <= 1e-6 * max(high - low, 1e-12):
             nodes.append(node)
@@ -70,10 +69,7 @@ def center_conv_inputs(model: onnx.ModelProto, ranges: dict[str, Range],
                                   numpy_helper.from_array(new_bias, bias_name)])
         nodes.append(helper.make_node("Sub", [x, center_name], [shifted], name=f"{node.name}/center_input"))
         node.input[0] = shifted
-        if len(node.input) > 2:
-            node.input[2] = bias_name
-        else:
-            node.input.append(bias_name)
+        set_conv_bias(node, bias_name)
         nodes.append(node)
         half = (high - low) / 2.0
         ranges[shifted] = (-half, half)
@@ -82,6 +78,14 @@ def center_conv_inputs(model: onnx.ModelProto, ranges: dict[str, Range],
     graph.node.extend(nodes)
     _drop_unused_initializers(graph)
     return model, ranges, centered
+
+
+def set_conv_bias(node: onnx.NodeProto, name: str) -> None:
+    """Make ``name`` the bias input of Conv ``node``, whether it had one, an empty slot or none."""
+    if len(node.input) > 2:
+        node.input[2] = name
+    else:
+        node.input.append(name)
 
 
 def centers_in(model: onnx.ModelProto) -> dict[str, float]:

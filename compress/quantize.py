@@ -29,7 +29,7 @@ from animegan_deploy.errors import UserError
 from animegan_deploy.sidecar import write_sidecar
 
 from .bias_correction import settle_biases
-from .calibration import METHODS, Calibration, collect_statistics, float_tensors
+from .calibration import METHODS, Calibration, Range, collect_statistics, float_tensors, range_bounds
 from .centered_inputs import center_conv_inputs, centers_in
 from .prefix_search import smallest_prefix
 from .trt_cache import write_cache
@@ -170,7 +170,7 @@ def ensure_node_names(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def build_qdq(model: onnx.ModelProto, ranges: dict[str, float | tuple[float, float]], exclude: list[str] = (),
+def build_qdq(model: onnx.ModelProto, ranges: dict[str, Range], exclude: list[str] = (),
               per_channel: bool = True, placement: str = "tensorrt", center: bool = True,
               input_means: dict[str, np.ndarray] | None = None) -> onnx.ModelProto:
     """Insert Q/DQ pairs where ``placement`` puts them, with the given activation ranges: amax (+-amax) or
@@ -195,7 +195,7 @@ def build_qdq(model: onnx.ModelProto, ranges: dict[str, float | tuple[float, flo
     ranges = TensorsData(
         CalibrationMethod.MinMax,
         {name: TensorData(lowest=np.array(lo, dtype=np.float32), highest=np.array(hi, dtype=np.float32))
-         for name, (lo, hi) in ((n, r if isinstance(r, tuple) else (-r, r)) for n, r in ranges.items())},
+         for name, (lo, hi) in ((n, range_bounds(r)) for n, r in ranges.items())},
     )
     quantizer = QDQQuantizer(
         onnx.ModelProto.FromString(model.SerializeToString()),
@@ -337,7 +337,7 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         "method": config.method,
         "percentile": config.percentile,
         "placement": config.placement,
-        "scale_rule": ("symmetric int8, scale = amax / 127" if PLACEMENTS[config.placement].activation_type == "QInt8"
+        "scale_rule": ("symmetric int8, scale = amax / 127" if PLACEMENTS[config.placement].symmetric
                        else "asymmetric uint8 from (low, high), scale = (high - low) / 255"),
         "calibration_images": calibration.images,
         "centered_conv_inputs": centers,

@@ -21,11 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-Range = float | tuple[float, float]
-
-
-def _bounds(r: Range) -> tuple[float, float]:
-    return r if isinstance(r, tuple) else (-float(r), float(r))
+from .calibration import Range, range_bounds
 
 
 def two_digit_inputs(model: onnx.ModelProto, ranges: dict[str, Range], tail: float = 4.0,
@@ -44,7 +40,7 @@ def two_digit_inputs(model: onnx.ModelProto, ranges: dict[str, Range], tail: flo
         if x is None or node.name in exclude or x not in ranges:
             nodes.append(node)
             continue
-        low, high = _bounds(ranges[x])
+        low, high = range_bounds(ranges[x])
         inside, rest, low_name, high_name = (f"{x}/two_digit/{node.name}/{s}" for s in ("inside", "tail", "low", "high"))
         graph.initializer.extend([numpy_helper.from_array(np.array(low, np.float32), low_name),
                                   numpy_helper.from_array(np.array(high, np.float32), high_name)])
