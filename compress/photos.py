@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from animegan_deploy.models.hub import cache_dir
@@ -35,3 +36,54 @@ def default_eval_photos() -> Path:
     """What every fidelity figure is measured on by default: the 15 unseen pictures (never trained or
     calibrated on). Three photos were too few: a figure on them moved by 7 dB on unseen ones."""
     return default_unseen_photos()
+
+
+def default_calibration_photos() -> Path:
+    """The default INT8 calibration pictures: the training photos, half-size crops and colour-shifted copies of
+    them, and two more bundled pictures (train/demo_data.build_calibration_set); never an evaluation picture."""
+    from animegan_deploy.train.demo_data import build_calibration_set
+
+    return build_calibration_set(cache_dir() / "demo-data" / "calibration")
+
+
+# a fidelity target (--target-psnr) is met on the validation photos with this much to spare, so that it holds on
+# photos nobody tuned on
+TARGET_MARGIN_DB = 0.5
+VARIANT_SEPARATOR = "__"  # <source>__<variant>.png: pictures made from one photo stay on one side of the split
+
+
+@dataclass(frozen=True)
+class CalibrationSplit:
+    """Calibration photos split in two: ``calibration`` sets the int8 ranges, ``validation`` (never calibrated on,
+    never an evaluation picture) judges the settings chosen per model (compress/choose.py) and the fallback
+    targets. A source photo's variants (``name__crop50.png`` ...) stay on one side; every third source goes to
+    validation."""
+
+    folder: Path
+    calibration: tuple[Path, ...]
+    validation: tuple[Path, ...]
+
+    def record(self) -> dict:
+        return {"folder": str(self.folder), "rule": "every third source photo (sorted; name__variant kept together) "
+                "is validation", "calibration": [p.name for p in self.calibration],
+                "validation": [p.name for p in self.validation]}
+
+
+def calibration_split(folder: str | Path | None, count: int, argument: str = "--calib-dir") -> CalibrationSplit:
+    """Split ``folder`` (default: :func:`default_calibration_photos`) as :class:`CalibrationSplit` says; at most
+    ``count`` calibration photos. One source photo only: no validation (settings stay at their defaults)."""
+    from animegan_deploy.errors import UserError
+    from animegan_deploy.train.preprocess import list_images
+
+    folder = Path(folder) if folder else default_calibration_photos()
+    paths = list_images(folder)
+    if not paths:
+        raise UserError(f"{argument} {folder}: holds no photos; pass a folder of .jpg/.png photos")
+    groups: dict[str, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(path.stem.split(VARIANT_SEPARATOR)[0], []).append(path)
+    calibration: list[Path] = []
+    validation: list[Path] = []
+    for index, key in enumerate(sorted(groups)):
+        (validation if len(groups) > 1 and index % 3 == 1 else calibration).extend(groups[key])
+    return CalibrationSplit(folder, tuple(calibration[:count]), tuple(validation))

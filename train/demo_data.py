@@ -121,3 +121,37 @@ def build_unseen_set(out_dir: str | Path, longest: int = 512) -> Path:
         if not target.is_file():
             _save(target, fit_size(crop_fraction(bundled_photo(name), side, fy, fx), longest))
     return out_dir
+
+
+# The default calibration set: every training photo as it is, a half-size crop of it and a colour-shifted copy
+# (hue rotated, saturation, brightness and contrast changed: the bundled photos hold little green or blue, which
+# real photos are full of), plus bundled photos used nowhere else. None of it is an evaluation picture.
+CALIBRATION_EXTRA = ("colorwheel", "cell")
+
+
+def colour_shift(rgb: np.ndarray, seed: int) -> np.ndarray:
+    """A deterministic photometric variant: hue rotated by 60-300 degrees, saturation x0.7-1.5, contrast x0.75-1.25
+    and brightness -30..+30 (uint8 RGB in and out)."""
+    rng = np.random.default_rng(seed)
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)  # OpenCV hue is 0..180
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(30, 150)) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.7, 1.5), 0, 255)
+    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    out = (out - 127.5) * rng.uniform(0.75, 1.25) + 127.5 + rng.uniform(-30, 30)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def build_calibration_set(out_dir: str | Path, longest: int = 512) -> Path:
+    """Write the default calibration pictures to ``out_dir`` (see CALIBRATION_EXTRA); returns it. Names are
+    ``<source>__<variant>.png``: calibration_split keeps a source photo's variants on one side of the split."""
+    out_dir = Path(out_dir)
+    for index, name in enumerate(TRAIN_PHOTOS + CALIBRATION_EXTRA):
+        photo = None
+        variants = {"full": lambda p: p, "crop50": lambda p: crop_fraction(p, 0.5, (index % 3) / 2, ((index + 1) % 3) / 2),
+                    "colour": lambda p: colour_shift(p, seed=index)}
+        for variant, make in variants.items():
+            target = out_dir / f"{name}__{variant}.png"
+            if not target.is_file():
+                photo = fit_size(bundled_photo(name), longest) if photo is None else photo
+                _save(target, fit_size(make(photo), longest))
+    return out_dir
