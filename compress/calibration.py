@@ -207,20 +207,26 @@ class Calibration:
     images: int
     seconds: float
 
-    def ranges(self, method: str, percentile: float = 99.99) -> dict[str, float]:
-        """Symmetric thresholds (amax): what TensorRT's cache and symmetric Q/DQ take."""
-        return {name: threshold(s, method, percentile) for name, s in self.stats.items()}
+    def _chosen(self, names: Iterable[str] | None) -> dict[str, TensorStats]:
+        return self.stats if names is None else {n: self.stats[n] for n in names}
 
-    def bounds(self, method: str, percentile: float = 99.99) -> dict[str, tuple[float, float]]:
-        """(low, high) per tensor, signed: what an asymmetric (uint8) or centered (``centered_inputs``) range takes.
-        mean-minmax, minmax and percentile have one per side; entropy's KL threshold is of |x|: +-amax."""
+    def ranges(self, method: str, percentile: float = 99.99, names: Iterable[str] | None = None) -> dict[str, float]:
+        """Symmetric thresholds (amax): what TensorRT's cache and symmetric Q/DQ take (of ``names``, else all)."""
+        return {name: threshold(s, method, percentile) for name, s in self._chosen(names).items()}
+
+    def bounds(self, method: str, percentile: float = 99.99, names: Iterable[str] | None = None
+               ) -> dict[str, tuple[float, float]]:
+        """(low, high) per tensor (of ``names``, else all), signed: what an asymmetric (uint8) or centered
+        (``centered_inputs``) range takes. mean-minmax, minmax and percentile have one per side; entropy's KL
+        threshold is of |x|: +-amax."""
+        stats = self._chosen(names)
         if method == "mean-minmax":
-            return {name: bounds_mean_minmax(s) for name, s in self.stats.items()}
+            return {name: bounds_mean_minmax(s) for name, s in stats.items()}
         if method == "minmax":
-            return {name: bounds_minmax(s) for name, s in self.stats.items()}
+            return {name: bounds_minmax(s) for name, s in stats.items()}
         if method == "percentile":
-            return {name: bounds_percentile(s, percentile) for name, s in self.stats.items()}
-        return {name: (-a, a) for name, a in self.ranges(method, percentile).items()}
+            return {name: bounds_percentile(s, percentile) for name, s in stats.items()}
+        return {name: (-a, a) for name, a in self.ranges(method, percentile, names).items()}
 
 
 def collect_statistics(model_path: str | Path, images: Iterable[np.ndarray], tensors: list[str] | None = None,

@@ -11,6 +11,7 @@ PSNR is met.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from animegan_deploy.sidecar import write_sidecar
 from .bias_correction import settle_biases
 from .calibration import METHODS, Calibration, Range, collect_statistics, float_tensors, range_bounds
 from .centered_inputs import center_conv_inputs, centers_in
+from .photos import TARGET_MARGIN_DB
 from .prefix_search import smallest_prefix
 from .trt_cache import write_cache
 
@@ -51,9 +53,14 @@ class Placement:
     activation_type: str  # onnxruntime.quantization.QuantType member name
     extra_options: dict
     description: str
-    method: str = "percentile"  # the calibration --method defaults to for it
+    methods: tuple[str, ...] = ("percentile", "mean-minmax", "entropy")  # calibration methods tried (choose.py)
     every_tensor: bool = True  # quantizes more than conv inputs: needs every tensor's range
     two_digit_tail: float | None = None  # conv inputs as two int8 digits, the second this much wider (two_digit.py)
+
+    @property
+    def method(self) -> str:
+        """The calibration method when none is chosen by measurement (--no-choose) or given."""
+        return self.methods[0]
 
     @property
     def symmetric(self) -> bool:
@@ -78,14 +85,15 @@ PLACEMENTS: dict[str, Placement] = {
     # percentile ranges 35.86 (25.99) -> 36.33 (28.48). Centered and bias-corrected: 37.74 (23.05) -> 42.06 (34.61).
     "tensorrt-two-digit": Placement(("Conv",), "QInt8", TRT_EXTRA_OPTIONS,
                                     "Q/DQ on Conv inputs, each as two symmetric int8 digits (the calibrated range "
-                                    "plus a 2x wider tail; every conv runs twice)", method="mean-minmax",
+                                    "plus a 2x wider tail; every conv runs twice)", methods=("mean-minmax", "percentile"),
                                     every_tensor=False, two_digit_tail=2.0),
     # ONNX Runtime's CPU kernels: every op with an integer kernel gets Q/DQ on its inputs and output, so
     # Conv (+ its bias) becomes QLinearConv and the activation/add/resize between convs stay in uint8. This is
     # where INT8 pays on a CPU, and only for graphs without a float normalization between convs (students).
     "onnxruntime": Placement(("Conv", "LeakyRelu", "Add", "Resize", "Pad", "Tanh"), "QUInt8",
                              {"WeightSymmetric": True, "ActivationSymmetric": False},
-                             "Q/DQ around every op with an ORT integer kernel, uint8 activations (QLinearConv chains)"),
+                             "Q/DQ around every op with an ORT integer kernel, uint8 activations (QLinearConv chains)",
+                             methods=("percentile", "mean-minmax")),
     # ONNX Runtime's CPU kernels for a generator that normalizes after every conv: Q/DQ on each Conv's input and
     # output only, so ORT fuses DQ -> Conv -> Q into one QLinearConv (uint8 x int8, its fastest kernel) while the
     # normalizations, activations and everything between convs stay float. Asymmetric uint8 ranges from the mean
@@ -93,7 +101,7 @@ PLACEMENTS: dict[str, Placement] = {
     # range wastes half the levels (default model: percentile +-amax 29.0 dB, mean-minmax 31.3 dB).
     "onnxruntime-conv": Placement(("Conv",), "QUInt8", {"WeightSymmetric": True, "ActivationSymmetric": False},
                                   "Q/DQ on each Conv's input and output, uint8 activations (one QLinearConv per "
-                                  "conv, everything between convs float)", method="mean-minmax"),
+                                  "conv, everything between convs float)", methods=("mean-minmax", "percentile")),
 }
 
 
@@ -102,8 +110,9 @@ class QuantizeConfig:
     # percentile by default: on this generator the KL (entropy) method clips the sparse large activations of the
     # residual trunk to a few percent of their range (e.g. 66 -> 4), which image-to-image outputs feel (~26 dB).
     method: Literal["entropy", "minmax", "percentile", "mean-minmax"] | None = option(
-        None, "activation range calibration method (default: the placement's: percentile; mean-minmax for "
-        "onnxruntime-conv)")
+        None, "activation range calibration method (default: chosen per model among the placement's methods on the "
+        "validation photos; with --no-choose the placement's first: percentile for tensorrt, mean-minmax for "
+        "onnxruntime-conv and tensorrt-two-digit)")
     placement: Literal["tensorrt", "tensorrt-two-digit", "onnxruntime", "onnxruntime-conv"] = option(
         "tensorrt", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT), tensorrt-two-digit "
         "(the same with each conv input as two int8 digits: outliers kept, twice the conv work), onnxruntime "
@@ -111,17 +120,26 @@ class QuantizeConfig:
         "onnxruntime-conv (each conv's input and output: one QLinearConv per conv, the normalizations float; "
         "ORT's CPU INT8 file for the original architecture)")
     percentile: float = option(99.99, "percentile for --method percentile")
-    center: bool = option(True, "symmetric placements (tensorrt*): shift each lopsided conv input by its range's "
-                          "midpoint, the conv's bias taking the shift (exact in float), so symmetric int8 covers the "
-                          "range the tensor has (default model: 35.9 -> 37.8 dB)")
-    bias_correction: bool = option(True, "tensorrt placements (float biases): correct each int8 conv's bias for the "
-                                   "mean shift of its rounded weights, from the calibration photos' per-channel "
-                                   "input means (Nagel et al. 2019; default model: 37.8 -> 38.0 dB)")
-    calib_dir: str | None = option(None, "calibration photos (default: the bundled demo training photos)")
-    calib_count: int = option(16, "at most this many calibration photos")
-    equalize: bool = option(True, "equalize activation channels before quantizing (exact in float; default model: "
-                            "32.0 -> 38.0 dB on 15 unseen pictures); applies where the FP32 graph is made from a "
-                            "checkpoint (export onnx-int8, the pipeline), not to an ONNX file given to quantize")
+    center: bool | None = option(None, "symmetric placements (tensorrt*): shift each lopsided conv input by its "
+                                 "range's midpoint, the conv's bias taking the shift (exact in float), so symmetric "
+                                 "int8 covers the range the tensor has (default: chosen per model; on with "
+                                 "--no-choose)")
+    bias_correction: bool | None = option(None, "tensorrt placements (float biases): correct each int8 conv's bias "
+                                          "for the mean shift of its rounded weights, from the calibration photos' "
+                                          "per-channel input means (Nagel et al. 2019) (default: chosen per model; on "
+                                          "with --no-choose)")
+    calib_dir: str | None = option(None, "calibration photos, split into calibration and validation (every third "
+                                   "source photo; name__variant.png files of one source stay together) (default: the "
+                                   "bundled calibration set: training photos, crops and colour-shifted copies)")
+    calib_count: int = option(32, "at most this many calibration photos (the validation photos come on top)")
+    equalize: bool | None = option(None, "equalize activation channels before quantizing (exact in float: +6 dB on the "
+                                   "embedded default, -7.7 dB on a real checkpoint); applies where the FP32 graph is "
+                                   "made from a checkpoint (export onnx-int8, the pipeline), not to an ONNX file given "
+                                   "to quantize (default: chosen per model; on with --no-choose)")
+    choose: bool = option(True, "choose each setting left unset (equalize, center, bias correction, method) by the "
+                          "INT8 file's PSNR on the validation photos; --no-choose takes the placement's defaults")
+    choose_search: Literal["greedy", "grid"] = option("greedy", "how settings are chosen: greedy (one change at a time "
+                                                      "from the defaults while it gains) or grid (every combination)")
     size: int = option(256, "longest side of calibration and evaluation photos (as inference)")
     eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs FP32 (default: the 15 unseen pictures)")
     target_psnr: float | None = option(None, "keep the most sensitive convs in float until this PSNR (dB) vs FP32 is "
@@ -134,9 +152,7 @@ class QuantizeConfig:
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
             raise UserError(f"--placement {self.placement}: use one of {', '.join(PLACEMENTS)}")
-        if self.method is None:
-            self.method = PLACEMENTS[self.placement].method
-        if self.method not in METHODS:
+        if self.method is not None and self.method not in METHODS:
             raise UserError(f"--method {self.method}: use one of {', '.join(METHODS)}")
         if not 0 < self.percentile <= 100:
             raise UserError(f"--percentile {self.percentile}: must be in (0, 100]")
@@ -275,56 +291,96 @@ def mixed_precision(model: onnx.ModelProto, ranges: dict, ranking: list[Sensitiv
     return [r.node for r in ranking[:k]], measured[k]
 
 
+def conv_bounds(model: onnx.ModelProto, calibration: Calibration, placement: str, method: str,
+                percentile: float) -> dict[str, tuple[float, float]]:
+    """(low, high) of every tensor the placement quantizes: the conv inputs, or every tensor."""
+    names = None if PLACEMENTS[placement].every_tensor else sorted({c.activation for c in conv_nodes(model)})
+    return calibration.bounds(method, percentile, names)
+
+
+def conv_input_means(model: onnx.ModelProto, calibration: Calibration) -> dict[str, np.ndarray]:
+    """Conv node name -> its input's per-channel mean over the calibration photos (bias correction)."""
+    return {c.name: calibration.stats[c.activation].channel_mean for c in conv_nodes(model)
+            if c.activation in calibration.stats and calibration.stats[c.activation].channel_mean is not None}
+
+
+def calibrate(source: str | Path, model: onnx.ModelProto, config: QuantizeConfig, images, progress: bool = True
+              ) -> Calibration:
+    """Statistics of ``source`` over ``images`` ((name, NCHW) pairs): every tensor where the placement or the
+    complete TensorRT cache needs it, else the conv inputs."""
+    every = config.cache_all_tensors or PLACEMENTS[config.placement].every_tensor
+    tensors = None if every else [model.graph.input[0].name] + sorted({c.activation for c in conv_nodes(model)})
+    return collect_statistics(source, (x for _, x in images), tensors, config.threads, progress, total=len(images))
+
+
+def qdq_builder(config: QuantizeConfig, exclude: list[str] = ()):
+    """(FP32 graph, calibration, choose.Settings) -> the Q/DQ graph those settings give."""
+    def build(model: onnx.ModelProto, calibration: Calibration, settings) -> onnx.ModelProto:
+        bounds = conv_bounds(model, calibration, config.placement, settings.method, config.percentile)
+        means = conv_input_means(model, calibration) if settings.bias_correction else None
+        return build_qdq(model, bounds, exclude=exclude, placement=config.placement, center=settings.center,
+                         input_means=means)
+
+    return build
+
+
 def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path, reference=None,
                   progress: bool = True, calibration: Calibration | None = None,
-                  provenance: str | Path | None = None) -> QuantizeResult:
+                  provenance: str | Path | None = None, choice=None,
+                  sidecar_config: QuantizeConfig | None = None) -> QuantizeResult:
     """Calibrate ``source`` (an FP32 ONNX), write the Q/DQ ONNX, TensorRT cache, ranges JSON and report.
 
     ``reference`` (NCHW -> NCHW callable) is what fidelity is measured against: the FP32 torch model when
-    the caller has it, else the FP32 ONNX itself.
+    the caller has it, else the FP32 ONNX itself. Settings left unset in ``config`` are chosen on the validation
+    photos (choose.py) unless ``choice`` (made by the caller, e.g. over equalized and plain graphs) says them.
+    ``sidecar_config``: the settings as the user asked them (default ``config``), which the sidecar records.
     """
-    from .photos import default_eval_photos, default_train_photos
-
-    source, output = Path(source), Path(output)
+    from animegan_deploy.benchmarks.fidelity import eval_inputs, memoized
     from animegan_deploy.onnx_checks import load_generator_onnx
 
+    from .choose import choose_settings, defaults_of, needs_choice
+    from .photos import calibration_split, default_eval_photos
+
+    source, output = Path(source), Path(output)
     model = ensure_node_names(load_generator_onnx(source))
-    calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
+    split = calibration_split(config.calib_dir, config.calib_count)
     eval_dir = Path(config.eval_dir) if config.eval_dir else default_eval_photos()
-    calib_images = photo_inputs(calib_dir, config.size, config.calib_count, argument="--calib-dir")
+    calib_images = eval_inputs(split.calibration, config.size)
+    validation = eval_inputs(split.validation, config.size)
     convs = conv_nodes(model)
     if calibration is None:
-        every = config.cache_all_tensors or PLACEMENTS[config.placement].every_tensor
-        tensors = None if every else [model.graph.input[0].name] + sorted({c.activation for c in convs})
-        calibration = collect_statistics(source, (x for _, x in calib_images), tensors, config.threads, progress,
-                                         total=len(calib_images))
+        calibration = calibrate(source, model, config, calib_images, progress)
+    reference = memoized(reference or session_fn(model, config.threads))
+    runner = lambda m: session_fn(m, config.threads)  # noqa: E731
+    if choice is None and validation and needs_choice(config, can_equalize=False):
+        choice = choose_settings({bool(config.equalize): (model, calibration)}, config, validation, reference,
+                                 qdq_builder(config), runner, progress, search=config.choose_search)
+    settings = choice.chosen if choice is not None else defaults_of(config, can_equalize=False)
+    asked = sidecar_config or config  # what the sidecar keeps: a benchmark reuses the file when asked the same
+    config = dataclasses.replace(config, **{k: v for k, v in dataclasses.asdict(settings).items() if k != "equalize"})
     started = time.perf_counter()
-    bounds = calibration.bounds(config.method, config.percentile)  # thresholds computed once (entropy is slow)
-    amax_all = {name: max(-low, high) for name, (low, high) in bounds.items()}  # symmetric thresholds
-    if not PLACEMENTS[config.placement].every_tensor:
-        bounds = {c.activation: bounds[c.activation] for c in convs}
-    means = ({c.name: calibration.stats[c.activation].channel_mean for c in convs
-              if c.activation in calibration.stats and calibration.stats[c.activation].channel_mean is not None}
-             if config.bias_correction else None)
+    bounds = conv_bounds(model, calibration, config.placement, config.method, config.percentile)
+    others = [n for n in calibration.stats if n not in bounds]  # the rest of a complete TensorRT cache
+    amax_all = {name: max(-low, high) for name, (low, high) in
+                {**bounds, **calibration.bounds(config.method, config.percentile, others)}.items()}
+    means = conv_input_means(model, calibration) if config.bias_correction else None
     eval_set = photo_inputs(eval_dir, config.size, argument="--eval-dir")
-    reference = reference or session_fn(model, config.threads)
     exclude: list[str] = []
     sensitivity: list[Sensitivity] = []
+    target_photos = validation or calib_images
     if config.target_psnr is not None:
         # rank layers cheaply (small size, calibration photos); then keep the smallest prefix in float that meets
-        # the target where it is reported: on the evaluation photos at full size, against the same reference.
-        # (Calibration photos are easier: there all-INT8 already met 35 dB while held-out photos gave 31.9.)
-        sens_inputs = photo_inputs(calib_dir, config.sensitivity_size, 2, argument="--calib-dir")
+        # the target with a margin on the validation photos, never on the evaluation photos it is reported on
+        sens_inputs = eval_inputs(split.calibration[:2], config.sensitivity_size)
         sensitivity = layer_sensitivity(model, bounds, sens_inputs, config.threads, progress, config.placement,
                                         config.center, means)
-        exclude, fidelity = mixed_precision(model, bounds, sensitivity, config.target_psnr, eval_set, config.threads,
-                                            reference=reference, placement=config.placement, center=config.center,
-                                            input_means=means)
+        exclude, _ = mixed_precision(model, bounds, sensitivity, config.target_psnr + TARGET_MARGIN_DB, target_photos,
+                                     config.threads, reference=reference, placement=config.placement,
+                                     center=config.center, input_means=means)
     qdq = build_qdq(model, bounds, exclude=exclude, placement=config.placement, center=config.center,
                     input_means=means)
     centers = centers_in(qdq)
-    if config.target_psnr is None:  # else mixed_precision measured this very file
-        fidelity = compare(reference, session_fn(qdq, config.threads), eval_set)
+    fidelity = compare(reference, session_fn(qdq, config.threads), eval_set)
     with atomic_path(output) as tmp:
         onnx.save(qdq, str(tmp))
     stem = output.with_suffix("")
@@ -341,15 +397,19 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
                        else "asymmetric uint8 from (low, high), scale = (high - low) / 255"),
         "calibration_images": calibration.images,
         "centered_conv_inputs": centers,
-        "tensors": {name: {"amax": amax_all[name], "minmax": s.amax, "count": s.count,
+        "tensors": {name: {"amax": amax_all.get(name, s.amax), "minmax": s.amax, "count": s.count,
                            **({"low": bounds[name][0], "high": bounds[name][1], "quantized": True} if name in bounds
                               else {"quantized": False})} for name, s in calibration.stats.items()},
     })
+    chosen = choice.record() if choice is not None else {"chosen": dataclasses.asdict(settings),
+                                                          "by": "defaults (--no-choose, or no validation photos)"}
     report = {
         "source": str(source),
         "output": str(output),
         "method": config.method,
         "placement": config.placement,
+        "settings": chosen,
+        "split": split.record(),
         "calibration_images": calibration.images,
         "calibration_seconds": round(calibration.seconds, 2),
         "threshold_seconds": round(time.perf_counter() - started, 2),
@@ -357,16 +417,18 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         "fidelity_vs_fp32": fidelity.to_dict(),
         "quantized_convs": len(convs) - len(exclude),
         "centered_convs": len(centers),
-        "bias_correction": config.bias_correction and PLACEMENTS[config.placement].float_bias,
+        "bias_correction": bool(config.bias_correction and PLACEMENTS[config.placement].float_bias),
         "float_convs": float_layers,
         "target_psnr": config.target_psnr,
+        "target_margin_db": TARGET_MARGIN_DB if config.target_psnr is not None else None,
         "sensitivity": [vars(s) for s in sensitivity],
         "calibration_cache": str(cache_path),
         "ranges": str(ranges_path),
     }
-    write_sidecar(output, "onnx-int8-qdq", source=provenance or source, config=config, metrics={
+    write_sidecar(output, "onnx-int8-qdq", source=provenance or source, config=asked, metrics={
         "fidelity_vs_fp32": fidelity.to_dict(), "float_convs": float_layers,
         "calibration_seconds": report["calibration_seconds"], "centered_convs": len(centers),
+        "settings": chosen, "split": report["split"],
     }, extra={"precision": "int8", "backend": "onnxruntime"})
     atomic_write_json(stem.with_name(stem.name + ".quant-report.json"), report)
     atomic_write_text(stem.with_name(stem.name + ".quant-report.md"), quant_markdown(report))

@@ -67,9 +67,10 @@ class OnnxExportConfig:
                                                 "(inputs/outputs stay float32)")
     equalize: bool = option(False, "equalize activation channels into the next convs (exact in float; per-tensor "
                             "INT8 then resolves every channel: for a file that will be quantized)")
-    equalize_photos: str | None = option(None, "photos whose activation ranges --equalize balances (default: the "
-                                         "bundled demo training photos, i.e. the calibration photos)")
-    equalize_count: int = option(16, "at most this many --equalize-photos (as the calibration's --calib-count)")
+    equalize_photos: str | None = option(None, "photos whose activation ranges --equalize balances: the calibration "
+                                         "side of their split, as INT8 calibration takes them (default: the bundled "
+                                         "calibration set)")
+    equalize_count: int = option(32, "at most this many --equalize-photos (as the calibration's --calib-count)")
 
     def __post_init__(self) -> None:
         if self.opset < MIN_OPSET:
@@ -253,13 +254,13 @@ def validate_against_torch(
 
 
 def _equalize(model: torch.nn.Module, photos: str | None, count: int) -> dict[str, tuple[float, float]]:
-    """compress.equalize on ``model`` in place, with ranges from the first ``count`` of ``photos`` (256 px)."""
-    from animegan_deploy.benchmarks.fidelity import photo_inputs
+    """compress.equalize on ``model`` in place, with ranges from the calibration side of ``photos``' split (at most
+    ``count``, 256 px; default: the bundled calibration set), as INT8 calibration uses them."""
+    from animegan_deploy.benchmarks.fidelity import eval_inputs
     from animegan_deploy.compress.equalize import equalize_channels
-    from animegan_deploy.compress.photos import default_train_photos
+    from animegan_deploy.compress.photos import calibration_split
 
-    folder = Path(photos) if photos else default_train_photos()
-    images = photo_inputs(folder, 256, count, square=True, argument="--equalize-photos")
+    images = eval_inputs(calibration_split(photos, count, argument="--equalize-photos").calibration, 256, square=True)
     return equalize_channels(model, (torch.from_numpy(x) for _, x in images))
 
 

@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
+from animegan_deploy.compress.photos import TARGET_MARGIN_DB
 from animegan_deploy.configs import option
 from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.sidecar import write_sidecar
@@ -50,8 +51,10 @@ class TFLiteConfig:
     precisions: tuple[str, ...] = option(tuple(k for k in PRECISIONS if k != "int16x8_quant"),
                                          "files to produce: " + ", ".join(PRECISIONS) + " (int16x8_quant: int16 "
                                          "activations, int8 weights; slower, far closer to float)")
-    calib_dir: str | None = option(None, "calibration photos for the integer files (default: bundled demo training photos)")
-    calib_count: int = option(16, "at most this many calibration photos")
+    calib_dir: str | None = option(None, "calibration photos for the integer files, split into calibration and "
+                                   "validation (--target-psnr is judged on the validation side) (default: the bundled "
+                                   "calibration set)")
+    calib_count: int = option(32, "at most this many calibration photos")
     calib_augment: Literal["int16x8", "all", "none"] = option(
         "int16x8", "which files calibrate on each photo plus a high-contrast, a zoomed-out (2x2 tiled) and a sharpened "
         "copy (ranges that hold on textures and hard photos): 16x8 on the default model 42.7 -> 45.2 dB on 15 unseen "
@@ -66,7 +69,8 @@ class TFLiteConfig:
     target_psnr: float | None = option(None, "integer files: keep the normalizations' ops in float, one rung of "
                                        "tflite_int8.FALLBACK_LADDER at a time, then keep out of static int8 the "
                                        "convs that lose most as int8 (measured one at a time; see --conv-fallback), "
-                                       "until this PSNR (dB) vs torch is met on the evaluation photos (default: the "
+                                       "until this PSNR (dB) vs torch is met with a 0.5 dB margin on the validation "
+                                       "photos of the calibration split, never the evaluation photos (default: the "
                                        "kind's threshold, int8 30 dB; 0: every op int8); the sidecar records them")
     conv_fallback: str = option("dynamic", "integer files: how the convs --target-psnr keeps out of static int8 run: "
                                 + "; ".join(f"{k} = {v}" for k, v in CONV_FALLBACKS.items()))
@@ -157,12 +161,12 @@ def require_converter() -> None:
                                      "(installs tensorflow-cpu, onnx2tf and ai-edge-litert)")
 
 
-def calibration_array(folder: Path, size: int, count: int) -> np.ndarray:
+def calibration_array(paths: Sequence[Path], size: int) -> np.ndarray:
     """N x size x size x 3 float32 in the model's [-1, 1] input range: photos resized as inference does (center
     crop), NHWC like the TFLite input."""
-    from animegan_deploy.benchmarks.fidelity import photo_inputs
+    from animegan_deploy.benchmarks.fidelity import eval_inputs
 
-    batch = np.concatenate([x for _, x in photo_inputs(folder, size, count, square=True, argument="--calib-dir")])
+    batch = np.concatenate([x for _, x in eval_inputs(paths, size, square=True)])
     return np.ascontiguousarray(batch.transpose(0, 2, 3, 1), dtype=np.float32)
 
 
@@ -217,8 +221,8 @@ def remove_dead_work_folders() -> list[Path]:
 def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Path) -> TFLiteResult:
     """Write ``output``/<stem>_<kind>.tflite for each requested kind, with sidecars and a fidelity report."""
     require_converter()
-    from animegan_deploy.benchmarks.fidelity import memoized, photo_inputs
-    from animegan_deploy.compress.photos import default_eval_photos, default_train_photos
+    from animegan_deploy.benchmarks.fidelity import eval_inputs, memoized, photo_inputs
+    from animegan_deploy.compress.photos import calibration_split, default_eval_photos
     from animegan_deploy.compress.report import torch_model_fn
     from animegan_deploy.models.checkpoints import load_generator
 
@@ -233,10 +237,11 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     eval_dir = Path(config.eval_dir) if config.eval_dir else default_eval_photos()
     eval_set = photo_inputs(eval_dir, config.size, square=True, argument="--eval-dir")
     s = config.size
-    images = None
+    images, validation, split = None, [], None
     if any(kind in CALIBRATED or kind == "int16x8_quant" for kind in files):
-        calib_dir = Path(config.calib_dir) if config.calib_dir else default_train_photos()
-        images = calibration_array(calib_dir, s, config.calib_count)
+        split = calibration_split(config.calib_dir, config.calib_count)
+        images = calibration_array(split.calibration, s)
+        validation = eval_inputs(split.validation, s, square=True)
     remove_dead_work_folders()
     with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-") as tmp:
         tmp = Path(tmp)
@@ -259,7 +264,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         produced_dir = workdir / "out"
         float_file = produced_dir / f"{stem}_float32.tflite"
         fidelity_of = _file_fidelity(reference, eval_set, config)
-        builder = _IntegerBuilder(float_file, produced_dir, config, images, fidelity_of)
+        builder = _IntegerBuilder(float_file, produced_dir, config, images, fidelity_of, validation)
         for kind, record in files.items():
             produced = produced_dir / f"{stem}_{kind}.tflite"
             if kind in FLOAT_RUN:
@@ -304,6 +309,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     result = TFLiteResult(folder, list(files.values()), time.perf_counter() - started, allow_lossy=config.allow_lossy)
     report = {"checkpoint": str(checkpoint), "size": s, "eval_photos": [n for n, _ in eval_set],
               "calibration": config.calibration, "calibration_photos": 0 if images is None else len(images),
+              "split": split.record() if split else None, "target_margin_db": TARGET_MARGIN_DB,
               "seconds": round(result.seconds, 1), "files": [f.row() for f in result.files]}
     result.report = atomic_write_json(folder / f"{stem}.tflite-report.json", report)
     atomic_write_text(folder / f"{stem}.tflite-report.md", tflite_markdown(report))
@@ -325,12 +331,16 @@ class _IntegerBuilder:
     """Writes the quantized kinds from onnx2tf's float outputs; the calibration is run once, when first needed."""
 
     def __init__(self, float_file: Path, produced_dir: Path, config: TFLiteConfig, images: np.ndarray | None,
-                 fidelity_of=None) -> None:
+                 fidelity_of=None, validation=()) -> None:
         """``images``: the calibration photos, N x H x W x 3 in the model's [-1, 1] input range; ``fidelity_of``:
         (file, photos=None) -> Fidelity vs torch on ``photos`` (NCHW inputs as eval_inputs makes them), by default
-        the evaluation photos (what --target-psnr and --target-worst-psnr are judged by)."""
+        the evaluation photos; ``validation``: the photos --target-psnr and --target-worst-psnr are judged on, with
+        TARGET_MARGIN_DB to spare (the calibration split's validation side; none: the calibration photos)."""
         self.float_file, self.produced_dir, self.config, self.images = float_file, produced_dir, config, images
         self.fidelity_of = fidelity_of
+        self.validation = list(validation) or ([] if images is None else [
+            (f"calibration photo {i}", np.ascontiguousarray(images[i : i + 1].transpose(0, 3, 1, 2)))
+            for i in range(len(images))])
         self.calibration = None
         self.graph = None  # tflite_int8.FloatGraph of the float file, parsed with the calibration
         self.conv_ranking: list[str] | None = None  # convs past the ladder, most loss as int8 first
@@ -380,15 +390,15 @@ class _IntegerBuilder:
         return model
 
     def _meets(self, kind: str, target: Path, what: str, goal: "FallbackTarget") -> bool:
-        fid = self.fidelity_of(target)
-        print(f"{kind} with {what}: {fid.psnr:.2f} dB, worst photo {fid.psnr_min:.2f} dB ({goal})",
-              file=sys.stderr)
-        return goal.met_by(fid)
+        fid = self.fidelity_of(target, self.validation)
+        print(f"{kind} with {what}: {fid.psnr:.2f} dB, worst photo {fid.psnr_min:.2f} dB on {len(self.validation)} "
+              f"validation photos ({goal}, +{TARGET_MARGIN_DB:g} dB margin)", file=sys.stderr)
+        return goal.met_by(fid, TARGET_MARGIN_DB)
 
     def _sensitive_convs(self, kind: str, target: Path, label: str, nodes: list[str], goal: "FallbackTarget") -> None:
         """Rank the remaining convs by the PSNR each loses as the only int8 one (with its input pads; on a few
         calibration photos: every third, 4 at most), then keep the fewest leading ones out of static int8 that
-        meet ``goal`` on the evaluation photos (bisection over the ranking: a handful of evaluations)."""
+        meet ``goal`` on the validation photos (bisection over the ranking: a handful of evaluations)."""
         from animegan_deploy.compress.prefix_search import smallest_prefix
 
         from . import tflite_int8
@@ -431,7 +441,7 @@ class _IntegerBuilder:
 
 @dataclass(frozen=True)
 class FallbackTarget:
-    """The fidelity an integer file's float fallback aims at on the evaluation photos (0 dB: no aim)."""
+    """The fidelity an integer file's float fallback aims at on the validation photos (0 dB: no aim)."""
 
     mean_psnr: float
     worst_psnr: float = 0.0
@@ -440,8 +450,8 @@ class FallbackTarget:
     def wanted(self) -> bool:
         return self.mean_psnr > 0 or self.worst_psnr > 0
 
-    def met_by(self, fid) -> bool:
-        return fid.psnr >= self.mean_psnr and fid.psnr_min >= self.worst_psnr
+    def met_by(self, fid, margin: float = 0.0) -> bool:
+        return fid.psnr >= self.mean_psnr + margin and fid.psnr_min >= self.worst_psnr + (margin if self.worst_psnr else 0)
 
     def __str__(self) -> str:
         return f"target {self.mean_psnr:g}" + (f", worst {self.worst_psnr:g}" if self.worst_psnr else "")

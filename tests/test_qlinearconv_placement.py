@@ -21,11 +21,21 @@ def ort_conv(tmp_path_factory, tiny_checkpoint, photo_folders):
     return out, config, quantize_onnx(fp32, config, out / "tiny.int8-ort.onnx", progress=False)
 
 
-def test_the_placement_brings_its_calibration_method(ort_conv):
+def test_the_placement_brings_its_calibration_methods(ort_conv):
+    """Its methods are tried on the validation photos (mean-minmax first: the default without measuring); the
+    report says which won and what each gave. Centering and float-bias correction do not apply to uint8 QLinearConv."""
+    from animegan_deploy.compress.choose import defaults_of
+    from animegan_deploy.compress.quantize import PLACEMENTS
+
     _, config, result = ort_conv
-    assert config.method == "mean-minmax" and result.report["method"] == "mean-minmax"
-    assert QuantizeConfig().method == "percentile"  # TensorRT placement keeps its default
-    assert QuantizeConfig(placement="onnxruntime-conv", method="entropy").method == "entropy"  # asked for
+    assert PLACEMENTS["onnxruntime-conv"].methods == ("mean-minmax", "percentile")
+    settings = result.report["settings"]
+    assert {row["method"] for row in settings["tried"]} == {"mean-minmax", "percentile"}
+    best = max(settings["tried"], key=lambda row: row["psnr_db"])
+    assert result.report["method"] == settings["chosen"]["method"] == best["method"]
+    assert settings["chosen"]["center"] is False and settings["chosen"]["bias_correction"] is False
+    assert defaults_of(QuantizeConfig(placement="onnxruntime-conv", choose=False), False).method == "mean-minmax"
+    assert defaults_of(QuantizeConfig(choose=False), False).method == "percentile"  # TensorRT placement's default
 
 
 def test_only_conv_inputs_and_outputs_are_quantized_to_uint8(ort_conv):

@@ -41,12 +41,13 @@ class TrainSection:
 @dataclass
 class DataSection:
     photo_dir: str | None = option(None, "training photos of prune/distill (default: the bundled demo photos)")
-    calib_dir: str | None = option(None, "INT8 calibration photos (default: the bundled demo training photos)")
+    calib_dir: str | None = option(None, "INT8 calibration photos, split into calibration and validation (default: the "
+                                   "bundled calibration set)")
     eval_dir: str | None = option(None, "photos never trained or calibrated on, for every fidelity figure "
                                   "(default: the 15 unseen pictures)")
     size: int = option(256, "NxN input size of quantize, the TFLite files and the benchmark")
     eval_count: int = option(15, "at most this many evaluation photos")
-    calib_count: int = option(16, "at most this many calibration photos")
+    calib_count: int = option(32, "at most this many calibration photos")
 
     def __post_init__(self) -> None:
         if self.size < 16 or self.size % 4:

@@ -137,13 +137,9 @@ def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
     if config.student.enabled:
         plan.append(Planned("student", "student", S.student_stage, {"teacher": model}, config.student.config))
         model = "@student:model"
-    needs_onnx = "onnx" in export.formats or config.quantize.enabled or "tensorrt" in export.formats
-    if needs_onnx:
+    if "onnx" in export.formats or "tensorrt" in export.formats:
         plan.append(Planned("onnx", "export/onnx", S.onnx_stage, {"model": model},
-                            OnnxExportConfig(validate_sizes=((data.size, data.size), (64, 96)),
-                                             equalize=config.quantize.enabled and config.quantize.config.equalize,
-                                             equalize_photos=data.calib_dir,
-                                             equalize_count=data.calib_count)))
+                            OnnxExportConfig(validate_sizes=((data.size, data.size), (64, 96)))))
     # TFLite does its own integer calibration, so it comes before quantize: a changed [quantize] re-runs
     # quantize and only what depends on it, all of which follows it
     if "tflite" in export.formats:
@@ -154,7 +150,8 @@ def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
             conv_fallback=export.tflite_conv_fallback)))
     if config.quantize.enabled:
         quantize = dataclasses.replace(config.quantize.config, eval_dir=config.quantize.config.eval_dir or eval_dir)
-        plan.append(Planned("quantize", "quantize", S.quantize_stage, {"onnx": "@onnx:onnx fp32"}, quantize))
+        # from the checkpoint: equalization (chosen per model) changes the FP32 graph that is calibrated
+        plan.append(Planned("quantize", "quantize", S.quantize_stage, {"model": model}, quantize))
     if "tensorrt" in export.formats:
         inputs = {"model": model, "onnx": "@onnx:onnx fp32"}
         if config.quantize.enabled:

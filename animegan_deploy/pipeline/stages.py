@@ -125,14 +125,15 @@ def onnx_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Pro
 
 
 def quantize_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress, resume: bool) -> StageResult:
-    from animegan_deploy.compress.quantize import quantize_onnx
+    from animegan_deploy.export.onnx_int8 import export_onnx_int8
 
     out = output / "model.int8.onnx"
-    result = quantize_onnx(inputs["onnx"], config, out, progress=True)
+    result = export_onnx_int8(inputs["model"], config, out, progress=True)
     return StageResult("quantize", out, {"onnx int8": out}, {
         "precision": "int8", "psnr_db": round(result.fidelity.psnr, 2), "ssim": round(result.fidelity.ssim, 4),
         "psnr_min_db": round(result.fidelity.psnr_min, 2), "float_layers": len(result.float_layers),
-        "method": config.method, "photos": len(result.fidelity.per_image)})
+        "method": result.report["method"], "photos": len(result.fidelity.per_image),
+        "settings": result.report["settings"]["chosen"]})
 
 
 def tflite_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress, resume: bool) -> StageResult:

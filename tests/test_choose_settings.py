@@ -1,0 +1,104 @@
+"""INT8 settings chosen per model by measurement: every open combination is tried on the validation photos, the
+best mean PSNR wins, a user's explicit value fixes its axis, and settings a placement cannot use are not tried."""
+
+import numpy as np
+import pytest
+
+from animegan_deploy.compress.choose import Settings, candidate_values, choose_settings, defaults_of, needs_choice
+from animegan_deploy.compress.quantize import QuantizeConfig
+
+
+def test_open_axes_are_tried_and_explicit_flags_fix_theirs():
+    values = candidate_values(QuantizeConfig(), can_equalize=True)
+    assert values == {"equalize": (True, False), "center": (True, False), "bias_correction": (True, False),
+                      "method": ("percentile", "mean-minmax", "entropy")}
+    fixed = candidate_values(QuantizeConfig(equalize=False, center=True, method="minmax"), can_equalize=True)
+    assert fixed == {"equalize": (False,), "center": (True,), "bias_correction": (True, False), "method": ("minmax",)}
+    # an ONNX file given to quantize cannot be equalized; ORT's uint8 placement neither centers nor keeps float biases
+    ort = candidate_values(QuantizeConfig(placement="onnxruntime-conv"), can_equalize=False)
+    assert ort == {"equalize": (False,), "center": (False,), "bias_correction": (False,),
+                   "method": ("mean-minmax", "percentile")}
+    assert not needs_choice(QuantizeConfig(choose=False), can_equalize=True)
+    assert defaults_of(QuantizeConfig(choose=False), can_equalize=True) == Settings(True, True, True, "percentile")
+
+
+def test_the_combination_with_the_best_validation_psnr_wins_and_every_alternative_is_recorded():
+    """A fake quantizer whose error depends on the settings: the chooser must find the least noisy one."""
+    noise = {Settings(eq, c, b, m): 0.002 + 0.01 * i for i, (eq, c, b, m) in enumerate(
+        (eq, c, b, m) for eq in (True, False) for c in (True, False) for b in (True, False)
+        for m in ("percentile", "mean-minmax", "entropy"))}
+    best = Settings(False, True, False, "entropy")
+    noise[best] = 0.0005
+    graphs = {True: ("graph-eq", "calibration-eq"), False: ("graph-plain", "calibration-plain")}
+    built = []
+
+    def build(model, calibration, settings):
+        assert (model, calibration) == graphs[settings.equalize]  # each setting quantizes its own graph
+        built.append(settings)
+        return settings
+
+    def runner(settings):
+        rng = np.random.default_rng(0)
+        return lambda x: np.tanh(x) + rng.normal(0, noise[settings], x.shape)
+
+    inputs = [(f"p{i}", np.random.default_rng(i).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)) for i in range(3)]
+    choice = choose_settings(graphs, QuantizeConfig(), inputs, np.tanh, build, runner, progress=False, search="grid")
+    assert choice.chosen == best
+    assert len(built) == 24 == len(set(built))
+    record = choice.record()
+    assert record["chosen"] == {"equalize": False, "center": True, "bias_correction": False, "method": "entropy"}
+    assert record["validation_photos"] == ["p0", "p1", "p2"]
+    psnrs = [row["psnr_db"] for row in record["tried"]]
+    assert psnrs == sorted(psnrs, reverse=True) and len(psnrs) == 24
+    assert record["tried"][0]["method"] == "entropy" and psnrs[0] > psnrs[1] + 3
+
+
+def test_an_explicit_flag_is_never_overridden_by_the_measurement():
+    graphs = {True: ("g", "c")}
+    tried = []
+
+    def build(model, calibration, settings):
+        tried.append(settings)
+        return settings
+
+    runner = lambda s: (lambda x: x + (0.0 if s.center else 0.5))  # noqa: E731 - centering would win
+    config = QuantizeConfig(center=False, bias_correction=True, method="percentile")
+    choice = choose_settings(graphs, config, [("p", np.zeros((1, 3, 8, 8), np.float32))], lambda x: x, build, runner,
+                             progress=False)
+    assert {s.center for s in tried} == {False} and choice.chosen.center is False
+    assert choice.fixed == {"equalize": True, "center": False, "bias_correction": True, "method": "percentile"}
+
+
+def test_unknown_method_is_a_one_line_error():
+    from animegan_deploy.errors import UserError
+
+    with pytest.raises(UserError, match="--method"):
+        QuantizeConfig(method="kl")
+
+
+def test_greedy_search_finds_a_separable_optimum_with_fewer_builds_and_reuses_measurements():
+    """Each setting adds its own error (as equalization, centering and the method roughly do): changing one setting
+    at a time from the defaults reaches the best combination without building all 24."""
+    cost = {"equalize": {True: 0.004, False: 0.001}, "center": {True: 0.0, False: 0.003},
+            "bias_correction": {True: 0.002, False: 0.0},
+            "method": {"percentile": 0.003, "mean-minmax": 0.0, "entropy": 0.006}}
+    built = []
+
+    def build(model, calibration, settings):
+        built.append(settings)
+        return settings
+
+    def runner(settings):
+        sigma = 0.0005 + sum(cost[axis][getattr(settings, axis)] for axis in cost)
+        return lambda x: x + np.random.default_rng(0).normal(0, sigma, x.shape)
+
+    inputs = [("p", np.random.default_rng(1).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32))]
+    graphs = {True: ("g", "c"), False: ("g", "c")}
+    choice = choose_settings(graphs, QuantizeConfig(), inputs, lambda x: x, build, runner, progress=False)
+    assert choice.chosen == Settings(False, True, False, "mean-minmax")
+    assert len(built) < 12 and len(set(built)) == len(built)
+    assert choice.record()["by"].endswith("(greedy search)")
+    # given the measurements, nothing is built again and the choice is the same
+    again = choose_settings(graphs, QuantizeConfig(), inputs, lambda x: x, None, None, progress=False,
+                            measured={t.settings: t for t in choice.tried})
+    assert again.chosen == choice.chosen and len(built) == len(set(built))
