@@ -12,7 +12,7 @@ WEIGHTS ?= default
 SIZE ?= 256
 OUT ?= exports
 
-.PHONY: help install test demo pipeline train-demo train-teacher export-onnx export-tflite benchmark student student-sweep clean
+.PHONY: help install test demo pipeline train-demo train-teacher zoo zoo-report export-onnx export-tflite benchmark student student-sweep clean
 DEMO_WEIGHTS := models/weights/animegan_demo.safetensors
 DEMO_INIT := models/weights/animegan_demo_init.safetensors
 
@@ -22,6 +22,7 @@ help:
 	@echo "make demo         stylize the bundled photos with the embedded default model"
 	@echo "make pipeline     run CONFIG=$(CONFIG) (prune, distill, INT8, ONNX/TFLite/TensorRT, benchmark, gate) into OUT=runs/pipeline; cached, resumable"
 	@echo "make train-teacher  train the width-2.0 teacher for distillation (hours on 2 cores)"
+	@echo "make zoo          train the zoo generators that INT8/TFLite defaults are measured on (~20 min)"
 	@echo "make train-demo   retrain the embedded default from scratch (two stages, ~40-60 min on 2 cores)"
 	@echo "make export-onnx  export WEIGHTS=$(WEIGHTS) to $(OUT)/ as ONNX"
 	@echo "make benchmark    every variant of WEIGHTS=$(WEIGHTS) vs the FP32 original at SIZE=$(SIZE) -> results/benchmark/"
@@ -63,6 +64,21 @@ train-demo: install
 	cp runs/demo/generator.safetensors $(DEMO_WEIGHTS)
 	$(ANIMEGAN) evaluate-style --weights $(DEMO_WEIGHTS) --baseline $(DEMO_INIT) --photos runs/demo-data/heldout \
 		--style runs/demo-data/style --output models/weights/animegan_demo_style_eval
+
+# The zoo that quantization and export defaults are measured on (reports/zoo): besides the embedded default and its
+# init-phase model, generators trained differently (hinge GAN loss, the paprika and shinkai loss balances, other
+# seeds) from the init-phase model in short runs (about 7 min each on 2 cores; each resumes if interrupted).
+ZOO := hinge_seed1 paprika_seed2 shinkai_seed3
+zoo: install
+	$(ANIMEGAN) demo-data --output runs/demo-data
+	set -e; for name in $(ZOO); do \
+		$(ANIMEGAN) train --config train/configs/zoo_$$name.toml $$(test -f runs/zoo/$$name/checkpoints/last.pt && echo --resume); \
+		cp runs/zoo/$$name/generator.safetensors models/weights/zoo_$$name.safetensors; \
+	done
+
+# Every INT8 setting on every zoo model, measured on validation and evaluation photos (about 1 hour on 2 cores)
+zoo-report: install
+	$(ANIMEGAN) zoo-report --output reports/zoo $(ZOO_REPORT_FLAGS)
 
 # The larger teacher for distillation (width 2.0, the demo recipe in one run: ~4x the base model's cost, a few
 # hours on 2 cores; resumable). Then: animegan distill <pruned or width:W> --teacher runs/teacher-w2/generator.safetensors

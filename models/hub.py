@@ -43,6 +43,10 @@ def resolve_weights(spec: str | os.PathLike[str] | None) -> Path:
     if spec is None or str(spec) == "default":
         return default_checkpoint()
     text = str(spec)
+    if text.startswith("zoo:"):
+        from .zoo import zoo_checkpoint
+
+        return zoo_checkpoint(text[len("zoo:"):])
     if text in PUBLIC_CHECKPOINTS:
         return download(PUBLIC_CHECKPOINTS[text])
     if urlparse(text).scheme in ("http", "https", "file"):

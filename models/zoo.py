@@ -1,0 +1,59 @@
+"""The zoo: generators trained differently, on which every quantization and export default is measured
+(reports/zoo, `make zoo-report`) and the CI fidelity gate runs. A default tuned on one model is not a default:
+channel equalization gave the embedded default +6 dB and a real AnimeGANv2 checkpoint -7.7 dB.
+
+Two members ship with the embedded default (the model itself and its init phase); the others come from
+`make zoo` (train/configs/zoo_*.toml: short adversarial runs from the init-phase model with other GAN losses,
+loss balances and seeds, about 3-7 minutes each on 2 cores) and are committed beside it. ``--weights zoo:NAME``
+names one anywhere a checkpoint is taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from animegan_deploy.errors import UserError
+
+from .hub import WEIGHTS_DIR
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    name: str
+    file: str  # under models/weights
+    how: str  # how it was trained (what makes it differ)
+    config: str | None = None  # the train config that reproduces it
+
+    @property
+    def path(self) -> Path:
+        return WEIGHTS_DIR / self.file
+
+
+ZOO: tuple[ZooModel, ...] = (
+    ZooModel("default", "animegan_demo.safetensors", "the embedded default: init phase, then 900 LSGAN steps with a "
+             "strong Gram style term (navy/peach duotone outputs)", "train/configs/demo.toml"),
+    ZooModel("init", "animegan_demo_init.safetensors", "the init phase alone: photo reconstruction (keeps colours, "
+             "no style)", "train/configs/demo_init.toml"),
+    ZooModel("hinge_seed1", "zoo_hinge_seed1.safetensors", "150 hinge-GAN steps from the init phase, seed 1",
+             "train/configs/zoo_hinge_seed1.toml"),
+    ZooModel("paprika_seed2", "zoo_paprika_seed2.safetensors", "150 LSGAN steps, paprika balance (content 2, colour "
+             "20, half the style weight), seed 2", "train/configs/zoo_paprika_seed2.toml"),
+    ZooModel("shinkai_seed3", "zoo_shinkai_seed3.safetensors", "100 LSGAN steps at 128 px crops, shinkai balance "
+             "(style 1e6, colour 2), lower learning rate, seed 3", "train/configs/zoo_shinkai_seed3.toml"),
+)
+ZOO_PREFIX = "zoo:"
+
+
+def zoo_model(name: str) -> ZooModel:
+    for member in ZOO:
+        if member.name == name:
+            return member
+    raise UserError(f"zoo:{name}: no such zoo model; choose one of {', '.join(m.name for m in ZOO)}")
+
+
+def zoo_checkpoint(name: str) -> Path:
+    member = zoo_model(name)
+    if not member.path.is_file():
+        raise UserError(f"zoo:{name}: {member.path} is missing from this checkout; run `make zoo` to train it")
+    return member.path
