@@ -1,6 +1,7 @@
 """--target-psnr (and --target-worst-psnr) for integer TFLite files: the normalizations' ops are kept in float one
 rung of the fallback ladder at a time, then the convs that lose most as int8 (with their input pads), as few as meet
-the target; the sidecar says which ops stayed float; --target-psnr 0 keeps every op int8."""
+the target with TARGET_MARGIN_DB to spare on the validation side of the calibration split (never the evaluation
+photos); the sidecar says which ops stayed float; --target-psnr 0 keeps every op int8."""
 
 import re
 
@@ -11,6 +12,7 @@ pytest.importorskip("onnx2tf", reason="TFLite export needs the [tflite] extra an
 pytest.importorskip("ai_edge_litert", reason="TFLite checks need ai-edge-litert (make install)")
 
 from animegan_deploy.export import tflite as tfl  # noqa: E402
+from animegan_deploy.compress.photos import TARGET_MARGIN_DB  # noqa: E402
 from animegan_deploy.compress.prefix_search import smallest_prefix  # noqa: E402
 from animegan_deploy.export.tflite_int8 import FALLBACK_LADDER, FloatGraph, rank_by_loss  # noqa: E402
 from animegan_deploy.sidecar import read_sidecar  # noqa: E402
@@ -68,29 +70,30 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
     assert _conv_types(record.path, meta["fallback_convs"]) == {("FLOAT32", "INT8")}  # float in, int8 weights
     assert all_convs_psnr > rung_psnr + 1.0, steps  # dynamic-range convs are worth it on this model
 
-    # a target between the last rung and all convs float: some convs, not all, and the file meets it
-    target = round((rung_psnr + all_convs_psnr) / 2, 2)
+    # a target between the last rung and all convs float: some convs, not all, and the file meets it (the figures
+    # printed are the validation photos', where the target must hold with the margin)
+    target = round((rung_psnr + all_convs_psnr) / 2 - TARGET_MARGIN_DB, 2)
     record, meta, steps = export(target, "some")
     k = len(meta["fallback_convs"])
     assert 0 < k < total, (k, steps)
     assert meta["float_fallback"] == f"{last_rung} + {k} of {total} convs dynamic-range (by measured loss)"
-    assert record.psnr_db >= target - 0.01, (record.psnr_db, target)
     met = {int(re.search(r"\+ (\d+) of", label).group(1)): psnr for label, psnr in steps if " convs" in label}
-    assert met[k] >= target and (k - 1 not in met or met[k - 1] < target), met  # k - 1 fell short
+    goal = target + TARGET_MARGIN_DB
+    assert met[k] >= goal and (k - 1 not in met or met[k - 1] < goal), met  # k - 1 fell short
     assert len(met) <= total.bit_length() + 2  # bisection, not one evaluation per conv
 
     # a worst-photo target alone (--target-psnr 0 for the mean): the fallback goes on until the worst photo
     # reaches it
     rung_worst, all_worst = steps_worst[len(FALLBACK_LADDER) - 1][2], steps_worst[len(FALLBACK_LADDER)][2]
     assert all_worst > rung_worst + 1.0, steps_worst
-    worst_target = round((rung_worst + all_worst) / 2, 2)
+    worst_target = round((rung_worst + all_worst) / 2 - TARGET_MARGIN_DB, 2)
     record, meta, steps = export(0.0, "worst", worst=worst_target, with_worst=True)
     k = len(meta["fallback_convs"])
     assert 0 < k < total, (k, steps)
-    assert record.psnr_min_db >= worst_target - 0.01, (record.psnr_min_db, worst_target)
     assert meta["config"]["target_worst_psnr"] == worst_target
     met = {int(re.search(r"\+ (\d+) of", label).group(1)): w for label, _, w in steps if " convs" in label}
-    assert met[k] >= worst_target and (k - 1 not in met or met[k - 1] < worst_target), met
+    goal = worst_target + TARGET_MARGIN_DB
+    assert met[k] >= goal and (k - 1 not in met or met[k - 1] < goal), met
 
 
 def test_conv_fallback_float_keeps_float_weights(tmp_path, tiny_checkpoint, photo_folders, capfd):

@@ -82,6 +82,9 @@ def test_excluded_convs_stay_single_and_float(model):
 
 def test_the_placement_defaults_and_refusals():
     assert PLACEMENTS["tensorrt-two-digit"].two_digit_tail == 2.0
-    assert QuantizeConfig(placement="tensorrt-two-digit").method == "mean-minmax"
+    # its methods, tried per model; mean-minmax first (the default without measuring)
+    assert PLACEMENTS["tensorrt-two-digit"].methods == ("mean-minmax", "percentile")
+    assert PLACEMENTS["tensorrt-two-digit"].method == "mean-minmax"
+    assert QuantizeConfig(placement="tensorrt-two-digit").method is None  # unset: chosen per model
     with pytest.raises(ValueError, match="tail"):
         two_digit_inputs(onnx.ModelProto(), {}, tail=1.0)
