@@ -19,7 +19,8 @@ from .errors import UserError
 
 WEIGHTS_HELP = (
     "generator checkpoint: a .safetensors/.pt path, a URL, a public name (paprika, face_paint_512_v2, ...), "
-    "'default' for the embedded demo model, or an exported file (.onnx) for non-torch backends"
+    "'default' for the embedded demo model, zoo:NAME for a zoo model (make zoo), or an exported file (.onnx) for "
+    "non-torch backends"
 )
 
 
@@ -249,6 +250,22 @@ def cmd_simulate_int8(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_zoo_report(args: argparse.Namespace) -> int:
+    from .benchmarks.zoo_report import ZooReportConfig, zoo_report
+    from .paths import check_output_dir
+
+    config = config_from_args(ZooReportConfig, args)
+    check_output_dir(args.output, "--output")
+    report = zoo_report(config, Path(args.output), progress=not args.quiet)
+    for row in report["onnx_int8"]:
+        chosen = row["chosen"]
+        print(f"{row['model']:<14} {row['placement']:<17} chosen {chosen['evaluation_psnr_db']:.2f} dB (worst "
+              f"{chosen['evaluation_psnr_min_db']:.2f}), best tried {row['best']['evaluation_psnr_db']:.2f}, old defaults "
+              f"{row['old_default']['evaluation_psnr_db']:.2f}")
+    print(f"wrote {Path(args.output) / 'README.md'} and zoo.json")
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from .benchmarks.suite import BenchmarkConfig, run_benchmark
 
@@ -473,6 +490,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="results/int8-simulation", help="report folder")
     add_config_arguments(p, Int8SimulationConfig)
     p.set_defaults(func=cmd_simulate_int8)
+
+    from .benchmarks.zoo_report import ZooReportConfig
+
+    p = sub.add_parser("zoo-report", help="every INT8 setting measured on every zoo model (reports/zoo)",
+                       description="For each zoo model (models/zoo.py) and placement, build every combination of the "
+                                   "settings chosen per model and measure it on the validation and the evaluation "
+                                   "photos: is the chosen one within reach of the best, and of the old defaults?")
+    p.add_argument("-o", "--output", default="reports/zoo", help="report folder (default: reports/zoo)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_config_arguments(p, ZooReportConfig)
+    p.set_defaults(func=cmd_zoo_report)
 
     from .benchmarks.suite import BenchmarkConfig
 

@@ -47,6 +47,8 @@ class BenchmarkConfig:
                                        "exported files and reference_<size>.npz (inputs + original outputs)")
     android: bool = option(False, "also run the TFLite files on an adb-connected Android device")
     benchmark_model: str | None = option(None, "TFLite's benchmark_model binary for the device (--android)")
+    profile: bool = option(False, "also profile every ONNX Runtime variant per operator type (ORT's profiler, first "
+                           "size and thread count) into ort-profile.md/json: where the time goes")
 
     def __post_init__(self) -> None:
         for name in ("sizes", "threads", "formats", "variants", "merge"):
@@ -250,6 +252,13 @@ def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str |
     machine["peak_rss_mb_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result = BenchmarkResult(folder, machine, rows, time.perf_counter() - started)
     result.files = write_reports(result, checkpoint, config, photos)
+    if config.profile:
+        from .ort_profile import profile_variants, write_profile
+
+        progress("profiling the ONNX Runtime variants per operator type")
+        profiles = profile_variants(variants, config.sizes[0], config.threads[0])
+        result.files.update(zip(("ort profile json", "ort profile md"),
+                                write_profile(folder, profiles, config.sizes[0], config.threads[0])))
     if config.compare:
         result.regressions = compare_results(Path(config.compare), rows)
     return result

@@ -4,9 +4,10 @@ calibration cache, per-tensor ranges, and mixed precision to hold fidelity.
 Placement follows TensorRT's explicit-quantization rules: symmetric int8 (zero point 0), per-channel weight
 scales on axis 0, per-tensor activation scales, Q/DQ only on Conv inputs (activations and weights), a
 dedicated Q/DQ pair per consumer, biases kept in float. ONNX Runtime's QDQ quantizer places the nodes; the
-ranges are ours (``calibration.py``). Mixed precision: each Conv is quantized alone to measure its
-sensitivity (output PSNR vs FP32 on calibration photos); the most sensitive stay float until the target
-PSNR is met.
+ranges are ours (``calibration.py``), from the calibration side of the photos' split (``photos.calibration_split``);
+settings left unset are chosen on its validation side (``choose.py``). Mixed precision: each Conv is quantized
+alone to measure its sensitivity (output PSNR vs FP32 on calibration photos); the most sensitive stay float until
+the target PSNR is met, with a margin, on the validation photos.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from animegan_deploy.errors import UserError
 from animegan_deploy.sidecar import write_sidecar
 
 from .bias_correction import settle_biases
-from .calibration import METHODS, Calibration, Range, collect_statistics, float_tensors, range_bounds
+from .calibration import METHODS, Calibration, Range, collect_statistics, range_bounds
 from .centered_inputs import center_conv_inputs, centers_in
 from .photos import TARGET_MARGIN_DB
 from .prefix_search import smallest_prefix

@@ -22,7 +22,7 @@ def result(tmp_path_factory, tiny_checkpoint, photo_folders):
     save_checkpoint(randomized_generator(width=0.125), student, style="test", provenance={"made_by": "tests"})
     config = BenchmarkConfig(sizes=(32,), threads=(1,), formats=("onnx", "onnx-int8", "tensorrt"),
                              variants=(f"student={student}",), warmup=1, repeats=3,
-                             photos=str(photo_folders["eval"]), tflite_dir=None)
+                             photos=str(photo_folders["eval"]), tflite_dir=None, profile=True)
     return run_benchmark(tiny_checkpoint, config, out / "report", progress=lambda _: None)
 
 
@@ -61,7 +61,7 @@ def test_speedup_and_fidelity_are_relative_to_the_original(result):
 
 def test_reports_are_written_with_machine_info(result):
     files = result.files
-    assert set(files) == {"json", "csv", "md", "png"}
+    assert set(files) == {"json", "csv", "md", "png", "ort profile json", "ort profile md"}  # --profile asked
     data = json.loads(files["json"].read_text())
     machine = data["machine"]
     assert machine["logical_cores"] >= 1 and machine["cpu"] and machine["libraries"]["torch"].startswith("2.13.0")
@@ -86,3 +86,10 @@ def test_cli_rejects_a_missing_variant_file(tiny_checkpoint, tmp_path, capsys):
     code = main(["benchmark", "-w", str(tiny_checkpoint), "-o", str(tmp_path), "--variants", "x=missing.onnx"])
     assert code == 2
     assert "missing.onnx" in capsys.readouterr().err
+
+
+def test_profile_says_where_each_onnx_runtime_variant_spends_its_time(result):
+    profile = json.loads(result.files["ort profile json"].read_text())["ms_per_frame"]
+    assert set(profile) == {"onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv", "onnx int8 two-digit"}
+    assert "QLinearConv" in profile["onnx int8 qlinearconv"] and "QLinearConv" not in profile["onnx fp32"]
+    assert "DequantizeLinear" in profile["onnx int8 q/dq"]  # TensorRT's placement: dequantized, float convs
