@@ -1,17 +1,18 @@
-"""CI gate: the embedded default checkpoint quantized to INT8 (ORT Q/DQ and full-integer TFLite) and exported
-to FP16 stays close to the FP32 torch model on the 15 unseen pictures, never used for calibration (INT8 >= 30 dB,
-FP16 >= 45 dB PSNR, as the mean over the pictures)."""
+"""CI gate: zoo models quantized to INT8 (ORT Q/DQ: the default and a second generator trained differently; and
+full-integer TFLite) and exported to FP16 stay close to their FP32 torch model on the 15 unseen pictures, never used
+for calibration or for choosing settings (INT8 >= 30 dB and each file's measured floor, FP16 >= 45 dB PSNR, as the
+mean over the pictures)."""
 
 import importlib.util
 
 import pytest
 
 from animegan_deploy.benchmarks.check import FidelityCheckConfig, check_fidelity, load_thresholds
-from animegan_deploy.compress.photos import default_eval_photos, default_train_photos
+from animegan_deploy.compress.photos import calibration_split, default_eval_photos
 from animegan_deploy.compress.quantize import QuantizeConfig
 from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
 from animegan_deploy.export.onnx_int8 import export_onnx_int8
-from animegan_deploy.models.hub import default_checkpoint
+from animegan_deploy.models.hub import default_checkpoint, resolve_weights
 from animegan_deploy.train.preprocess import list_images
 
 
@@ -21,28 +22,43 @@ def gate_dir(tmp_path_factory):
 
 
 def test_calibration_and_evaluation_photos_are_disjoint():
-    calib = {p.name for p in list_images(default_train_photos())}
-    held_out = {p.name for p in list_images(default_eval_photos())}
-    assert len(calib) >= 8 and len(held_out) >= 12 and not calib & held_out
+    split = calibration_split(None, 32)
+    sources = {p.stem.split("__")[0] for p in split.calibration + split.validation}
+    evaluation = list_images(default_eval_photos())
+    held_out = {p.stem.split("_crop")[0] for p in evaluation}
+    assert len(split.calibration) >= 20 and len(split.validation) >= 8 and len(evaluation) >= 12
+    assert not sources & held_out
 
 
-@pytest.mark.parametrize("placement", ["tensorrt", "onnxruntime-conv", "tensorrt-two-digit"])
-def test_int8_qdq_of_the_default_model_holds_30_db(gate_dir, placement):
-    """Every INT8 ONNX file shipped: the TensorRT Q/DQ (percentile), ORT's QLinearConv file (mean-minmax) and the
-    two-digit TensorRT file, which must also hold its worst picture (the moon) above 30 dB."""
+# (zoo model, placement, floor on the mean PSNR, floor on the worst picture): each INT8 file as its defaults make it
+# (settings chosen per model on the validation photos), on two zoo models trained differently. The floors sit below
+# the figures measured for reports/zoo (in brackets) by about 1 dB; the project's INT8 threshold is 30 dB.
+GATE = (
+    ("default", "tensorrt", 37.5, 0.0),  # 38.86 (25.15): percentile, equalized, centered, bias-corrected
+    ("default", "onnxruntime-conv", 31.5, 0.0),  # 32.91 (20.93): mean-minmax, not equalized
+    ("default", "tensorrt-two-digit", 40.0, 30.0),  # what the two digits are for: the worst picture (42.06, 34.61
+    # on the old calibration set)
+    ("init", "tensorrt", 43.5, 0.0),  # 44.91 (28.87): the init phase, trained differently (reconstruction)
+    ("init", "onnxruntime-conv", 36.5, 0.0),  # 37.88 (23.67): percentile, not equalized (old defaults: 36.15)
+)
+
+
+@pytest.mark.parametrize("model,placement,floor,worst_floor", GATE, ids=[f"{m}-{p}" for m, p, _, _ in GATE])
+def test_int8_qdq_of_zoo_models_holds_its_floor(gate_dir, model, placement, floor, worst_floor):
+    """Every INT8 ONNX file shipped, with default settings, on more than one generator: a default tuned on one model
+    once cost another 7.7 dB."""
     config = QuantizeConfig(size=256, cache_all_tensors=False, placement=placement)
-    result = export_onnx_int8(default_checkpoint(), config, gate_dir / f"default-{placement}.int8.onnx",
+    result = export_onnx_int8(resolve_weights(f"zoo:{model}"), config, gate_dir / f"{model}-{placement}.int8.onnx",
                               progress=False)
     min_psnr, _ = load_thresholds(None, "int8")
     assert min_psnr == 30.0
-    print(f"INT8 ({placement}, {config.method}, equalized) vs FP32 torch on {len(result.fidelity.per_image)} pictures: "
+    chosen = result.report["settings"]["chosen"]
+    print(f"INT8 {model} ({placement}, chosen {chosen}) vs FP32 torch on {len(result.fidelity.per_image)} pictures: "
           f"{result.fidelity.psnr:.2f} dB (worst {result.fidelity.psnr_min:.2f}), SSIM {result.fidelity.ssim:.4f}")
     assert len(result.fidelity.per_image) == 15
-    assert result.fidelity.psnr >= 30.0, result.fidelity
-    if placement == "tensorrt-two-digit":  # what the two digits are for: 42.06 dB, worst 34.61 when measured
-        assert result.fidelity.psnr >= 40.0 and result.fidelity.psnr_min >= 30.0, result.fidelity
-    if placement == "tensorrt":  # centered inputs + bias correction: 38.00 dB measured, 35.88 without them
-        assert result.fidelity.psnr >= 37.5, result.fidelity
+    assert result.fidelity.psnr >= max(floor, min_psnr) and result.fidelity.psnr_min >= worst_floor, result.fidelity
+    # the choice was made on the validation photos, none of them an evaluation picture
+    assert not set(result.report["settings"]["validation_photos"]) & set(result.report["eval_photos"])
     # the standalone checker agrees with the number the quantizer reported
     check = check_fidelity(result.path, FidelityCheckConfig(size=256))
     assert check.passed and check.precision == "int8"
