@@ -1,0 +1,165 @@
+"""Every INT8 setting measured on every zoo model (models/zoo.py): the table that says whether a default carries
+over (reports/zoo).
+
+For each model and placement, every combination the chooser considers (equalize x center x bias correction x
+method) is built once and measured twice: on the validation photos, which make the choice, and on the evaluation
+photos (never calibrated or chosen on), which judge it. The report gives the chosen combination's evaluation figure
+next to the best one tried and next to the old fixed defaults (everything on, the placement's first method).
+Optionally the full-integer TFLite file of each model with the fallback targets (``tflite_targets``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from animegan_deploy.atomic import atomic_write_json, atomic_write_text
+from animegan_deploy.configs import option
+
+
+@dataclass
+class ZooReportConfig:
+    models: tuple[str, ...] = option((), "zoo models to measure (default: all of models/zoo.py's)")
+    placements: tuple[str, ...] = option(("tensorrt", "onnxruntime-conv"), "ONNX INT8 placements to measure")
+    size: int = option(256, "NxN input size")
+    eval_dir: str | None = option(None, "evaluation photos (default: the 15 unseen pictures)")
+    tflite: bool = option(False, "also export each model's full-integer TFLite file with --tflite-targets")
+    tflite_targets: tuple[float, ...] = option((35.0, 30.0), "TFLite fallback targets: mean and worst-photo PSNR")
+    threads: int | None = option(None, "ONNX Runtime CPU threads")
+
+
+@dataclass
+class ZooRow:
+    model: str
+    placement: str
+    rows: list[dict] = field(default_factory=list)  # every combination: validation and evaluation figures
+    chosen: dict = field(default_factory=dict)  # what the default (greedy) search chooses
+    grid_chosen: dict = field(default_factory=dict)  # what the full grid search chooses
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        from dataclasses import asdict
+
+        from animegan_deploy.compress.choose import defaults_of
+        from animegan_deploy.compress.quantize import QuantizeConfig
+
+        def row_of(settings: dict) -> dict:
+            return next(r for r in self.rows if all(r[k] == v for k, v in settings.items()))
+
+        best = max(self.rows, key=lambda r: r["evaluation_psnr_db"])
+        chosen = row_of(self.chosen)
+        grid = row_of(self.grid_chosen)
+        fixed = row_of(asdict(defaults_of(QuantizeConfig(placement=self.placement, choose=False), can_equalize=True)))
+        return {"model": self.model, "placement": self.placement, "chosen": chosen, "best": best, "old_default": fixed,
+                "grid_chosen": grid,
+                "gap_to_best_db": round(best["evaluation_psnr_db"] - chosen["evaluation_psnr_db"], 3),
+                "tried": len(self.rows), "seconds": round(self.seconds, 1)}
+
+
+def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: int, evaluation, threads,
+                      progress: bool) -> ZooRow:
+    from dataclasses import asdict, replace
+
+    from animegan_deploy.compress.choose import choose_settings
+    from animegan_deploy.compress.quantize import QuantizeConfig, qdq_builder
+
+    from animegan_deploy.export.onnx_int8 import choose_for_checkpoint
+
+    started = time.perf_counter()
+    config = QuantizeConfig(size=size, placement=placement, cache_all_tensors=False, threads=threads,
+                            choose_search="grid")
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = choose_for_checkpoint(checkpoint, config, Path(tmp), progress, also={"evaluation": evaluation})
+    grid = prepared.choice
+    # the default search, over the grid's measurements (nothing is built again)
+    greedy = choose_settings({eq: (m, c) for eq, (_, m, c) in prepared.graphs.items()},
+                             replace(config, choose_search="greedy"), prepared.validation, prepared.reference,
+                             qdq_builder(config), None, False, search="greedy",
+                             measured={t.settings: t for t in grid.tried})
+    return ZooRow(model_name, placement, grid.record()["tried"], asdict(greedy.chosen), asdict(grid.chosen),
+                  time.perf_counter() - started)
+
+
+def measure_tflite(checkpoint: Path, size: int, targets: tuple[float, ...], eval_dir: str | None, workdir: Path) -> dict:
+    from animegan_deploy.export.tflite import TFLiteConfig, export_tflite
+
+    config = TFLiteConfig(size=size, precisions=("full_integer_quant",), target_psnr=targets[0],
+                          target_worst_psnr=targets[1] if len(targets) > 1 else None, allow_lossy=True,
+                          eval_dir=eval_dir)
+    record = export_tflite(checkpoint, config, workdir).files[0]
+    return {k: record.row()[k] for k in ("status", "reason", "size_mb", "psnr_db", "psnr_min_db", "worst_photo", "ssim",
+                                         "float_fallback", "convert_seconds")}
+
+
+def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = True) -> dict:
+    """Measure, write ``output``/zoo.json and README.md; returns the JSON."""
+    from animegan_deploy.benchmarks.fidelity import photo_inputs
+    from animegan_deploy.benchmarks.machine import machine_info
+    from animegan_deploy.compress.photos import calibration_split, default_eval_photos
+    from animegan_deploy.models.zoo import ZOO, zoo_checkpoint, zoo_model
+
+    output = Path(output)
+    members = [zoo_model(name) for name in config.models] if config.models else list(ZOO)
+    eval_dir = Path(config.eval_dir) if config.eval_dir else default_eval_photos()
+    evaluation = photo_inputs(eval_dir, config.size, argument="--eval-dir")
+    split = calibration_split(None, 32)
+    report: dict = {"size": config.size, "machine": machine_info(), "split": split.record(),
+                    "evaluation_photos": [n for n, _ in evaluation],
+                    "models": [{"name": m.name, "how": m.how, "config": m.config} for m in members],
+                    "onnx_int8": [], "tflite": []}
+    for member in members:
+        checkpoint = zoo_checkpoint(member.name)
+        for placement in config.placements:
+            row = measure_onnx_int8(checkpoint, member.name, placement, config.size, evaluation, config.threads,
+                                    progress)
+            report["onnx_int8"].append({**row.summary(), "rows": row.rows})
+            _write(output, report)
+        if config.tflite:
+            with tempfile.TemporaryDirectory() as tmp:
+                tfl = measure_tflite(checkpoint, config.size, config.tflite_targets, config.eval_dir, Path(tmp))
+            report["tflite"].append({"model": member.name, "targets": list(config.tflite_targets), **tfl})
+            _write(output, report)
+    return report
+
+
+def _write(output: Path, report: dict) -> None:
+    atomic_write_json(output / "zoo.json", report)
+    atomic_write_text(output / "README.md", zoo_markdown(report))
+
+
+def _fig(row: dict, prefix: str = "evaluation_") -> str:
+    return f"{row[prefix + 'psnr_db']:.2f} ({row[prefix + 'psnr_min_db']:.2f}) / {row[prefix + 'ssim']:.3f}"
+
+
+def _settings(row: dict) -> str:
+    flags = [name for name, key in (("eq", "equalize"), ("center", "center"), ("bc", "bias_correction")) if row[key]]
+    return f"{row['method']}" + (f" + {'+'.join(flags)}" if flags else "")
+
+
+def zoo_markdown(report: dict) -> str:
+    machine = report["machine"]
+    lines = [f"# Quantization defaults across the zoo ({report['size']}x{report['size']})", "",
+             f"Machine: {machine.get('cpu', '?')}. Every figure is PSNR dB vs the model's FP32 torch output, mean "
+             f"(worst picture) / SSIM, on the {len(report['evaluation_photos'])} evaluation pictures, which nothing "
+             f"was calibrated or chosen on. Settings are chosen on {len(report['split']['validation'])} validation "
+             f"pictures (the calibration set's every third source photo: "
+             f"{', '.join(sorted({n.split('__')[0] for n in report['split']['validation']}))}).", "",
+             "## Models", "", "| model | how it was trained | config |", "| --- | --- | --- |"]
+    lines += [f"| {m['name']} | {m['how']} | `{m['config']}` |" for m in report["models"]]
+    lines += ["", "## ONNX INT8: chosen per model vs the best tried vs the old fixed defaults", "",
+              "| model | placement | chosen on validation | its evaluation figure | best tried (evaluation) | gap dB "
+              "| old defaults (all on) | tried |", "| --- | --- | --- | ---: | --- | ---: | ---: | ---: |"]
+    for r in report["onnx_int8"]:
+        lines.append(f"| {r['model']} | {r['placement']} | {_settings(r['chosen'])} | {_fig(r['chosen'])} | "
+                     f"{_settings(r['best'])}: {_fig(r['best'])} | {r['gap_to_best_db']:.2f} | {_fig(r['old_default'])} "
+                     f"| {r['tried']} in {r['seconds']:.0f} s |")
+    if report["tflite"]:
+        lines += ["", "## TFLite full-integer with the fallback targets (judged on the validation pictures, +0.5 dB)",
+                  "", "| model | targets (mean, worst) | PSNR (worst) | SSIM | MB | float fallback |",
+                  "| --- | --- | --- | ---: | ---: | --- |"]
+        lines += [f"| {t['model']} | {', '.join(f'{v:g}' for v in t['targets'])} | {t['psnr_db']} ({t['psnr_min_db']}, "
+                  f"{t['worst_photo']}) | {t['ssim']} | {t['size_mb']} | {t['float_fallback']} |" for t in report["tflite"]]
+    lines += ["", "Every combination per model and placement, with its validation and evaluation figures: `zoo.json`."]
+    return "\n".join(lines) + "\n"
