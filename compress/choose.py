@@ -104,9 +104,6 @@ def defaults_of(config, can_equalize: bool) -> Settings:
     return Settings(**{k: v[0] for k, v in candidate_values(config, can_equalize).items()})
 
 
-SEARCHES = ("greedy", "grid")
-
-
 def choose_settings(graphs: dict[bool, tuple[onnx.ModelProto, Calibration]], config, validation, reference,
                     build: Callable[..., onnx.ModelProto], runner: Callable[[onnx.ModelProto], Callable],
                     progress: bool = True, also: dict[str, list] | None = None, search: str = "greedy",
