@@ -12,6 +12,9 @@ WEIGHTS ?= default
 SIZE ?= 256
 OUT ?= exports
 
+# $(call q,VALUE): VALUE as one shell word, whatever it holds (spaces, quotes): `make student EVAL='my photos'`
+q = '$(subst ','"'"',$(1))'
+
 .PHONY: help install test demo pipeline train-demo train-teacher zoo zoo-report export-onnx export-tflite benchmark student student-sweep clean
 DEMO_WEIGHTS := models/weights/animegan_demo.safetensors
 DEMO_INIT := models/weights/animegan_demo_init.safetensors
@@ -46,13 +49,14 @@ PIPELINE_OUT ?= $(if $(filter exports,$(OUT)),runs/pipeline,$(OUT))
 # The staged pipeline of CONFIG into OUT (default runs/pipeline): finished stages are reused, a killed run resumes.
 # SET='quantize.method=minmax data.eval_dir="my_photos"' overrides config values.
 pipeline: install
-	$(ANIMEGAN) pipeline run $(CONFIG) -o $(PIPELINE_OUT) $(foreach s,$(SET),--set '$(s)')
+	set -e; text=$(call q,$(SET)); eval "items=($$text)"; args=(); for s in "$${items[@]}"; do args+=(--set "$$s"); done; \
+	$(ANIMEGAN) pipeline run $(call q,$(CONFIG)) -o $(call q,$(PIPELINE_OUT)) "$${args[@]}"
 
 test: install
 	$(PY) -m pytest -q
 
 demo: install
-	$(ANIMEGAN) demo --weights $(WEIGHTS) --output demo
+	$(ANIMEGAN) demo --weights $(call q,$(WEIGHTS)) --output demo
 
 # Reproduces the embedded default: offline demo data, stage 1 (reconstruction init), stage 2 (GAN), then the
 # held-out style evaluation the README quotes. Both stages resume if interrupted (run the target again).
@@ -87,7 +91,7 @@ train-teacher: install
 	$(ANIMEGAN) train --config train/configs/teacher_w2.toml $(if $(wildcard runs/teacher-w2/checkpoints/last.pt),--resume)
 
 export-onnx: install
-	$(ANIMEGAN) export onnx --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/animegan_$(SIZE).onnx
+	$(ANIMEGAN) export onnx --weights $(call q,$(WEIGHTS)) --size $(call q,$(SIZE)) --output $(call q,$(OUT)/animegan_$(SIZE).onnx)
 
 # Every file is checked with LiteRT against the FP32 torch model; one below its threshold (FP32 60, FP16 45,
 # INT8 30 dB) fails the target unless TFLITE_FLAGS=--allow-lossy (then it is kept and marked in the report).
@@ -95,12 +99,12 @@ export-onnx: install
 # the worst evaluation photo (default model: 42.5 dB, worst 32.5, 2.33 MB; see reports/tflite).
 TFLITE_FLAGS ?=
 export-tflite: install
-	$(ANIMEGAN) export tflite --weights $(WEIGHTS) --size $(SIZE) --output $(OUT)/tflite_$(SIZE) $(TFLITE_FLAGS)
+	$(ANIMEGAN) export tflite --weights $(call q,$(WEIGHTS)) --size $(call q,$(SIZE)) --output $(call q,$(OUT)/tflite_$(SIZE)) $(TFLITE_FLAGS)
 
 # Reuses exports/tflite_$(SIZE) from `make export-tflite` and builds whatever else is missing.
 benchmark: install
-	$(ANIMEGAN) benchmark --weights $(WEIGHTS) --sizes $(SIZE) --output results/benchmark \
-		--tflite-dir '$(OUT)/tflite_{size}' $(if $(COMPARE),--compare $(COMPARE))
+	$(ANIMEGAN) benchmark --weights $(call q,$(WEIGHTS)) --sizes $(SIZE) --output results/benchmark \
+		--tflite-dir $(call q,$(OUT)/tflite_{size}) $(if $(COMPARE),--compare $(call q,$(COMPARE)))
 
 # The fast deploy student of WEIGHTS (any trained generator, public .pt included): BatchNorm fit, narrowing, distillation
 # with network slimming, pruning at 0.01, folded ONNX, INT8, TFLite, and a benchmark against the FP32 original on
@@ -108,7 +112,7 @@ benchmark: install
 # Interrupted? Run it again: finished stages are reused and distillation resumes.
 STUDENT_OUT = $(if $(filter command line environment,$(origin OUT)),$(OUT),runs/student)
 student: install
-	$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --output $(STUDENT_OUT) $(if $(EVAL),--eval-dir $(EVAL)) $(STUDENT_FLAGS)
+	$(ANIMEGAN) student-recipe --weights $(call q,$(WEIGHTS)) --output $(call q,$(STUDENT_OUT)) $(if $(EVAL),--eval-dir $(call q,$(EVAL))) $(STUDENT_FLAGS)
 
 # The Pareto sweep of reports/student: a student per width (artifacts only), then every width's torch/ONNX/INT8/TFLite
 # files and the original's own variants measured in ONE benchmark run (same-run speedups), on the unseen photos.

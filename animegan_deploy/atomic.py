@@ -12,33 +12,52 @@ import contextlib
 import json
 import os
 import re
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
+from .ownership import (JOURNAL, check_replaceable, forget_temporaries, journal_temporary, journaled_temporaries,
+                        record_written)
+
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], own: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it is renamed to ``target``, else removed.
 
-    The temporary name keeps ``target``'s suffix, for writers that pick a container by file extension.
+    The temporary name keeps ``target``'s suffix, for writers that pick a container by file extension. An existing
+    ``target`` this tool did not write is refused (see ownership), unless ``own``: the caller wrote it by other
+    means (a log it appends to).
     """
     target = Path(target)
+    if not own:
+        check_replaceable(target)  # never a file this tool did not write (unless --overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.{os.getpid()}.", suffix=f".tmp{target.suffix}",
-                                    dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _new_temporary(target)
     try:
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
+        os.chmod(tmp, 0o666 & ~_umask())  # created 0600
         os.replace(tmp, target)
         _fsync_dir(target.parent)
+        record_written(target)
     finally:
         tmp.unlink(missing_ok=True)
+        forget_temporaries(target.parent, {tmp.name})
+
+
+def _new_temporary(target: Path) -> Path:
+    """An empty, new temporary file beside ``target``, its name journaled before it exists."""
+    for _ in range(100):
+        tmp = target.with_name(f".{target.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        journal_temporary(tmp)
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def _umask() -> int:
@@ -61,25 +80,33 @@ def _alive(pid: int) -> bool:
 _TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)\.[^.]+\.tmp(?P<suffix>.*)$")
 
 
-def _remove_dead(candidates: Iterator[Path], stem: str | None = None) -> list[Path]:
-    """Delete the candidates that are temporaries (of ``stem``, when given) whose writing process is gone."""
+def _remove_dead(folder: Path, stem: str | None = None) -> list[Path]:
+    """Delete the temporaries in ``folder`` (of ``stem``, when given) that this tool journaled and whose writing
+    process is gone; a file that only looks temporary is never touched."""
+    journaled = journaled_temporaries(folder)
     removed = []
-    for tmp in candidates:
-        match = _TEMP_NAME.match(tmp.name)
+    for name in journaled:
+        match = _TEMP_NAME.match(name)
+        tmp = folder / name
         if match and (stem is None or match["stem"] == stem) and tmp.is_file() and not _alive(int(match["pid"])):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
+    if journaled:
+        forget_temporaries(folder, {p.name for p in removed})
     return removed
 
 
 def remove_stale_temporaries(target: Path) -> list[Path]:
     """Delete ``target``'s temporary files whose writing process is gone (killed mid-write)."""
-    return _remove_dead(target.parent.glob(f".{target.stem}.*.tmp{target.suffix}"), stem=target.stem)
+    return _remove_dead(target.parent, stem=target.stem)
 
 
 def remove_dead_temporaries(folder: Path) -> list[Path]:
-    """Delete the temporary files under ``folder`` (recursively) whose writing process is gone."""
-    return _remove_dead(folder.rglob(".*.tmp*"))
+    """Delete the journaled temporary files under ``folder`` (recursively) whose writing process is gone."""
+    removed = []
+    for journal in folder.rglob(JOURNAL):
+        removed += _remove_dead(journal.parent)
+    return removed
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
@@ -93,7 +120,11 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
 
 
 def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> Path:
-    return atomic_write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    """Strict JSON: non-finite floats become null (see finite.strict), never a bare NaN/Infinity."""
+    from .finite import strict
+
+    return atomic_write_text(target, json.dumps(strict(obj), indent=2, sort_keys=False, default=str, allow_nan=False)
+                             + "\n")
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -8,6 +8,7 @@ User mistakes become one ``error:`` line and a non-zero exit code, never a trace
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -230,9 +231,11 @@ def cmd_check_fidelity(args: argparse.Namespace) -> int:
 
     check = check_fidelity(args.variant, config_from_args(FidelityCheckConfig, args))
     f = check.fidelity
+    from .finite import format_psnr
+
     verdict = "PASS" if check.passed else "FAIL"
-    print(f"{verdict} {args.variant} ({check.precision}) vs {check.reference}: PSNR {f.psnr:.2f} dB "
-          f"(min {check.min_psnr}), SSIM {f.ssim:.4f} (min {check.min_ssim}); worst image {f.psnr_min:.2f} dB "
+    print(f"{verdict} {args.variant} ({check.precision}) vs {check.reference}: PSNR {format_psnr(f.psnr)} "
+          f"(min {check.min_psnr}), SSIM {f.ssim:.4f} (min {check.min_ssim}); worst image {format_psnr(f.psnr_min)} "
           f"of {len(f.per_image)}")
     return 0 if check.passed else 1
 
@@ -287,7 +290,7 @@ def cmd_pipeline_run(args: argparse.Namespace) -> int:
     config = load_pipeline_config(args.config, args.set or [])
     out = Path(args.output) if args.output else Path("runs/pipeline") / Path(args.config).stem
     run = run_pipeline(config, out, from_stage=args.from_stage, until=args.until, dry_run=args.dry_run,
-                       force=args.force, progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
+                       force=args.force, break_lock=args.break_lock, progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
     for stage in run.stages:
         for line in stage.summary():
             print(line)
@@ -531,6 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", default=None, metavar="STAGE", help="stop after this stage")
     p.add_argument("--dry-run", action="store_true", help="say which stages would run or be reused; write nothing")
     p.add_argument("--force", action="store_true", help="run every stage again, ignoring finished results")
+    p.add_argument("--break-lock", action="store_true",
+                   help="take over the folder's lock (only when the run it names is known to be gone)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_pipeline_run)
 
@@ -552,7 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow (tensorboard, onnx2tf) logs at import
     parser = build_parser()
+    _add_to_every_command(parser, "--overwrite", action="store_true",
+                          help="replace files in the output places that animegan did not write (kept by default)")
     args = parser.parse_args(argv)
+    from .ownership import allow_overwrite
+
+    allow_overwrite(getattr(args, "overwrite", False))
     try:
         return int(args.func(args))
     except UserError as exc:
@@ -561,31 +571,88 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `animegan ... | head`: the reader left; nothing more to say
+        _silence_stdout()
+        return 141
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            return _crashed(args, exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc} ({ENVIRONMENT_ERRNOS[exc.errno]}); nothing half-written was kept",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug, not a user mistake: one line, the traceback in a log file
-        if os.environ.get("ANIMEGAN_DEBUG"):
-            raise
-        log = _write_crash_log(args)
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        print(f"error: {args.command} failed unexpectedly ({type(exc).__name__}: {first}); the traceback is in {log} "
-              "(ANIMEGAN_DEBUG=1 prints it); please report it", file=sys.stderr)
-        return 1
+        return _crashed(args, exc)
 
 
-def _write_crash_log(args: argparse.Namespace) -> Path:
+# what the machine, not the tool, got wrong: one line naming the file and the fix, not a crash report
+ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "the disk is full: free space or choose another output place",
+    errno.EDQUOT: "the disk quota is used up: free space or choose another output place",
+    errno.EROFS: "the file system is read-only: choose another output place",
+    errno.EACCES: "permission denied: use a file or folder you may read and write, or fix its permissions",
+    errno.EPERM: "operation not permitted: use a file or folder you may read and write",
+    errno.EMFILE: "too many open files: raise `ulimit -n`",
+    errno.ENOMEM: "out of memory: use a smaller --size or batch",
+}
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _crashed(args: argparse.Namespace, exc: BaseException) -> int:
+    if os.environ.get("ANIMEGAN_DEBUG"):
+        raise exc
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    log = _write_crash_log(args)
+    where = f"the traceback is in {log}" if log else "no writable folder for the traceback"
+    try:
+        print(f"error: {args.command} failed unexpectedly ({type(exc).__name__}: {first}); {where} (ANIMEGAN_DEBUG=1 "
+              "prints it); please report it", file=sys.stderr)
+    except OSError:
+        pass
+    return 1
+
+
+def _add_to_every_command(parser: argparse.ArgumentParser, *names: str, **options) -> None:
+    """One option defined once, on every (sub)command that runs something."""
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subparsers:
+        parser.add_argument(*names, **options)
+    for action in subparsers:
+        for child in dict.fromkeys(action.choices.values()):
+            _add_to_every_command(child, *names, **options)
+
+
+def _write_crash_log(args: argparse.Namespace) -> Path | None:
+    """The traceback in the cache's logs folder, else the temp folder; None when no folder can be written (the
+    crash handler itself never fails)."""
     import tempfile
     import time
     import traceback
 
+    text = f"animegan {__version__} {' '.join(sys.argv[1:])}\n{traceback.format_exc()}"
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    for folder in (_cache_logs, lambda: Path(tempfile.gettempdir())):
+        try:
+            place = folder()
+            place.mkdir(parents=True, exist_ok=True)
+            (place / name).write_text(text)
+            return place / name
+        except (OSError, RuntimeError):
+            continue
+    return None
+
+
+def _cache_logs() -> Path:
     from .models.hub import cache_dir
 
-    folder = cache_dir() / "logs"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        folder = Path(tempfile.gettempdir())
-    log = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    log.write_text(f"animegan {__version__} {' '.join(sys.argv[1:])}\n{traceback.format_exc()}")
-    return log
+    return cache_dir() / "logs"
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import UserError
+from .ownership import check_replaceable
 
 
 def _can_write_in(folder: Path) -> bool:
@@ -51,6 +52,7 @@ def check_output_file(path: str | os.PathLike[str], option: str = "--output",
         raise UserError(f"{option} {path}: the file is read-only; choose another path")
     _writable_ancestor(path, option)
     _not_an_input(path, option, inputs)
+    check_replaceable(path, option)
     return path
 
 

@@ -21,6 +21,8 @@ from .backends import Runner, load_runner
 from .backends.registry import BACKENDS
 from .configs import option
 from .errors import UserError
+from .finite import check_finite_output
+from .ownership import check_replaceable
 from .imageio import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -35,6 +37,12 @@ from .imageio import (
 )
 
 PAD_MULTIPLE = 4  # two stride-2 stages: sizes divisible by 4 upsample back exactly
+MIN_SIDE = 8  # the reflection pads need every side > 1 pixel after both stride-2 stages (a 1-pixel-thin photo)
+
+
+def padded_side(side: int) -> int:
+    """The side a picture is padded to: a multiple of PAD_MULTIPLE, at least MIN_SIDE."""
+    return max(MIN_SIDE, side + (-side) % PAD_MULTIPLE)
 
 
 @dataclass
@@ -112,14 +120,14 @@ def working_size(height: int, width: int, size: int, fixed_hw: tuple[int, int] |
 
 
 def to_model_input(rgb: np.ndarray, target_hw: tuple[int, int], pad: bool) -> tuple[np.ndarray, tuple[int, int]]:
-    """HxWx3 [0,1] -> 3xH'xW' [-1,1] at ``target_hw`` (reflect-padded to a multiple of 4 when ``pad``)."""
+    """HxWx3 [0,1] -> 3xH'xW' [-1,1] at ``target_hw`` (mirror-padded to :func:`padded_side` when ``pad``)."""
     h, w = rgb.shape[:2]
     th, tw = target_hw
     if (h, w) != (th, tw):
         interp = cv2.INTER_AREA if th * tw < h * w else cv2.INTER_CUBIC
         rgb = cv2.resize(rgb, (tw, th), interpolation=interp)
-    pad_h = (-th) % PAD_MULTIPLE if pad else 0
-    pad_w = (-tw) % PAD_MULTIPLE if pad else 0
+    pad_h = padded_side(th) - th if pad else 0
+    pad_w = padded_side(tw) - tw if pad else 0
     if pad_h or pad_w:
         rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
     return np.ascontiguousarray(rgb.transpose(2, 0, 1) * 2.0 - 1.0, dtype=np.float32), (th, tw)
@@ -137,9 +145,10 @@ def from_model_output(out: np.ndarray, valid_hw: tuple[int, int], original_hw: t
 
 
 class _Stylizer:
-    def __init__(self, runner: Runner, config: StylizeConfig) -> None:
+    def __init__(self, runner: Runner, config: StylizeConfig, weights: Path | None = None) -> None:
         self.runner = runner
         self.config = config
+        self.weights = weights
         self.batch_size = runner.fixed_batch or config.batch_size
 
     def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -153,6 +162,8 @@ class _Stylizer:
             filler = np.repeat(batch[-1:], self.runner.fixed_batch - len(inputs), axis=0)
             batch = np.concatenate([batch, filler])
         out = self.runner(batch)
+        # a broken model (NaN weights, an overflow) is the error, not each picture: stop before writing black images
+        check_finite_output(out[: len(inputs)], f"--weights {self.weights}")
         return [out[i] for i in range(len(inputs))]
 
 
@@ -188,14 +199,18 @@ def stylize(
         log(f"error: {spec}: {reason}")
     if not files:
         return report
-    runner = load_runner(Path(weights), backend=config.backend, device=config.device, threads=config.threads)
-    stylizer = _Stylizer(runner, config)
-    output_dir.mkdir(parents=True, exist_ok=True)
     image_suffix = "." + config.output_format.lower().lstrip(".")
     # output names never take an input's place: a photo in the output folder is not written over
     used: set[str] = {p.name for p in files if p.resolve().parent == output_dir.resolve()}
     images = [p for p in files if not is_video(p)]
     videos = [p for p in files if is_video(p)]
+    destination = {p: output_dir / output_name(p, used, p.suffix.lower() if is_video(p) else image_suffix)
+                   for p in images + videos}
+    for dst in destination.values():  # a file there that this tool did not write is kept: say so before any work
+        check_replaceable(dst, "--output")
+    runner = load_runner(Path(weights), backend=config.backend, device=config.device, threads=config.threads)
+    stylizer = _Stylizer(runner, config, Path(weights))
+    output_dir.mkdir(parents=True, exist_ok=True)
 
     def fail(path: Path, reason: str) -> None:
         report.failed.append((str(path), reason))
@@ -204,10 +219,18 @@ def stylize(
     pending: list[tuple[Path, Picture, np.ndarray, tuple[int, int]]] = []
 
     def flush() -> None:
-        outs = stylizer.run([item[2] for item in pending])
+        try:
+            outs = stylizer.run([item[2] for item in pending])
+        except (RuntimeError, ValueError, MemoryError) as exc:  # this batch's pictures, not the model, are at fault
+            first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            for src, picture, _, _ in pending:
+                h, w = picture.rgb.shape[:2]
+                fail(src, f"the model could not run on this {w}x{h} picture ({first})")
+            pending.clear()
+            return
         for (src, picture, _, valid_hw), out in zip(pending, outs):
             rgb = from_model_output(out, valid_hw, picture.rgb.shape[:2])
-            dst = output_dir / output_name(src, used, image_suffix)
+            dst = destination[src]
             write_image(dst, rgb, picture.alpha)
             report.written.append((src, dst))
         pending.clear()
@@ -230,7 +253,7 @@ def stylize(
 
     for path in videos:
         try:
-            dst = output_dir / output_name(path, used, path.suffix.lower())
+            dst = destination[path]
             _stylize_video(path, dst, stylizer)
             report.written.append((path, dst))
         except InputError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,15 @@ def load_thresholds(file: str | Path | None, precision: str) -> tuple[float, flo
     if precision not in table:
         raise UserError(f"--thresholds {path}: no [{precision}] section; it has {', '.join(table)}")
     section = table[precision]
-    return float(section["min_psnr"]), float(section["min_ssim"])
+    try:
+        psnr, ssim = float(section["min_psnr"]), float(section["min_ssim"])
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"--thresholds {path}: [{precision}] needs numbers min_psnr and min_ssim, e.g. min_psnr = 30.0, "
+                        "min_ssim = 0.9") from None
+    if not (math.isfinite(psnr) and math.isfinite(ssim) and 0 <= ssim <= 1 and psnr >= 0):
+        raise UserError(f"--thresholds {path}: [{precision}] min_psnr {psnr} / min_ssim {ssim}: need a PSNR >= 0 and an "
+                        "SSIM from 0 to 1")
+    return psnr, ssim
 
 
 def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> FidelityCheck:
@@ -122,4 +131,5 @@ def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> Fidelity
     inputs = eval_inputs(photos, config.size, square=runner.fixed_hw is not None)
     if runner.fixed_hw is not None and runner.fixed_hw != (config.size, config.size):
         raise UserError(f"{variant}: fixed input {runner.fixed_hw[0]}x{runner.fixed_hw[1]}; pass --size {runner.fixed_hw[0]}")
-    return FidelityCheck(compare(reference_fn, runner, inputs), precision, min_psnr, min_ssim, reference)
+    fidelity = compare(reference_fn, runner, inputs, labels=(f"--reference {reference}", str(variant)))
+    return FidelityCheck(fidelity, precision, min_psnr, min_ssim, reference)

@@ -107,8 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.warmup):
             model(x)
         if reference is not None and reference["inputs"].shape[2] == size:
-            row["psnr_db"] = round(float(np.mean([psnr(reference["outputs"][i:i + 1], model(reference["inputs"][i:i + 1]))
-                                                  for i in range(len(reference["inputs"]))])), 2)
+            values = [psnr(reference["outputs"][i:i + 1], model(reference["inputs"][i:i + 1]))
+                      for i in range(len(reference["inputs"]))]
+            finite = [v for v in values if np.isfinite(v)]
+            if any(np.isnan(v) for v in values):  # a broken model: its row says so, never "identical"
+                rows.append({**row, "status": "failed", "reason": "its output holds NaN: the model is broken"})
+                continue
+            # identical pictures (inf) are left out of the mean; all identical: null and identical = true
+            row["psnr_db"] = round(float(np.mean(finite)), 2) if finite else None
+            row["identical"] = not finite
         models[path.stem] = (model, x)
         names.append(path.stem)
         rows.append({**row, "size": size, "status": "ok", "reason": ""})
@@ -130,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                    speedup_vs_original=round(base * 1e3 / median, 3))
     machine = {"label": args.label, "machine": platform.machine(), "python": platform.python_version(),
                "os": f"{platform.system()} {platform.release()}"}
-    Path(args.output).write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    rows = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in rows]
+    Path(args.output).write_text(json.dumps({"machine": machine, "rows": rows}, indent=2, allow_nan=False))
     for row in rows:
         print(f"{row['variant']:>40}: {row['status']:<7} {row.get('fps') or '':>8} fps  PSNR {row.get('psnr_db')}")
     print(f"wrote {args.output}")

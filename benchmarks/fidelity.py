@@ -10,7 +10,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from animegan_deploy.imageio import read_image
-from animegan_deploy.stylize import PAD_MULTIPLE
+from animegan_deploy.stylize import MIN_SIDE, PAD_MULTIPLE
 
 Model = Callable[[np.ndarray], np.ndarray]  # NCHW [-1, 1] -> NCHW [-1, 1]
 
@@ -44,9 +44,15 @@ class Fidelity:
 def eval_inputs(paths: Sequence[Path], size: int, square: bool = False) -> list[tuple[str, np.ndarray]]:
     import cv2
 
+    from animegan_deploy.errors import UserError
+    from animegan_deploy.imageio import InputError
+
     out = []
     for path in paths:
-        rgb = read_image(path).rgb
+        try:
+            rgb = read_image(path).rgb
+        except InputError as exc:
+            raise UserError(f"{path}: {exc}; remove or replace this photo") from None
         h, w = rgb.shape[:2]
         if square:
             side = min(h, w)
@@ -54,8 +60,8 @@ def eval_inputs(paths: Sequence[Path], size: int, square: bool = False) -> list[
             rgb = cv2.resize(rgb[y : y + side, x : x + side], (size, size), interpolation=cv2.INTER_AREA)
         else:
             scale = size / max(h, w)
-            nh = max(PAD_MULTIPLE, round(h * scale / PAD_MULTIPLE) * PAD_MULTIPLE)
-            nw = max(PAD_MULTIPLE, round(w * scale / PAD_MULTIPLE) * PAD_MULTIPLE)
+            nh = max(MIN_SIDE, round(h * scale / PAD_MULTIPLE) * PAD_MULTIPLE)
+            nw = max(MIN_SIDE, round(w * scale / PAD_MULTIPLE) * PAD_MULTIPLE)
             rgb = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
         out.append((path.name, np.ascontiguousarray(rgb.transpose(2, 0, 1)[None] * 2 - 1, dtype=np.float32)))
     return out
@@ -91,12 +97,19 @@ def memoized(model: Model) -> Model:
     return run
 
 
-def compare(reference: Model, candidate: Model, inputs: Sequence[tuple[str, np.ndarray]]) -> Fidelity:
-    """PSNR/SSIM of ``candidate``'s outputs against ``reference``'s on the same inputs."""
+def compare(reference: Model, candidate: Model, inputs: Sequence[tuple[str, np.ndarray]],
+            labels: tuple[str, str] = ("the reference", "the candidate")) -> Fidelity:
+    """PSNR/SSIM of ``candidate``'s outputs against ``reference``'s on the same inputs. An output holding NaN or
+    infinity is a NonFiniteError naming the model (``labels``) and the photo, never a PSNR."""
+    from animegan_deploy.finite import check_finite_output
+
     rows = []
     for name, x in inputs:
-        ref = to_pixels(reference(x))[0]
-        out = to_pixels(candidate(x))[0]
+        raw_ref, raw_out = reference(x), candidate(x)
+        check_finite_output(raw_ref, f"{labels[0]} on {name}")
+        check_finite_output(raw_out, f"{labels[1]} on {name}")
+        ref = to_pixels(raw_ref)[0]
+        out = to_pixels(raw_out)[0]
         rows.append({"image": name, "psnr_db": psnr(ref, out), "ssim": ssim(ref, out)})
     values = [r["psnr_db"] for r in rows]
     finite = [v for v in values if np.isfinite(v)]

@@ -184,7 +184,8 @@ def measure(variants: list[Variant], config: BenchmarkConfig, photos: list[Path]
                         for _ in range(config.warmup):
                             runner(timing_input)
                         if v.name not in fidelity:
-                            fid = compare(reference, runner, inputs)
+                            fid = compare(reference, runner, inputs, labels=(f"the original {original.path.name}",
+                                                                             f"{v.name} ({v.path.name})"))
                             fidelity[v.name] = (fid.psnr, fid.ssim, fid.psnr_min)
                 except MissingDependencyError as exc:
                     done[v.name] = _row(v, size, threads, status="unavailable", reason=str(exc))

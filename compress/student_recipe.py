@@ -19,6 +19,9 @@ from typing import Callable
 from animegan_deploy.atomic import atomic_write_json, atomic_write_text
 from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
+from animegan_deploy.inputs import check_checkpoint, check_photo_folder
+from animegan_deploy.lock import FolderLock
+from animegan_deploy.paths import check_output_dir
 
 
 from animegan_deploy.benchmarks.report import benchmark_lines, pipeline_row
@@ -51,10 +54,17 @@ class StudentRecipeConfig:
         for name in ("repeats", "bench_threads", "photo_count"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
-        if self.eval_dir is not None and not Path(self.eval_dir).is_dir():
-            raise UserError(f"--eval-dir {self.eval_dir}: not a folder; point it at a folder of photos")
-        if self.calib_dir is not None and not Path(self.calib_dir).is_dir():
-            raise UserError(f"--calib-dir {self.calib_dir}: not a folder; point it at a folder of photos")
+        from .calibration import METHODS
+
+        # every option checked here, before the half hour of training: never a late error about an option
+        if self.int8_method not in METHODS:
+            raise UserError(f"--int8-method {self.int8_method}: choose one of {', '.join(METHODS)}")
+        unknown = [k for k in self.tflite if k not in TFLITE_KINDS]
+        if unknown:
+            raise UserError(f"--tflite {','.join(unknown)}: unknown TFLite file kind; choose from "
+                            f"{', '.join(TFLITE_KINDS)} (or none)")
+        check_photo_folder(self.eval_dir, "--eval-dir")
+        check_photo_folder(self.calib_dir, "--calib-dir")
 
 
 @dataclass
@@ -84,11 +94,25 @@ def run_student_recipe(teacher: str | Path, student_config: StudentConfig, confi
     from .quantize import QuantizeConfig, quantize_onnx
 
     started = time.perf_counter()
-    teacher, out = Path(teacher), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    teacher, out = check_checkpoint(teacher, "--weights"), check_output_dir(out_dir, "--output", inputs=[teacher])
     from .photos import default_unseen_photos
 
     eval_dir = config.eval_dir or student_config.eval_dir or str(default_unseen_photos())
+    for option, folder in (("--eval-dir", eval_dir), ("--calib-dir", config.calib_dir),
+                           ("--photo-dir", student_config.photo_dir)):
+        check_photo_folder(folder, option, exclude=out)
+    out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out, ".student-recipe.lock", "student recipe"):
+        return _run_recipe(teacher, student_config, config, out, eval_dir, started, progress)
+
+
+def _run_recipe(teacher: Path, student_config: StudentConfig, config: StudentRecipeConfig, out: Path, eval_dir: str,
+                started: float, progress: Callable[[str], None]) -> dict:
+    from animegan_deploy.benchmarks.suite import BenchmarkConfig, run_benchmark
+    from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
+
+    from .quantize import QuantizeConfig, quantize_onnx
+
     student_config = dataclasses.replace(student_config, eval_dir=eval_dir)
     stages: list[StageRecord] = []
 

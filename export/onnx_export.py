@@ -241,6 +241,8 @@ def validate_against_torch(
     """Max-abs-diff between ONNX Runtime and torch on random inputs at each HxW in ``sizes``."""
     import onnxruntime as ort
 
+    from animegan_deploy.finite import check_finite_output
+
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(seed)
     diffs: dict[str, float] = {}
@@ -249,6 +251,9 @@ def validate_against_torch(
         with torch.no_grad():
             expected = torch_model(x).numpy()
         actual = session.run(None, {INPUT_NAME: x.numpy()})[0]
+        # nan > tolerance is False: a NaN output must fail here, not pass as "max diff = nan"
+        check_finite_output(expected, f"the torch model at {height}x{width}")
+        check_finite_output(actual, f"the exported ONNX at {height}x{width}")
         diffs[f"{height}x{width}"] = float(np.abs(actual - expected).max())
     return diffs
 

@@ -29,6 +29,7 @@ import numpy as np
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 from animegan_deploy.compress.photos import TARGET_MARGIN_DB
 from animegan_deploy.configs import option
+from animegan_deploy.lock import die_with_parent
 from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.sidecar import write_sidecar
 
@@ -194,7 +195,8 @@ def run_onnx2tf(onnx_path: Path, workdir: Path, timeout: int) -> tuple[float, st
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     started = time.perf_counter()
     try:
-        proc = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=die_with_parent)
     except subprocess.TimeoutExpired:
         return time.perf_counter() - started, f"onnx2tf took longer than {timeout} s"
     log = (proc.stdout + proc.stderr).strip().splitlines()

@@ -197,6 +197,10 @@ def build_generator(
         stat_channels=info.stat_plan(),
     )
     problem = state_dict_mismatch(model, state_dict)
+    if not problem:
+        from animegan_deploy.finite import check_finite_weights
+
+        check_finite_weights(state_dict, where)
     if problem:
         raise UserError(
             f"{where}: checkpoint does not fit the AnimeGANv2 generator (width {info.width:g}): {problem}"
@@ -247,6 +251,9 @@ def save_checkpoint(
     )
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     path = Path(path)
+    from animegan_deploy.finite import check_finite_weights
+
+    check_finite_weights(tensors, f"{path} (not written)")  # never a broken model on disk
     with atomic_path(path) as tmp:
         save_safetensors_file(tensors, str(tmp), metadata=info.to_metadata())
     return path

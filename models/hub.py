@@ -43,6 +43,8 @@ def resolve_weights(spec: str | os.PathLike[str] | None) -> Path:
     if spec is None or str(spec) == "default":
         return default_checkpoint()
     text = str(spec)
+    if not text.strip():  # Path("") would be the current folder
+        raise UserError("--weights is empty; name a checkpoint (a path, a URL, a public name or 'default')")
     if text.startswith("zoo:"):
         from .zoo import zoo_checkpoint
 
@@ -64,12 +66,22 @@ def download(url: str, directory: Path | None = None) -> Path:
     """Fetch ``url`` into the cache once; later calls return the cached file without network access."""
     import torch.hub
 
+    import hashlib
+
     directory = directory or cache_dir() / "checkpoints"
     name = Path(urlparse(url).path).name or "checkpoint.pt"
-    target = directory / name
+    # keyed by the full URL: two URLs that end in the same file name are two models
+    target = directory / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"ANIMEGAN_CACHE {cache_dir()}: {directory} is a file, not a folder; point ANIMEGAN_CACHE at a "
+                        "folder")
     if target.is_file() and target.stat().st_size > 0:
         return target
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{url}: cannot make the download cache {target.parent} ({exc.strerror or exc}); set "
+                        "ANIMEGAN_CACHE to a writable folder") from None
     try:
         torch.hub.download_url_to_file(url, str(target), progress=True)
     except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -79,3 +79,10 @@ def tiny_int8(tmp_path_factory, tiny_checkpoint, photo_folders):
     fp32 = export_onnx(tiny_checkpoint, OnnxExportConfig(norm="explicit", validate_sizes=((32, 32),)), out / "tiny.onnx").path
     config = QuantizeConfig(calib_dir=str(photo_folders["calib"]), eval_dir=str(photo_folders["eval"]), size=32)
     return fp32, quantize_onnx(fp32, config, out / "tiny.int8.onnx", progress=False)
+
+
+def files_in(folder: Path) -> list[Path]:
+    """The folder's entries less the tool's own bookkeeping (the written-files manifest, the temporaries journal)."""
+    from animegan_deploy.ownership import JOURNAL, MANIFEST
+
+    return [p for p in Path(folder).iterdir() if p.name not in (MANIFEST, JOURNAL)]

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from animegan_deploy.atomic import atomic_write_text, remove_stale_temporaries
+from animegan_deploy.ownership import journal_temporary
 from animegan_deploy.sidecar import read_sidecar, write_sidecar
 
 
@@ -25,11 +26,15 @@ def test_temporaries_of_a_dead_writer_go_and_a_live_ones_stay(tmp_path):
     stale = tmp_path / f".model.{dead_pid}.abc123.tmp.onnx"
     live = tmp_path / f".model.{os.getpid()}.def456.tmp.onnx"
     other = tmp_path / f".other.{dead_pid}.x.tmp.onnx"
+    lookalike = tmp_path / f".model.{dead_pid}.users.tmp.onnx"  # named like ours, never journaled: a user's file
     for p in (stale, live, other):
+        journal_temporary(p)
+    for p in (stale, live, other, lookalike):
         p.write_bytes(b"")
     atomic_write_text(tmp_path / "model.onnx", "new")
-    assert not stale.exists() and live.exists() and other.exists()
+    assert not stale.exists() and live.exists() and other.exists() and lookalike.exists()
     assert remove_stale_temporaries(tmp_path / "other.onnx") == [other]
+    assert lookalike.exists()
 
 
 def test_sidecar_of_another_version_is_detected(tmp_path):

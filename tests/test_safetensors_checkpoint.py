@@ -10,7 +10,7 @@ from safetensors import safe_open
 from animegan_deploy.errors import UserError
 from animegan_deploy.models import ChannelPlan, Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
-from conftest import randomized_generator
+from conftest import randomized_generator, files_in
 
 
 def test_roundtrip_keeps_weights_and_metadata(tmp_path):
@@ -61,7 +61,7 @@ def test_failed_save_leaves_previous_file_and_no_temp(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_checkpoint(Generator(width=0.5), path)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+    assert [p.name for p in files_in(tmp_path)] == ["keep.safetensors"]
 
 
 def test_corrupt_safetensors_is_a_user_error(tmp_path):

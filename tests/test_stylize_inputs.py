@@ -9,7 +9,7 @@ from animegan_deploy.cli import main
 from animegan_deploy.imageio import read_image
 from animegan_deploy.models.checkpoints import load_generator
 from animegan_deploy.stylize import StylizeConfig, stylize
-from conftest import photo, save_photo
+from conftest import photo, save_photo, files_in
 
 
 @pytest.fixture()
@@ -38,9 +38,9 @@ def test_every_kind_of_good_image(inputs, tiny_checkpoint, tmp_path):
     out = tmp_path / "out"
     report = stylize([str(inputs)], tiny_checkpoint, StylizeConfig(size=0, batch_size=2), out)
     assert report.ok, report.failed
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in files_in(out))
     assert names == ["alpha.png", "exif6.png", "gray.png", "gray16.png", "rgb.png", "rgb16.png"]
-    sizes = {p.name: Image.open(p).size for p in out.iterdir()}
+    sizes = {p.name: Image.open(p).size for p in files_in(out)}
     assert sizes["rgb.png"] == (64, 48)
     assert sizes["exif6.png"] == (30, 50)  # upright: rotated to portrait
     assert sizes["gray16.png"] == (44, 30)
@@ -86,7 +86,7 @@ def test_bad_inputs_are_reported_and_the_rest_processed(inputs, tiny_checkpoint,
     captured = capsys.readouterr()
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert code == 1
-    assert (out / "rgb.png").is_file() and len(list(out.iterdir())) == 1
+    assert (out / "rgb.png").is_file() and len(list(files_in(out))) == 1
     expected = {
         "truncated.jpg": "corrupt or truncated",
         "empty.png": "empty file (0 bytes)",

@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from animegan_deploy.cli import main
-from conftest import photo, save_photo
+from conftest import photo, save_photo, files_in
 
 
 def _args(tiny_checkpoint, *rest):
@@ -18,7 +18,7 @@ def test_output_folder_holding_the_input_keeps_the_photo(tmp_path, tiny_checkpoi
     before = original.read_bytes()
     assert main(_args(tiny_checkpoint, str(original), "-o", str(same))) == 0
     assert original.read_bytes() == before
-    outputs = sorted(p.name for p in same.iterdir())
+    outputs = sorted(p.name for p in files_in(same))
     assert outputs == ["good.png", "good_png.png"]
 
 
@@ -29,7 +29,7 @@ def test_outputs_inside_the_input_folder_are_not_read_back(tmp_path, tiny_checkp
     out = photos / "out"
     for _ in range(2):
         assert main(_args(tiny_checkpoint, str(photos), "-o", str(out))) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a.png"]  # the second run did not stylize out/a.png
+    assert sorted(p.name for p in files_in(out)) == ["a.png"]  # the second run did not stylize out/a.png
     assert "stylized 1 file(s)" in capsys.readouterr().out
 
 
@@ -40,7 +40,7 @@ def test_the_input_folder_as_output_is_refused_before_any_work(tmp_path, tiny_ch
     assert main(_args(tiny_checkpoint, str(photos), "-o", str(photos))) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --output") and "input folder" in err and "Traceback" not in err
-    assert sorted(p.name for p in photos.iterdir()) == ["a.png"]
+    assert sorted(p.name for p in files_in(photos)) == ["a.png"]
 
 
 def test_output_below_a_file_is_one_error_line(tmp_path, tiny_checkpoint, capsys):

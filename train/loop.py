@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from animegan_deploy.atomic import atomic_path
 from animegan_deploy.errors import UserError
+from animegan_deploy.finite import strict
 from animegan_deploy.imageio import write_image
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
@@ -228,7 +229,7 @@ class Trainer:
                     kept.append(line)
             except (ValueError, KeyError):
                 break
-        with atomic_path(log) as tmp:
+        with atomic_path(log, own=True) as tmp:  # the run's own log (appended to, so not in the manifest)
             tmp.write_text("".join(line + "\n" for line in kept))
 
     def _log(self, losses: dict[str, float]) -> None:
@@ -236,7 +237,7 @@ class Trainer:
             return
         record = {"step": self.step, "phase": self.phase_of(self.step - 1), **{k: round(v, 6) for k, v in losses.items()}}
         with open(self.run_dir / LOSS_LOG, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+            handle.write(json.dumps(strict(record), allow_nan=False) + "\n")
         if self.tb is not None:
             for key, value in losses.items():
                 self.tb.add_scalar(f"loss/{key}", value, self.step)

@@ -32,7 +32,9 @@ def content_hash(path: str | os.PathLike[str]) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), default=str)
+    from animegan_deploy.finite import strict
+
+    return json.dumps(strict(_plain(value)), sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
 
 
 def cache_key(inputs: Mapping[str, str | os.PathLike[str] | None], config: Any) -> str:
@@ -46,8 +48,34 @@ def cache_key(inputs: Mapping[str, str | os.PathLike[str] | None], config: Any) 
             described[name] = content_hash(value)
         else:
             described[name] = f"text:{value}"
-    payload = {"inputs": described, "config": json.loads(canonical_json(config)), "version": __version__}
+    plain = json.loads(canonical_json(config))
+    payload = {"inputs": described, "config": plain, "folders": folder_digests(plain), "version": __version__}
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def folder_digests(plain: Any) -> dict[str, str]:
+    """For every config value naming a photo folder: a digest of its pictures' names and contents, so replacing,
+    adding or removing an evaluation or calibration photo re-runs what measured or calibrated on it."""
+    from animegan_deploy.train.preprocess import list_images
+
+    found: dict[str, str] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and value and len(value) < 4096 and Path(value).is_dir() and value not in found:
+            folder = Path(value)
+            digest = hashlib.sha256()
+            for image in list_images(folder):
+                digest.update(f"{image.relative_to(folder).as_posix()}:{content_hash(image)}\n".encode())
+            found[value] = digest.hexdigest()
+
+    walk(plain)
+    return found
 
 
 def artifact_current(artifact: Path, key: str) -> bool:

@@ -36,6 +36,9 @@ class TrainSection:
     def __post_init__(self) -> None:
         if self.enabled and not self.config:
             raise UserError("[train] config: name a train TOML (e.g. train/configs/demo.toml) or set enabled = false")
+        if self.enabled and not Path(self.config).is_file():
+            raise UserError(f"[train] config {self.config}: no such file; name a train TOML (e.g. "
+                            "train/configs/demo.toml)")
 
 
 @dataclass
@@ -123,6 +126,18 @@ class GateSection:
     int8_min_ssim: float | None = option(None, "SSIM floor of INT8 exports")
     model_min_psnr: float | None = option(None, "floor of the compressed model vs the original (none: not gated)")
     model_min_ssim: float | None = option(None, "SSIM floor of the compressed model vs the original")
+
+    def __post_init__(self) -> None:
+        import math
+
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "enabled" or value is None:
+                continue
+            top = 1.0 if f.name.endswith("_ssim") else 200.0
+            if not math.isfinite(value) or not 0.0 <= value <= top:
+                raise UserError(f"[gate] {f.name} {value}: must be a number from 0 to {top:g} (a floor above what "
+                                "the metric can reach would fail every run; nan would pass every one)")
 
     def floors(self, precision: str) -> tuple[float, float]:
         """(min PSNR, min SSIM) of a threshold set: this section's value, else the project's thresholds file."""
@@ -260,6 +275,18 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _valid_width(text: str) -> bool:
+    import math
+
+    if not text.startswith("width:"):
+        return False
+    try:
+        width = float(text[len("width:"):])
+    except ValueError:
+        return False
+    return math.isfinite(width) and 0.0 < width <= 8.0
+
+
 def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> PipelineConfig:
     path = Path(path)
     raw = read_toml(path, "", "see pipelines/ (quick.toml, default.toml, student.toml)")
@@ -292,6 +319,7 @@ def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...
     if stages["distill"].enabled and student == "pruned" and not stages["prune"].enabled:
         raise UserError(f"{path.name} [distill] student = \"pruned\" needs [prune] enabled; or give a width, "
                         "e.g. student = \"width:0.5\"")
-    if student != "pruned" and not str(student).startswith("width:"):
-        raise UserError(f"{path.name} [distill] student = {student!r}: use \"pruned\" or \"width:W\" (e.g. width:0.5)")
+    if student != "pruned" and not _valid_width(str(student)):
+        raise UserError(f"{path.name} [distill] student = {student!r}: use \"pruned\" or \"width:W\" with 0 < W <= 8 "
+                        "(e.g. width:0.5)")
     return PipelineConfig(path=path, raw=raw, **own, **stages)

@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 from animegan_deploy.atomic import atomic_write_json, remove_dead_temporaries
 from animegan_deploy.errors import MissingDependencyError, UserError
+from animegan_deploy.lock import FolderLock
+from animegan_deploy.inputs import check_checkpoint, check_photo_folder
 
 from . import stages as S
 from animegan_deploy.benchmarks.report import pipeline_row
@@ -78,36 +80,29 @@ def stage_ids_for(name: str) -> list[str]:
     return ids
 
 
-class _Lock:
-    """One pipeline at a time per folder: a second run on the same DIR would race the first one's files."""
+SCRATCH_PREFIX = ".animegan-scratch-"  # + the run's pid; holds SCRATCH_MARK, written when the run made it
+SCRATCH_MARK = ".made-by-animegan-pipeline"
 
-    def __init__(self, out: Path) -> None:
-        self.path = out / ".pipeline.lock"
 
-    def __enter__(self) -> "_Lock":
-        from animegan_deploy.atomic import _alive
-
-        try:
-            pid = int(self.path.read_text().strip() or 0)
-        except (OSError, ValueError):
-            pid = 0
-        if pid and pid != os.getpid() and _alive(pid):
-            raise UserError(f"{self.path.parent}: another pipeline (pid {pid}) is running on this folder; wait for "
-                            "it or choose another -o")
-        self.path.write_text(str(os.getpid()))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
+def make_scratch(out: Path) -> Path:
+    """This run's own temporary folder in ``out`` (library temp folders die with the run folder)."""
+    scratch = out / f"{SCRATCH_PREFIX}{os.getpid()}"
+    scratch.mkdir(exist_ok=True)
+    (scratch / SCRATCH_MARK).write_text(str(os.getpid()))
+    return scratch
 
 
 def clean_leftovers(out: Path) -> list[Path]:
-    """Temporary files and folders a killed run left in ``out`` (their writer is gone)."""
+    """Temporary files and scratch folders a killed run of this tool left in ``out`` (their writer is gone):
+    only what is journaled or marked as ours, never a user's file or folder that looks temporary."""
+    from animegan_deploy.atomic import _alive
+
     removed = remove_dead_temporaries(out)
-    scratch = out / ".tmp"
-    if scratch.is_dir():
-        shutil.rmtree(scratch, ignore_errors=True)
-        removed.append(scratch)
+    for scratch in out.glob(f"{SCRATCH_PREFIX}*"):
+        pid = scratch.name[len(SCRATCH_PREFIX):]
+        if (scratch / SCRATCH_MARK).is_file() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(scratch, ignore_errors=True)
+            removed.append(scratch)
     return removed
 
 
@@ -173,18 +168,22 @@ VARIANT_NAMES = {"prune": "pruned", "distill": "distilled", "student": "student"
 
 
 def run_pipeline(config: PipelineConfig, out: str | Path, *, from_stage: str | None = None,
-                 until: str | None = None, dry_run: bool = False, force: bool = False,
+                 until: str | None = None, dry_run: bool = False, force: bool = False, break_lock: bool = False,
                  progress: Callable[[str], None] = print) -> PipelineRun:
     """Run (or resume) the pipeline into ``out``; returns the record also written as ``pipeline.json``."""
     from animegan_deploy.compress.photos import default_unseen_photos
-    from animegan_deploy.models.hub import resolve_weights
 
     started = time.perf_counter()
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise UserError(f"-o {out}: a file is there; the pipeline writes a folder")
-    source = None if config.train.enabled else resolve_weights(config.source.weights)
+    for option, value in (("--from", from_stage), ("--until", until)):
+        if value is not None and not value.strip():
+            raise UserError(f"{option} is empty; name a stage (train, prune, distill, student, quantize, export, "
+                            "benchmark, gate) or leave the option out")
+    source = None if config.train.enabled else check_checkpoint(config.source.weights, "[source] weights")
     eval_dir = config.data.eval_dir or str(default_unseen_photos())
+    _check_photo_folders(config, out, eval_dir)
     plan = _plan(config, source, eval_dir)
     ids = [p.id for p in plan]
     first = min((ids.index(i) for i in stage_ids_for(from_stage) if i in ids), default=None) if from_stage else None
@@ -203,24 +202,38 @@ def run_pipeline(config: PipelineConfig, out: str | Path, *, from_stage: str | N
             raise UserError(f"-o {out}: cannot create the folder ({exc.strerror})") from None
         if not os.access(out, os.W_OK):
             raise UserError(f"-o {out}: not writable; choose another folder")
-    with (_Lock(out) if not dry_run else contextlib.nullcontext()):
+    lock = FolderLock(out, ".pipeline.lock", "pipeline", break_lock=break_lock)
+    with (lock if not dry_run else contextlib.nullcontext()):
+        scratch = None
         if not dry_run:
             clean_leftovers(out)
-            (out / ".tmp").mkdir(exist_ok=True)
+            scratch = make_scratch(out)
         previous_tmp = tempfile.tempdir
-        tempfile.tempdir = None if dry_run else str(out / ".tmp")  # library temp folders die with the run folder
+        tempfile.tempdir = None if scratch is None else str(scratch)  # library temp folders die with the run folder
         try:
             _run_stages(plan, run, out, first, last, dry_run, force, progress)
         finally:
             tempfile.tempdir = previous_tmp
-            if not dry_run:
-                shutil.rmtree(out / ".tmp", ignore_errors=True)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
         run.seconds = round(time.perf_counter() - started, 1)
         if not dry_run:
             from .report import write_reports
 
             write_reports(run, config)
     return run
+
+
+def _check_photo_folders(config: PipelineConfig, out: Path, eval_dir: str) -> None:
+    """The photo folders the stages will read: there, holding readable photos, not around the run folder."""
+    from animegan_deploy.compress.photos import default_calibration_photos
+
+    folders = {"[data] eval_dir": eval_dir, "[data] calib_dir": config.data.calib_dir or
+               str(default_calibration_photos()), "[data] photo_dir": config.data.photo_dir}
+    if config.quantize.config.eval_dir:
+        folders["[quantize] eval_dir"] = config.quantize.config.eval_dir
+    for option, folder in folders.items():
+        check_photo_folder(folder, option, exclude=out)
 
 
 def _run_stages(plan: list[Planned], run: PipelineRun, out: Path, first: int | None, last: int | None,
@@ -334,9 +347,11 @@ def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, pr
     except MissingDependencyError as exc:
         marker.unlink(missing_ok=True)
         return S.StageResult(stage.section, None, status="unavailable", reason=str(exc), format=_fmt(stage))
-    except UserError as exc:
+    except UserError as exc:  # a finished failure, not a kill: the marker stays only to resume checkpoints
+        _drop_marker(marker)
         return S.StageResult(stage.section, None, status="failed", reason=str(exc), format=_fmt(stage))
     except Exception as exc:  # a bug in one stage: its row says what, the report is still written
+        _drop_marker(marker)
         first = str(exc).splitlines()[0][:200] if str(exc) else ""
         return S.StageResult(stage.section, None, status="failed", reason=f"{type(exc).__name__}: {first}",
                              format=_fmt(stage))
@@ -357,6 +372,14 @@ def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, pr
         "metrics": result.metrics, "seconds": result.seconds, "reason": result.reason})
     marker.unlink(missing_ok=True)
     return result
+
+
+def _drop_marker(marker: Path) -> None:
+    """After a failed stage: the in-progress marker goes unless the stage left checkpoints a rerun resumes."""
+    folder = marker.parent
+    if not (list(folder.glob("*.run")) + list(folder.glob("*.sparsity-run")) + [p for p in [folder / "checkpoints"]
+                                                                                  if p.exists()]):
+        marker.unlink(missing_ok=True)
 
 
 def _from_record(record: dict, out: Path, stage: Planned) -> S.StageResult:
@@ -386,12 +409,15 @@ def _gate(stage: Planned, run: PipelineRun, out: Path, dry_run: bool) -> S.Stage
         elif result.format == "tflite":
             entries += [(f"tflite {k}", m) for k, m in result.metrics.get("files", {}).items()]
         for label, m in entries:
-            if m.get("psnr_db") is None or m.get("precision") is None:
+            if m.get("precision") is None:
                 continue
             min_psnr, min_ssim = gate.floors(threshold_set(m["precision"]))
-            checks.append({"what": label, "precision": m["precision"], "psnr_db": m["psnr_db"], "ssim": m["ssim"],
-                           "min_psnr": min_psnr, "min_ssim": min_ssim,
-                           "passed": m["psnr_db"] >= min_psnr and m["ssim"] >= min_ssim, "vs": "the FP32 model"})
+            psnr, ssim = m.get("psnr_db"), m.get("ssim")
+            # null PSNR is "identical" only with SSIM 1; anything else unmeasured fails, never passes unchecked
+            passed = (psnr is None and ssim == 1.0) or (psnr is not None and ssim is not None and psnr >= min_psnr
+                                                        and ssim >= min_ssim)
+            checks.append({"what": label, "precision": m["precision"], "psnr_db": psnr, "ssim": ssim,
+                           "min_psnr": min_psnr, "min_ssim": min_ssim, "passed": passed, "vs": "the FP32 model"})
     if gate.model_min_psnr is not None or gate.model_min_ssim is not None:
         final = next((r for r in reversed(run.benchmark) if r["variant"] in ("distilled", "pruned", "student")
                       and r["status"] == "ok"), None)
