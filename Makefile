@@ -67,7 +67,7 @@ train-demo: install
 	cp runs/demo-init/init_generator.safetensors $(DEMO_INIT)
 	cp runs/demo/generator.safetensors $(DEMO_WEIGHTS)
 	$(ANIMEGAN) evaluate-style --weights $(DEMO_WEIGHTS) --baseline $(DEMO_INIT) --photos runs/demo-data/heldout \
-		--style runs/demo-data/style --output models/weights/animegan_demo_style_eval
+		--style runs/demo-data/style --output models/weights/animegan_demo_style_eval --overwrite
 
 # The zoo that quantization and export defaults are measured on (reports/zoo): besides the embedded default and its
 # init-phase model, generators trained differently (hinge GAN loss, the paprika and shinkai loss balances, other
@@ -82,7 +82,7 @@ zoo: install
 
 # Every INT8 setting on every zoo model, measured on validation and evaluation photos (about 1 hour on 2 cores)
 zoo-report: install
-	$(ANIMEGAN) zoo-report --output reports/zoo $(ZOO_REPORT_FLAGS)
+	$(ANIMEGAN) zoo-report --output reports/zoo --overwrite $(ZOO_REPORT_FLAGS)  # the committed report is replaced
 
 # The larger teacher for distillation (width 2.0, the demo recipe in one run: ~4x the base model's cost, a few
 # hours on 2 cores; resumable). Then: animegan distill <pruned or width:W> --teacher runs/teacher-w2/generator.safetensors

@@ -107,7 +107,7 @@ def load_thresholds(file: str | Path | None, precision: str) -> tuple[float, flo
 
 def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> FidelityCheck:
     from animegan_deploy.compress.photos import default_eval_photos
-    from animegan_deploy.train.preprocess import list_images
+    from animegan_deploy.inputs import check_photo_folder
 
     variant = Path(variant)
     if not variant.is_file():
@@ -125,9 +125,7 @@ def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> Fidelity
     reference_fn = torch_model_fn(load_generator(reference).model)
     runner = load_runner(variant, backend=config.backend, threads=config.threads)
     folder = Path(config.photos) if config.photos else default_eval_photos()
-    photos = list_images(folder)
-    if not photos:
-        raise UserError(f"--photos {folder}: holds no photos")
+    photos = check_photo_folder(folder, "--photos")
     inputs = eval_inputs(photos, config.size, square=runner.fixed_hw is not None)
     if runner.fixed_hw is not None and runner.fixed_hw != (config.size, config.size):
         raise UserError(f"{variant}: fixed input {runner.fixed_hw[0]}x{runner.fixed_hw[1]}; pass --size {runner.fixed_hw[0]}")

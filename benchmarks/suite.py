@@ -225,6 +225,8 @@ def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str |
     from animegan_deploy.compress.photos import default_eval_photos
     from animegan_deploy.train.preprocess import list_images
 
+    from animegan_deploy.inputs import check_photo_folder
+
     from .device import merge_device_results, run_android, write_device_bundle
     from .machine import machine_info
     from .report import compare_results, write_reports
@@ -232,9 +234,7 @@ def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str |
     started = time.perf_counter()
     checkpoint, folder = Path(checkpoint), Path(output)
     photo_dir = Path(config.photos) if config.photos else default_eval_photos()
-    photos = list_images(photo_dir)[: config.photo_count]
-    if not photos:
-        raise UserError(f"--photos {photo_dir}: holds no photos")
+    photos = check_photo_folder(photo_dir, "--photos")[: config.photo_count]  # every photo decodes, before work
     device_rows = merge_device_results(config.merge)  # --merge / --compare files checked before any work
     if config.compare:
         compare_results(Path(config.compare), [])

@@ -51,6 +51,7 @@ def photo(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
 
 
 def save_photo(path: Path, array: np.ndarray, **kwargs) -> Path:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path, **kwargs)
     return path
 

@@ -57,6 +57,37 @@ def fx(tmp_path_factory) -> Path:
     (root / "other.json").write_text(json.dumps({"hello": 1}))
     (root / "bad.toml").write_text("[prune\nthreshold = ")
     (root / "unknown.toml").write_text("[prune]\ntreshold = 0.01\n")
+    # round 3: broken models, bad photos among good ones, malformed thresholds
+    generator = randomized_generator()
+    tensors = {k: v.clone() for k, v in generator.state_dict().items()}
+    first = next(k for k, v in tensors.items() if v.is_floating_point() and v.numel() > 1)
+    tensors[first].view(-1)[0] = float("nan")
+    from safetensors.torch import save_file
+    from safetensors import safe_open
+
+    with safe_open(str(root / "tiny.safetensors"), framework="pt") as handle:
+        save_file(tensors, str(root / "nan.safetensors"), metadata=handle.metadata())
+    torch.save({k: (v * float("inf") if k == first else v) for k, v in generator.state_dict().items()}, root / "inf.pt")
+    for name, bad in (("corrupt", "broken.png"), ("zerobyte", "zero.jpg"), ("textphoto", "note.png")):
+        (root / name).mkdir()
+        save_photo(root / name / "a.png", photo(48, 64, seed=2))
+    good = (root / "good.png").read_bytes()
+    (root / "corrupt" / "broken.png").write_bytes(good[: len(good) // 3])
+    (root / "zerobyte" / "zero.jpg").write_bytes(b"")
+    (root / "textphoto" / "note.png").write_text("this is not a picture")
+    (root / "nested").mkdir()
+    (root / "nested" / "inner").mkdir()
+    save_photo(root / "nested" / "a.png", photo(48, 64, seed=3))
+    (root / "th_nokeys.toml").write_text("[int8]\nmin_psnr = 30.0\n")
+    (root / "th_text.toml").write_text("[int8]\nmin_psnr = \"high\"\nmin_ssim = 0.9\n")
+    (root / "th_ssim2.toml").write_text("[int8]\nmin_psnr = 30.0\nmin_ssim = 2.0\n")
+    (root / "th_value.toml").write_text("int8 = 3\n")
+    (root / "w.tflite").write_bytes(b"TFL3" + b"\x00" * 60)
+    (root / "pipe_nan.toml").write_text(f"[source]\nweights = \"{root / 'nan.safetensors'}\"\n")
+    (root / "pipe_train.toml").write_text("[train]\nenabled = true\nconfig = \"no/such/train.toml\"\n")
+    from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
+
+    export_onnx(root / "tiny.safetensors", OnnxExportConfig(validate_sizes=((32, 32),)), root / "tiny.onnx")
     # a training run whose last checkpoint was truncated / emptied
     for name, content in (("trunc_run", None), ("empty_run", b"")):
         config = write_config(root / name, root / name / "run", 2, 2)
@@ -163,6 +194,120 @@ C = [  # (argv, words the error line must hold); {fx} is the fixtures folder, {o
 ]
 
 
+QUICK = str(Path(__file__).resolve().parent.parent / "pipelines" / "quick.toml")
+PIPE = ["pipeline", "run", QUICK, "-o", "{out}"]
+RECIPE = ["student-recipe", "-w", "{fx}/tiny.safetensors", "-o", "{out}", "--steps", "2"]
+
+# Round 3 (reliability issue): each class of fault found by the adversarial run. A case may name a setup: files put
+# in the output place first (a user's own), or an environment; those files must be unchanged afterwards.
+C3 = [
+    # broken models are never called good
+    (["stylize", "{fx}/good.png", "-w", "{fx}/nan.safetensors", "-o", "{out}"], ["nan.safetensors", "NaN"]),
+    (["stylize", "{fx}/good.png", "-w", "{fx}/inf.pt", "-o", "{out}"], ["inf.pt", "NaN or infinite"]),
+    (["export", "onnx", "-w", "{fx}/nan.safetensors", "-o", "{out}.onnx"], ["nan.safetensors", "NaN"]),
+    (["export", "tflite", "-w", "{fx}/nan.safetensors", "-o", "{out}"], ["nan.safetensors", "NaN"]),
+    (["export", "onnx-int8", "-w", "{fx}/inf.pt", "-o", "{out}.onnx"], ["inf.pt", "NaN"]),
+    (["convert", "{fx}/inf.pt", "{out}.safetensors"], ["inf.pt", "NaN"]),
+    (["prune", "-w", "{fx}/nan.safetensors", "-o", "{out}.safetensors"], ["nan.safetensors", "NaN"]),
+    (["distill", "width:0.25", "--teacher", "{fx}/nan.safetensors", "-o", "{out}.safetensors"], ["nan.safetensors"]),
+    (["student", "-w", "{fx}/nan.safetensors", "-o", "{out}.safetensors"], ["nan.safetensors", "NaN"]),
+    (["check-fidelity", "{fx}/add.onnx", "--reference", "{fx}/nan.safetensors", "--precision", "fp32"],
+     ["nan.safetensors", "NaN"]),
+    (["benchmark", "-w", "{fx}/nan.safetensors", "-o", "{out}"], ["nan.safetensors", "NaN"]),
+    (["simulate-int8", "-w", "{fx}/nan.safetensors", "-o", "{out}"], ["nan.safetensors", "NaN"]),
+    (["demo", "-w", "{fx}/nan.safetensors", "-o", "{out}"], ["nan.safetensors", "NaN"]),
+    (PIPE + ["--set", "source.weights=\"{fx}/nan.safetensors\""], ["nan.safetensors", "NaN"]),
+    (["pipeline", "run", "{fx}/pipe_nan.toml", "-o", "{out}"], ["nan.safetensors", "NaN"]),
+    (RECIPE[:2] + ["{fx}/nan.safetensors"] + RECIPE[3:], ["nan.safetensors", "NaN"]),
+    # the pipeline checks what it starts from before any work
+    (PIPE + ["--set", "source.weights=\"{fx}/add.onnx\""], ["[source] weights", "add.onnx", "exported"]),
+    (PIPE + ["--set", "source.weights=\"{fx}/w.tflite\""], ["w.tflite", "exported"]),
+    (PIPE + ["--set", "source.weights=\"{fx}/garbage.safetensors\""], ["garbage.safetensors"]),
+    (PIPE + ["--set", "source.weights=\"{fx}/zero.pt\""], ["zero.pt", "empty"]),
+    (PIPE + ["--set", "source.weights=\"{fx}/existing_dir\""], ["existing_dir", "folder"]),
+    (PIPE + ["--set", "source.weights=\"\""], ["[source] weights", "empty"]),
+    (PIPE + ["--set", "data.eval_dir=\"{fx}/empty\""], ["[data] eval_dir", "empty", "no photos"]),
+    (PIPE + ["--set", "data.eval_dir=\"{fx}/corrupt\""], ["broken.png", "corrupt"]),
+    (PIPE + ["--set", "data.eval_dir=\"{fx}/zerobyte\""], ["zero.jpg", "empty file"]),
+    (PIPE + ["--set", "data.calib_dir=\"{fx}/textphoto\""], ["note.png", "not an image"]),
+    (PIPE + ["--set", "data.photo_dir=\"{fx}/corrupt\""], ["broken.png"]),
+    (["pipeline", "run", QUICK, "-o", "{fx}/nested/inner/run", "--set", "data.eval_dir=\"{fx}/nested\""],
+     ["[data] eval_dir", "inside it"]),
+    (["pipeline", "run", "{fx}/pipe_train.toml", "-o", "{out}"], ["[train] config", "no/such/train.toml"]),
+    (PIPE + ["--until", ""], ["--until", "empty"]),
+    (PIPE + ["--from", ""], ["--from", "empty"]),
+    (PIPE + ["--set", "gate.int8_min_ssim=2"], ["int8_min_ssim", "from 0 to 1"]),
+    (PIPE + ["--set", "gate.int8_min_psnr=nan"], ["int8_min_psnr", "nan"]),
+    (PIPE + ["--set", "gate.fp32_min_psnr=-5"], ["fp32_min_psnr"]),
+    (PIPE + ["--set", "distill.student=\"width:abc\""], ["width:abc"]),
+    (PIPE + ["--set", "distill.student=\"width:0\""], ["width:0"]),
+    # the student recipe checks every option before training
+    (RECIPE + ["--int8-method", "kl"], ["--int8-method kl", "percentile"]),
+    (RECIPE + ["--tflite", "int4"], ["--tflite int4"]),
+    (RECIPE + ["--calib-dir", "{fx}/missing_photos"], ["--calib-dir", "missing_photos"]),
+    (RECIPE + ["--eval-dir", "{fx}/empty"], ["--eval-dir", "no photos"]),
+    (RECIPE + ["--eval-dir", "{fx}/corrupt"], ["broken.png"]),
+    (RECIPE + ["--photo-dir", "{fx}/textphoto"], ["note.png"]),
+    (RECIPE[:2] + ["{fx}/add.onnx"] + RECIPE[3:], ["add.onnx"]),
+    (RECIPE[:4] + ["{fx}/afile"] + RECIPE[5:], ["afile", "is a file"]),
+    (["student-recipe", "-w", "{fx}/tiny.safetensors", "-o", "{fx}/nested/inner/r", "--eval-dir", "{fx}/nested"],
+     ["--eval-dir", "inside it"]),
+    # a bad photo is named, with why
+    (["check-fidelity", "{fx}/tiny.onnx", "--reference", "{fx}/tiny.safetensors", "--precision", "fp32", "--photos",
+      "{fx}/empty"], ["empty"]),
+    (["check-fidelity", "{fx}/tiny.onnx", "--reference", "{fx}/tiny.safetensors", "--photos", "{fx}/corrupt"],
+     ["broken.png", "corrupt"]),
+    (["simulate-int8", "-w", "{fx}/tiny.safetensors", "--photos", "{fx}/corrupt", "-o", "{out}"], ["broken.png"]),
+    (["benchmark", "-w", "{fx}/tiny.safetensors", "--photos", "{fx}/zerobyte", "-o", "{out}"], ["zero.jpg"]),
+    (["evaluate-style", "--baseline", "{fx}/tiny.safetensors", "-w", "{fx}/tiny.safetensors", "--photos",
+      "{fx}/corrupt", "--style", "{fx}/photos", "--output", "{out}/r"], ["broken.png"]),
+    # malformed thresholds files
+    (["check-fidelity", "{fx}/tiny.onnx", "--precision", "int8", "--thresholds", "{fx}/th_nokeys.toml"],
+     ["th_nokeys.toml", "min_ssim"]),
+    (["check-fidelity", "{fx}/tiny.onnx", "--precision", "int8", "--thresholds", "{fx}/th_text.toml"],
+     ["th_text.toml", "numbers"]),
+    (["check-fidelity", "{fx}/tiny.onnx", "--precision", "int8", "--thresholds", "{fx}/th_ssim2.toml"],
+     ["th_ssim2.toml", "SSIM"]),
+    (["check-fidelity", "{fx}/tiny.onnx", "--precision", "int8", "--thresholds", "{fx}/th_value.toml"],
+     ["th_value.toml"]),
+    # a user's file in the output place is kept
+    (["stylize", "{fx}/good.png", "-o", "{out}"], ["good.png", "did not write", "--overwrite"], "user_png"),
+    (["stylize", "{fx}/photos", "-o", "{out}"], ["a.png", "--overwrite"], "user_a_png"),
+    (["export", "onnx", "-w", "{fx}/tiny.safetensors", "-o", "{out}/m.onnx"], ["m.onnx", "--overwrite"], "user_onnx"),
+    (["convert", "{fx}/tiny.pt", "{out}/m.safetensors"], ["m.safetensors", "--overwrite"], "user_safetensors"),
+    (["prune", "-w", "{fx}/tiny.safetensors", "-o", "{out}/m.safetensors"], ["m.safetensors", "--overwrite"],
+     "user_safetensors"),
+    (["student", "-w", "{fx}/tiny.safetensors", "-o", "{out}/m.safetensors"], ["m.safetensors", "--overwrite"],
+     "user_safetensors"),
+    (["distill", "width:0.25", "--teacher", "{fx}/tiny.safetensors", "-o", "{out}/m.safetensors"],
+     ["m.safetensors", "--overwrite"], "user_safetensors"),
+    (["quantize", "{fx}/tiny.onnx", "-o", "{out}/m.onnx"], ["m.onnx", "--overwrite"], "user_onnx"),
+    # the environment
+    (["stylize", "{fx}/good.png", "-w", "file://{fx}/tiny.safetensors", "-o", "{out}"], ["ANIMEGAN_CACHE"],
+     "cache_is_file"),
+    (["export", "onnx", "-w", "file://{fx}/missing.safetensors", "-o", "{out}.onnx"], ["download failed"],
+     "cache_in_tmp"),
+]
+
+
+def _setup(name: str | None, out: Path, fx: Path, tmp_path: Path, monkeypatch) -> None:
+    user = b"the user's own file"
+    if name in ("user_png", "user_a_png"):
+        out.mkdir()
+        (out / ("good.png" if name == "user_png" else "a.png")).write_bytes(user)
+    elif name in ("user_onnx", "user_safetensors"):
+        out.mkdir()
+        (out / f"m.{name.split('_')[1]}").write_bytes(user)
+    elif name == "cache_is_file":
+        monkeypatch.setenv("ANIMEGAN_CACHE", str(fx / "afile"))
+    elif name == "cache_in_tmp":
+        monkeypatch.setenv("ANIMEGAN_CACHE", str(tmp_path / "cache"))
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {k: v for k, v in _snapshot(folder).items() if v != "dir"}
+
+
 def _snapshot(folder: Path) -> dict[str, str]:
     """Every file's hash; the style set's documented grayscale cache (.animegan_cache, made by training before a
     resume is attempted) is derived data, not an input."""
@@ -171,14 +316,20 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 def test_corpus_is_large_enough():
-    assert len(C) >= 60
+    assert len(C) >= 60 and len(C3) >= 60
 
 
-@pytest.mark.parametrize("argv, words", C, ids=[" ".join(a[:2]) + f" #{i}" for i, (a, _) in enumerate(C)])
-def test_bad_input(fx, tmp_path, capsys, monkeypatch, argv, words):
+CASES = [(a, w, None) for a, w in C] + [(c[0], c[1], c[2] if len(c) > 2 else None) for c in C3]
+
+
+@pytest.mark.parametrize("argv, words, setup", CASES,
+                         ids=[" ".join(a[:2]) + f" #{i}" for i, (a, _, _) in enumerate(CASES)])
+def test_bad_input(fx, tmp_path, capsys, monkeypatch, argv, words, setup):
     monkeypatch.chdir(tmp_path)  # default outputs (exports/, runs/) would land here
     out = tmp_path / "out"
     args = [a.replace("{fx}", str(fx)).replace("{out}", str(out)) for a in argv]
+    _setup(setup, out, fx, tmp_path, monkeypatch)
+    placed = _files(tmp_path)  # a user's own files put in the output place first: they must stay as they are
     before = _snapshot(fx)
     try:
         code = main(args)
@@ -192,5 +343,4 @@ def test_bad_input(fx, tmp_path, capsys, monkeypatch, argv, words):
     for word in words:
         assert word in lines[0], (word, lines[0])
     assert _snapshot(fx) == before, "an input file changed"
-    leftovers = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert not leftovers, leftovers
+    assert _files(tmp_path) == placed, "something was left behind in, or changed in, the output place"

@@ -3,6 +3,7 @@ unavailable here, with its reason), a second run reuses every stage, and a chang
 quantize and what follows it, never what comes before."""
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from pipeline_helpers import public_pt, quick_argv, statuses
 def runs(tmp_path_factory, photo_folders):
     root = tmp_path_factory.mktemp("pipeline")
     weights, out = public_pt(root), root / "out"
-    argv = quick_argv(weights, photo_folders, out)
+    photos = {**photo_folders, "eval": Path(shutil.copytree(photo_folders["eval"], root / "eval"))}  # changed below
+    argv = quick_argv(weights, photos, out)
     assert main(argv) == 0
     first = json.loads((out / "pipeline.json").read_text())
     began = time.perf_counter()
@@ -26,7 +28,44 @@ def runs(tmp_path_factory, photo_folders):
     second = statuses(out)
     assert main(argv + ["--set", "quantize.method=minmax"]) == 0
     third = statuses(out)
-    return out, first, second, second_seconds, third
+    # an evaluation photo replaced (same name): what measured on it must run again (a dry run says so, writes nothing)
+    minmax = argv + ["--set", "quantize.method=minmax"]
+    unchanged = capsys_free_dry_run(minmax)
+    photo = sorted(photos["eval"].iterdir())[0]
+    photo.write_bytes(sorted(photos["calib"].iterdir())[0].read_bytes())
+    changed = capsys_free_dry_run(minmax)
+    return out, first, second, second_seconds, third, (unchanged, changed)
+
+
+def capsys_free_dry_run(argv: list[str]) -> dict[str, str]:
+    """Stage -> status of a dry run (nothing is written, so the statuses come from its returned record)."""
+    from animegan_deploy.pipeline.config import load_pipeline_config
+    from animegan_deploy.pipeline.runner import run_pipeline
+
+    sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+    run = run_pipeline(load_pipeline_config(argv[2], sets), argv[argv.index("-o") + 1], dry_run=True,
+                       progress=lambda _: None)
+    return {s.name + (" " + s.format if s.format else ""): s.status for s in run.stages}
+
+
+def test_a_replaced_evaluation_photo_reruns_what_measured_on_it(runs):
+    *_, (unchanged, changed) = runs
+    measured = ("prune", "distill", "export tflite", "quantize")  # each reports PSNR on the evaluation photos
+    assert [unchanged[name] for name in measured] == ["cached"] * 4, unchanged  # same photos: nothing to run
+    assert [changed[name] for name in measured] == ["would run"] * 4, changed
+
+
+def test_every_json_written_is_strict(runs):
+    """No bare NaN/Infinity anywhere (the original's identical PSNR is null): every parser can read them."""
+    out, *_ = runs
+
+    def refuse(name):
+        raise ValueError(f"non-strict JSON constant {name}")
+
+    files = [p for p in out.rglob("*.json")]
+    assert len(files) > 10
+    for path in files:
+        json.loads(path.read_text(), parse_constant=refuse)
 
 
 def test_every_stage_runs_and_tensorrt_says_why_not(runs):
@@ -74,7 +113,7 @@ def test_artifacts_carry_their_cache_key_and_describe_their_file(runs):
 
 
 def test_second_run_reuses_every_stage_quickly(runs):
-    _, _, second, seconds, _ = runs
+    _, _, second, seconds, *_ = runs
     assert second == {"prune": "cached", "distill": "cached", "export onnx": "cached", "quantize": "cached",
                       "export tflite": "cached", "export tensorrt": "unavailable", "benchmark": "cached",
                       "gate": "cached"}
@@ -82,7 +121,7 @@ def test_second_run_reuses_every_stage_quickly(runs):
 
 
 def test_changed_quantize_method_reruns_quantize_and_later_only(runs):
-    out, *_, third = runs
+    out, *_, third, _ = runs
     names = list(third)
     before, after = names[: names.index("quantize")], names[names.index("quantize") + 1:]
     assert before == ["prune", "distill", "export onnx", "export tflite"]

@@ -144,7 +144,8 @@ class GateSection:
         from animegan_deploy.benchmarks.check import load_thresholds
 
         psnr, ssim = load_thresholds(None, precision)
-        own_psnr, own_ssim = getattr(self, f"{precision}_min_psnr"), getattr(self, f"{precision}_min_ssim")
+        # a threshold set without a key of its own here (int16x8) takes the thresholds file's floors
+        own_psnr, own_ssim = getattr(self, f"{precision}_min_psnr", None), getattr(self, f"{precision}_min_ssim", None)
         return (psnr if own_psnr is None else own_psnr), (ssim if own_ssim is None else own_ssim)
 
 

@@ -259,7 +259,12 @@ def _run_stages(plan: list[Planned], run: PipelineRun, out: Path, first: int | N
             _finish(run, result, failed, stage, progress, tag)
             continue
         if stage.fn is None:  # the gate
-            result = _gate(stage, run, out, dry_run)
+            try:
+                result = _gate(stage, run, out, dry_run)
+            except (UserError, KeyError, ValueError, TypeError) as exc:  # the report is still written, saying why
+                result = S.StageResult("gate", None, {}, {"passed": False}, status="failed",
+                                       reason=f"the gate could not judge the run ({type(exc).__name__}: {exc})")
+                run.gate = {"passed": False, "checks": [], "reason": result.reason}
             _finish(run, result, failed, stage, progress, tag)
             continue
         key = cache_key({k: v for k, v in inputs.items()}, stage.config)

@@ -220,6 +220,20 @@ def benchmark_stage(inputs: dict[str, Path], config: BenchmarkStageConfig, outpu
     return StageResult("benchmark", result.files["json"], outputs, {"rows": len(result.rows)})
 
 
+def sample_keys(paths: list[Path], folder: Path) -> list[str]:
+    """A name per photo for its sample files, never shared: the stem when that is unique, else the path inside
+    ``folder`` with its suffix (``x.png``, ``x.jpg`` and ``sub/x.png`` stay three photos)."""
+    stems = [p.stem for p in paths]
+    keys = []
+    for path in paths:
+        if stems.count(path.stem) == 1:
+            keys.append(path.stem)
+        else:
+            relative = path.relative_to(folder) if folder in path.parents else Path(path.name)
+            keys.append("-".join(relative.with_suffix("").parts) + "-" + path.suffix.lstrip(".").lower())
+    return [k.replace("__", "_") for k in keys]  # "__" separates photo and variant in the file names
+
+
 def write_samples(inputs: dict[str, Path], config: BenchmarkStageConfig, folder: Path) -> dict[str, Path]:
     """For the first photos of the evaluation set: the original's output, each variant's output and a heat map
     of |variant - original| (mean over channels, 0 .. 32 levels of 255), as PNGs named ``<photo>__<variant>``."""
@@ -232,7 +246,9 @@ def write_samples(inputs: dict[str, Path], config: BenchmarkStageConfig, folder:
     from animegan_deploy.train.preprocess import list_images
     from PIL import Image
 
-    photos = eval_inputs(list_images(Path(config.eval_dir))[: config.sample_photos], config.size, square=True)
+    paths = list_images(Path(config.eval_dir))[: config.sample_photos]
+    keys = sample_keys(paths, Path(config.eval_dir))
+    photos = [(keys[i], batch) for i, (_, batch) in enumerate(eval_inputs(paths, config.size, square=True))]
     heat = colormaps["inferno"]
     written: dict[str, Path] = {}
 
@@ -245,8 +261,7 @@ def write_samples(inputs: dict[str, Path], config: BenchmarkStageConfig, folder:
     folder.mkdir(parents=True, exist_ok=True)
     original = load_runner(inputs["original"], threads=config.threads)
     references = {}
-    for photo, batch in photos:
-        stem = Path(photo).stem
+    for stem, batch in photos:
         references[stem] = to_pixels(original(batch))[0].astype(np.uint8)
         save(f"{stem}__input", to_pixels(batch)[0].astype(np.uint8))
         save(f"{stem}__original", references[stem])
@@ -258,8 +273,7 @@ def write_samples(inputs: dict[str, Path], config: BenchmarkStageConfig, folder:
         except UserError:  # not runnable here (its benchmark row says why)
             continue
         safe = name.replace(" ", "-")
-        for photo, batch in photos:
-            stem = Path(photo).stem
+        for stem, batch in photos:
             out = to_pixels(runner(batch))[0].astype(np.uint8)
             error = np.abs(out.astype(np.float32) - references[stem].astype(np.float32)).mean(axis=2)
             save(f"{stem}__{safe}", out)
