@@ -25,6 +25,17 @@ WEIGHTS_HELP = (
 )
 
 
+def _positive_int(text: str) -> int:
+    """argparse type of step counts: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be at least 1")
+    return value
+
+
 def _weights(spec: str | None) -> Path:
     from .models.hub import resolve_weights
 
@@ -370,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vgg-weights", default=None,
                    help="VGG19 for the content/style losses: 'imagenet' (torch hub cache or download), a path "
                         "to torchvision's vgg19-dcbb9e9d.pth, or 'random' (explicit opt-in; tests and the demo)")
-    p.add_argument("--stop-after", type=int, default=None,
+    p.add_argument("--stop-after", type=_positive_int, default=None,
                    help="train at most this many steps in this session, then checkpoint and exit (resume later)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
@@ -422,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("student", help="student checkpoint (e.g. the output of prune) or width:W")
     p.add_argument("-o", "--output", default=None, help="student checkpoint to write (default: runs/compress/student.safetensors)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .run/checkpoints/last.pt")
-    p.add_argument("--stop-after", type=int, default=None,
+    p.add_argument("--stop-after", type=_positive_int, default=None,
                    help="run at most this many steps now, then checkpoint and exit (continue with --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(p, DistillConfig)
@@ -440,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None,
                    help="student checkpoint to write (default: runs/student/<teacher>.student.safetensors)")
     p.add_argument("--restart", action="store_true", help="discard an interrupted run of OUTPUT and start over")
-    p.add_argument("--stop-after", type=int, default=None,
+    p.add_argument("--stop-after", type=_positive_int, default=None,
                    help="train at most this many steps now, then checkpoint and exit (run again to continue)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(p, StudentConfig)

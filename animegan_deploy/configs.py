@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -104,6 +105,10 @@ def config_from_args(config_type: type[T], namespace: argparse.Namespace, **over
     for f in dataclasses.fields(config_type):  # type: ignore[arg-type]
         if isinstance(values.get(f.name), list) and f.default is not dataclasses.MISSING and isinstance(f.default, tuple):
             values[f.name] = tuple(values[f.name])
+        value = values.get(f.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, float) and not math.isfinite(item):  # argparse's float() takes "nan" and "inf"
+                raise UserError(f"--{f.name.replace('_', '-')} {item}: must be a finite number")
     return config_type(**values)
 
 

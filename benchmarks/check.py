@@ -37,6 +37,10 @@ class FidelityCheckConfig:
     def __post_init__(self) -> None:
         if self.size < 16:
             raise UserError(f"--size {self.size}: must be at least 16 pixels")
+        if self.min_psnr is not None and not 0 <= self.min_psnr <= 200:
+            raise UserError(f"--min-psnr {self.min_psnr}: must be a number of dB from 0 to 200")
+        if self.min_ssim is not None and not 0 <= self.min_ssim <= 1:
+            raise UserError(f"--min-ssim {self.min_ssim}: must be from 0 to 1 (SSIM cannot exceed 1)")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads {self.threads}: must be at least 1")
 

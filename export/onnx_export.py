@@ -236,7 +236,8 @@ def add_metadata(model: onnx.ModelProto, loaded: LoadedGenerator, config: OnnxEx
 
 
 def validate_against_torch(
-    model_bytes: bytes, torch_model: torch.nn.Module, sizes: tuple[tuple[int, int], ...], seed: int = 0
+    model_bytes: bytes, torch_model: torch.nn.Module, sizes: tuple[tuple[int, int], ...], seed: int = 0,
+    label: str = "the model",
 ) -> dict[str, float]:
     """Max-abs-diff between ONNX Runtime and torch on random inputs at each HxW in ``sizes``."""
     import onnxruntime as ort
@@ -252,8 +253,8 @@ def validate_against_torch(
             expected = torch_model(x).numpy()
         actual = session.run(None, {INPUT_NAME: x.numpy()})[0]
         # nan > tolerance is False: a NaN output must fail here, not pass as "max diff = nan"
-        check_finite_output(expected, f"the torch model at {height}x{width}")
-        check_finite_output(actual, f"the exported ONNX at {height}x{width}")
+        check_finite_output(expected, f"{label} (torch, {height}x{width})")
+        check_finite_output(actual, f"{label} exported to ONNX ({height}x{width})")
         diffs[f"{height}x{width}"] = float(np.abs(actual - expected).max())
     return diffs
 
@@ -290,7 +291,7 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
     add_metadata(proto, loaded, config)
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
-    diffs = validate_against_torch(data, model, tuple(tuple(s) for s in config.validate_sizes))
+    diffs = validate_against_torch(data, model, tuple(tuple(s) for s in config.validate_sizes), label=str(checkpoint))
     worst = max(diffs.values())
     if worst > config.tolerance:
         detail = ", ".join(f"{k}: {v:.2e}" for k, v in diffs.items())

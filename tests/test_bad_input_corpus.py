@@ -282,6 +282,15 @@ C3 = [
     (["distill", "width:0.25", "--teacher", "{fx}/tiny.safetensors", "-o", "{out}/m.safetensors"],
      ["m.safetensors", "--overwrite"], "user_safetensors"),
     (["quantize", "{fx}/tiny.onnx", "-o", "{out}/m.onnx"], ["m.onnx", "--overwrite"], "user_onnx"),
+    # non-finite and out-of-range numbers (found by the round-3 probe)
+    (["prune", "-w", "{fx}/tiny.safetensors", "--threshold", "nan", "-o", "{out}.safetensors"], ["--threshold nan"]),
+    (["distill", "width:0.25", "--lr", "inf", "-o", "{out}.safetensors"], ["--lr inf"]),
+    (["check-fidelity", "{fx}/tiny.onnx", "--min-psnr", "nan"], ["--min-psnr nan"]),
+    (["check-fidelity", "{fx}/tiny.onnx", "--min-ssim", "5"], ["--min-ssim 5"]),
+    (["evaluate-style", "--baseline", str(DEMO), "--size", "0", "--photos", "{fx}/photos", "--style", "{fx}/photos"],
+     ["--size 0"]),
+    (["train", "--stop-after", "-1", "--run-dir", "{out}"], ["--stop-after"]),
+    (PIPE + ["--set", "quantize.percentile=nan"], ["percentile", "finite"]),
     # the environment
     (["stylize", "{fx}/good.png", "-w", "file://{fx}/tiny.safetensors", "-o", "{out}"], ["ANIMEGAN_CACHE"],
      "cache_is_file"),

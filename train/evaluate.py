@@ -28,6 +28,10 @@ class StyleEvalConfig:
     size: int = 256  # longest side of each held-out photo
     vgg_weights: str = "random"
 
+    def __post_init__(self) -> None:
+        if self.size < 32:  # VGG19 pools a picture 4 times down to conv4_4
+            raise UserError(f"--size {self.size}: must be at least 32 pixels (VGG's conv4_4 needs them)")
+
 
 def _load(path: Path, size: int) -> torch.Tensor:
     rgb = read_rgb(str(path))

@@ -238,6 +238,8 @@ def _coerce(where: str, value: Any, tp: Any) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"{where} = {value!r}: expected a number")
+        if value != value or value in (float("inf"), float("-inf")):  # TOML has nan and inf literals
+            raise UserError(f"{where} = {value!r}: expected a finite number")
         return float(value)
     if tp is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
