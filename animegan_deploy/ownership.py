@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from .digest import file_sha256
 from .errors import UserError
 
 MANIFEST = ".animegan-written.json"
@@ -42,8 +43,6 @@ def overwriting() -> Iterator[None]:
 
 
 def _sha256(path: Path) -> str:
-    from .sidecar import file_sha256
-
     return file_sha256(path)
 
 

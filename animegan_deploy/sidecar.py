@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import subprocess
@@ -13,19 +12,12 @@ from typing import Any, Mapping
 
 from . import __version__
 from .atomic import atomic_write_json
+from .digest import file_sha256
 
 
 def sidecar_path(artifact: str | os.PathLike[str]) -> Path:
     artifact = Path(artifact)
     return artifact.with_name(artifact.name + ".json")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def describe_source(path: str | os.PathLike[str] | None) -> dict[str, Any] | None:
@@ -101,3 +93,30 @@ def read_sidecar(artifact: str | os.PathLike[str], verify: bool = False) -> dict
     if verify and record.get("sha256") != file_sha256(artifact):
         raise ValueError(f"{sidecar_path(artifact)} describes another version of {Path(artifact).name}")
     return record
+
+
+def sidecar_of(path: str | os.PathLike[str], verify: bool = False) -> dict[str, Any]:
+    """The artifact's JSON sidecar, or {} when it has none (a file from elsewhere) or, with ``verify``, when it
+    describes another version of the file."""
+    try:
+        return read_sidecar(path, verify=verify)
+    except (OSError, ValueError):
+        return {}
+
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin")
+
+
+def source_checkpoint(variant: str | os.PathLike[str], hops: int = 4) -> Path | None:
+    """The generator checkpoint an exported file was made from: its sidecar's source, followed through
+    intermediate files (an INT8 ONNX made from an FP32 ONNX) and checked by sha256; None when unknown."""
+    current = variant
+    for _ in range(hops):
+        source = sidecar_of(current, verify=True).get("source") or {}
+        path = Path(source.get("path") or "")
+        if not source.get("path") or not path.is_file() or file_sha256(path) != source.get("sha256"):
+            return None
+        if path.suffix.lower() in CHECKPOINT_SUFFIXES:
+            return path
+        current = path
+    return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +13,9 @@ from animegan_deploy.models.checkpoints import load_generator
 from animegan_deploy.models.hub import resolve_weights
 
 from .fidelity import Fidelity, compare, eval_inputs
-from .variants import sidecar_of
+from animegan_deploy.sidecar import sidecar_of, source_checkpoint
 
-THRESHOLDS_FILE = Path(__file__).with_name("fidelity_thresholds.toml")
+from .thresholds import load_thresholds, threshold_set
 
 
 @dataclass
@@ -60,53 +58,6 @@ class FidelityCheck:
 
 def variant_precision(path: Path) -> str | None:
     return sidecar_of(path).get("precision")
-
-
-def threshold_set(precision: str) -> str:
-    """The thresholds section a precision label is held to (TFLite's int8-weights / int8-float-io are int8)."""
-    from animegan_deploy.export.table import threshold_set as from_table
-
-    return from_table(precision)
-
-
-CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin")
-
-
-def source_checkpoint(variant: Path, hops: int = 4) -> Path | None:
-    """The generator checkpoint an exported file was made from: its sidecar's source, followed through
-    intermediate files (an INT8 ONNX made from an FP32 ONNX) and checked by sha256; None when unknown."""
-    from animegan_deploy.sidecar import file_sha256
-
-    current = variant
-    for _ in range(hops):
-        source = sidecar_of(current, verify=True).get("source") or {}
-        path = Path(source.get("path") or "")
-        if not source.get("path") or not path.is_file() or file_sha256(path) != source.get("sha256"):
-            return None
-        if path.suffix.lower() in CHECKPOINT_SUFFIXES:
-            return path
-        current = path
-    return None
-
-
-def load_thresholds(file: str | Path | None, precision: str) -> tuple[float, float]:
-    path = Path(file) if file else THRESHOLDS_FILE
-    try:
-        table = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"--thresholds {path}: cannot read it ({exc})") from None
-    if precision not in table:
-        raise UserError(f"--thresholds {path}: no [{precision}] section; it has {', '.join(table)}")
-    section = table[precision]
-    try:
-        psnr, ssim = float(section["min_psnr"]), float(section["min_ssim"])
-    except (KeyError, TypeError, ValueError):
-        raise UserError(f"--thresholds {path}: [{precision}] needs numbers min_psnr and min_ssim, e.g. min_psnr = 30.0, "
-                        "min_ssim = 0.9") from None
-    if not (math.isfinite(psnr) and math.isfinite(ssim) and 0 <= ssim <= 1 and psnr >= 0):
-        raise UserError(f"--thresholds {path}: [{precision}] min_psnr {psnr} / min_ssim {ssim}: need a PSNR >= 0 and an "
-                        "SSIM from 0 to 1")
-    return psnr, ssim
 
 
 def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> FidelityCheck:

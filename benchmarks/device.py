@@ -72,7 +72,7 @@ def _adb(*args: str, serial: str | None = None, timeout: int = 600) -> str:
 
 def android_row(variant, delegate: str, parsed: dict | None, status: str = "ok", reason: str = "",
                 device: str = "android") -> dict:
-    from .suite import COLUMNS
+    from .report import COLUMNS
 
     row = dict.fromkeys(COLUMNS)
     row.update(variant=variant.name, backend=f"tflite/{delegate}", precision=variant.precision, where=device,
@@ -120,7 +120,7 @@ def run_android(variants: list, benchmark_model: str | None, threads: int = 4, s
 
 def merge_device_results(files: tuple[str, ...]) -> list[dict]:
     """Rows from device_runner.py JSON files (their speedups are against the FP32 file on that device)."""
-    from .suite import COLUMNS
+    from .report import COLUMNS
 
     merged = []
     for name in files:

@@ -12,6 +12,11 @@ from typing import Any
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 
+# the columns of a benchmark row (results.csv, results.json; device rows are merged into the same shape)
+COLUMNS = ("variant", "backend", "precision", "where", "size", "threads", "status", "reason", "latency_ms_median",
+           "latency_ms_p10", "latency_ms_p90", "fps", "speedup_vs_original", "params", "gmacs", "file_mb",
+           "peak_rss_mb", "psnr_db", "psnr_min_db", "ssim", "photos")
+
 TABLE = (("variant", "variant"), ("backend", "backend"), ("where", "where"), ("size", "size"),
          ("threads", "thr"), ("status", "status"), ("latency_ms_median", "median ms"), ("latency_ms_p10", "p10"),
          ("latency_ms_p90", "p90"), ("fps", "fps"), ("speedup_vs_original", "speedup"),
@@ -151,7 +156,6 @@ def markdown_report(result, checkpoint: Path, config, photos: list[Path]) -> str
 
 
 def write_csv(rows: list[dict]) -> str:
-    from .suite import COLUMNS
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), extrasaction="ignore")

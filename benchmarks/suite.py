@@ -19,11 +19,9 @@ import numpy as np
 from animegan_deploy.configs import option
 from animegan_deploy.errors import MissingDependencyError, UserError
 
+from .report import COLUMNS
 from .variants import BUILDERS, Variant, build_variants
 
-COLUMNS = ("variant", "backend", "precision", "where", "size", "threads", "status", "reason", "latency_ms_median",
-           "latency_ms_p10", "latency_ms_p90", "fps", "speedup_vs_original", "params", "gmacs", "file_mb",
-           "peak_rss_mb", "psnr_db", "psnr_min_db", "ssim", "photos")
 
 
 @dataclass

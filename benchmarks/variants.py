@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from animegan_deploy.errors import MissingDependencyError, UserError
-from animegan_deploy.sidecar import read_sidecar
+from animegan_deploy.sidecar import sidecar_of, source_checkpoint
 
 
 @dataclass
@@ -28,15 +28,6 @@ class Variant:
     fixed_size: int | None = None  # files with a static NxN input only run at that size
     status: str = "ready"  # ready | unavailable | failed
     reason: str = ""
-
-
-def sidecar_of(path: Path, verify: bool = False) -> dict:
-    """The artifact's JSON sidecar, or {} when it has none (a file from elsewhere) or, with ``verify``, when it
-    describes another version of the file."""
-    try:
-        return read_sidecar(path, verify=verify)
-    except (OSError, ValueError):
-        return {}
 
 
 def _built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = None, config: object = None) -> bool:
@@ -73,7 +64,6 @@ def user_variant(spec: str) -> Variant:
     if backend == "torch":
         cost = path
     else:  # the checkpoint behind the file, followed through intermediate files (INT8 <- FP32 ONNX <- checkpoint)
-        from .check import source_checkpoint
 
         cost = source_checkpoint(path)
     fixed = meta.get("size")

@@ -78,9 +78,7 @@ class Choice:
 def candidate_values(config, can_equalize: bool) -> dict[str, tuple]:
     """Per axis, the values to try: the user's value alone where one is set, the placement's one meaningful
     value where the setting does not apply to it, else every option (the placement's default first)."""
-    from .quantize import PLACEMENTS
-
-    rule = PLACEMENTS[config.placement]
+    rule = config.rule
 
     def axis(value, applies: bool, options: tuple) -> tuple:
         if value is not None:

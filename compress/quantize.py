@@ -150,6 +150,11 @@ class QuantizeConfig:
     trt_version: str = option("8.6.1", "TensorRT version written in the calibration cache header")
     threads: int | None = option(None, "ONNX Runtime CPU threads")
 
+    @property
+    def rule(self) -> Placement:
+        """The placement's rules (what it quantizes, its scale rule, its calibration methods)."""
+        return PLACEMENTS[self.placement]
+
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
             raise UserError(f"--placement {self.placement}: use one of {', '.join(PLACEMENTS)}")

@@ -436,7 +436,7 @@ class _IntegerBuilder:
         worst = self.config.target_worst_psnr or 0.0
         if self.config.target_psnr is not None:
             return FallbackTarget(self.config.target_psnr, worst)
-        from animegan_deploy.benchmarks.check import load_thresholds
+        from animegan_deploy.benchmarks.thresholds import load_thresholds
 
         return FallbackTarget(load_thresholds(self.config.thresholds, PRECISIONS[kind][1])[0], worst)
 
@@ -492,7 +492,7 @@ def _file_fidelity(reference, eval_set, config: TFLiteConfig):
 def _verify(record: TFLiteFile, produced: Path, fidelity_of, config: TFLiteConfig) -> None:
     """Run ``produced`` with LiteRT on the evaluation photos (``fidelity_of``) and fill ``record``'s size,
     PSNR/SSIM and status."""
-    from animegan_deploy.benchmarks.check import load_thresholds
+    from animegan_deploy.benchmarks.thresholds import load_thresholds
 
     record.size_mb = round(produced.stat().st_size / 1e6, 3)
     record.min_psnr, record.min_ssim = load_thresholds(config.thresholds, PRECISIONS[record.kind][1])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from animegan_deploy.errors import UserError
 
-from .hub import WEIGHTS_DIR
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # beside the embedded default (hub resolves zoo:NAME here)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 import shutil
 
-from animegan_deploy.benchmarks.check import load_thresholds, threshold_set
+from animegan_deploy.benchmarks.thresholds import load_thresholds, threshold_set
 from animegan_deploy.cli import main
 from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
 from animegan_deploy.export.tflite import PRECISIONS

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from animegan_deploy.backends.registry import BACKENDS, backend_for_path
-from animegan_deploy.benchmarks.check import THRESHOLDS_FILE, threshold_set
+from animegan_deploy.benchmarks.thresholds import THRESHOLDS_FILE, threshold_set
 from animegan_deploy.benchmarks.suite import BenchmarkConfig
 from animegan_deploy.benchmarks.variants import BUILDERS, TFLITE_KINDS
 from animegan_deploy.cli import build_parser

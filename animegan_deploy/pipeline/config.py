@@ -141,7 +141,7 @@ class GateSection:
 
     def floors(self, precision: str) -> tuple[float, float]:
         """(min PSNR, min SSIM) of a threshold set: this section's value, else the project's thresholds file."""
-        from animegan_deploy.benchmarks.check import load_thresholds
+        from animegan_deploy.benchmarks.thresholds import load_thresholds
 
         psnr, ssim = load_thresholds(None, precision)
         # a threshold set without a key of its own here (int16x8) takes the thresholds file's floors

@@ -401,7 +401,7 @@ def _gate(stage: Planned, run: PipelineRun, out: Path, dry_run: bool) -> S.Stage
     """Floors per precision on the exports (vs the model they were made from, on the evaluation photos) and
     optionally on the compressed model (vs the original). Cheap, so evaluated every time; ``cached`` when the
     verdict is the one recorded for the same inputs."""
-    from animegan_deploy.benchmarks.check import threshold_set
+    from animegan_deploy.benchmarks.thresholds import threshold_set
 
     gate = stage.config
     checks = []
