@@ -53,7 +53,7 @@ pipeline: install
 	$(ANIMEGAN) pipeline run $(call q,$(CONFIG)) -o $(call q,$(PIPELINE_OUT)) "$${args[@]}"
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25  # the slowest tests, so the suite's time stays visible
 
 demo: install
 	$(ANIMEGAN) demo --weights $(call q,$(WEIGHTS)) --output demo
