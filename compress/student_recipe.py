@@ -11,6 +11,7 @@ PSNR/SSIM vs the original on the evaluation photos, file size).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,10 +80,29 @@ class StageRecord:
 
 def _current(artifact: Path, source: Path, config: object | None = None) -> bool:
     """``artifact`` exists and its sidecar (describing this very file) says it was made from this ``source``
-    with this config: the benchmark's reuse rule."""
+    with this config (the benchmark's reuse rule) and from the same pictures in the photo folders the config
+    names (a replaced evaluation or calibration photo makes it stale)."""
     from animegan_deploy.benchmarks.variants import _built_from
+    from animegan_deploy.sidecar import sidecar_of
 
-    return _built_from(artifact, source, config=config)
+    if not _built_from(artifact, source, config=config):
+        return False
+    return config is None or sidecar_of(artifact).get("photo_digests", {}) == photo_digests(config)
+
+
+def photo_digests(config: object) -> dict[str, str]:
+    from animegan_deploy.pipeline.cache import canonical_json, folder_digests
+
+    return folder_digests(json.loads(canonical_json(config)))
+
+
+def stamp_photo_digests(artifact: Path, config: object) -> None:
+    """Record in ``artifact``'s sidecar the pictures its config's photo folders held when it was made."""
+    from animegan_deploy.sidecar import sidecar_path
+
+    path = sidecar_path(artifact)
+    if path.is_file():
+        atomic_write_json(path, {**json.loads(path.read_text()), "photo_digests": photo_digests(config)})
 
 
 def run_student_recipe(teacher: str | Path, student_config: StudentConfig, config: StudentRecipeConfig,
@@ -124,6 +144,8 @@ def _run_recipe(teacher: Path, student_config: StudentConfig, config: StudentRec
             return
         progress(f"{name}: running")
         metrics = build()
+        if stage_config is not None:
+            stamp_photo_digests(artifact, stage_config)
         stages.append(StageRecord(name, "ran", round(time.perf_counter() - began, 1), [str(artifact)], metrics))
 
     student_path = out / "student.safetensors"
