@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
+from .digest import file_sha256
 from .ownership import (JOURNAL, check_replaceable, forget_temporaries, journal_temporary, journaled_temporaries,
                         record_written)
 
@@ -39,9 +40,11 @@ def atomic_path(target: str | os.PathLike[str], own: bool = False) -> Iterator[P
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # created 0600
+        digest = file_sha256(tmp)
+        record_written(target, digest, pending=True)  # before the rename: a kill in between leaves it provable
         os.replace(tmp, target)
         _fsync_dir(target.parent)
-        record_written(target)
+        record_written(target, digest)
     finally:
         tmp.unlink(missing_ok=True)
         forget_temporaries(target.parent, {tmp.name})

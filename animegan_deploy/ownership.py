@@ -46,12 +46,16 @@ def _sha256(path: Path) -> str:
     return file_sha256(path)
 
 
-def _manifest(folder: Path) -> dict[str, str]:
+def _manifest(folder: Path) -> dict[str, list[str]]:
+    """File name -> the sha256 digests it may hold (one; two while a write is being renamed into place)."""
     try:
         data = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: [v] if isinstance(v, str) else [d for d in v if isinstance(d, str)] for k, v in data.items()
+            if isinstance(v, (str, list))}
 
 
 def written_by_us(path: str | os.PathLike[str]) -> bool:
@@ -63,7 +67,7 @@ def written_by_us(path: str | os.PathLike[str]) -> bool:
     recorded = _manifest(path.parent).get(path.name)
     if recorded:
         digest = _sha256(path)
-        if recorded == digest:
+        if digest in recorded:
             return True
     sidecar = path.with_name(path.name + ".json")
     try:
@@ -85,15 +89,18 @@ def check_replaceable(path: str | os.PathLike[str], option: str = "") -> None:
                         "another path, or pass --overwrite to replace it")
 
 
-def record_written(path: str | os.PathLike[str]) -> None:
-    """Add ``path`` (just written) to its folder's manifest; a folder where the manifest cannot be written only
-    loses the proof (a later run asks for --overwrite), never the artifact."""
+def record_written(path: str | os.PathLike[str], digest: str | None = None, pending: bool = False) -> None:
+    """Record in ``path``'s folder manifest that it holds ``digest`` (default: its content). ``pending``: the new
+    content is about to be renamed into place; the old digest stays valid too, so a kill between the manifest and
+    the rename leaves a file that is still provably ours. A folder where the manifest cannot be written only loses
+    the proof (a later run asks for --overwrite), never the artifact."""
     path = Path(path)
     if path.name in (MANIFEST, JOURNAL):
         return
     folder = path.parent
     entries = _manifest(folder)
-    entries[path.name] = _sha256(path)
+    digest = digest or _sha256(path)
+    entries[path.name] = [*entries.get(path.name, []), digest] if pending else [digest]
     tmp = folder / f"{MANIFEST}.{os.getpid()}"
     try:
         tmp.write_text(json.dumps(entries, indent=0, sort_keys=True))

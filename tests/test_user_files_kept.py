@@ -76,3 +76,16 @@ def test_a_live_scratch_folder_is_not_removed(tmp_path):
     scratch.mkdir()
     (scratch / SCRATCH_MARK).write_text(str(os.getpid()))
     assert clean_leftovers(tmp_path) == [] and scratch.is_dir()
+
+
+def test_a_kill_between_manifest_and_rename_leaves_both_contents_provable(tmp_path):
+    from animegan_deploy.digest import file_sha256
+    from animegan_deploy.ownership import record_written
+
+    old = atomic_write_text(tmp_path / "model.onnx", "old")
+    new = tmp_path / "new"
+    new.write_text("new")
+    record_written(old, file_sha256(new), pending=True)  # what atomic_path does just before its rename
+    assert written_by_us(old)  # the old content, if the rename never happens
+    os.replace(new, old)
+    assert written_by_us(old)  # the new content, if the kill came after the rename
