@@ -174,7 +174,7 @@ def _tensorrt(checkpoint: Path, sizes: tuple[int, ...], workdir: Path, **_: obje
         out = workdir / f"{checkpoint.stem}.{precision}.engine"
         try:
             if not _built_from(out, checkpoint):
-                qdq = _onnx_int8(checkpoint, sizes, workdir)[0].path if precision == "int8" else None
+                qdq = BUILDERS["onnx-int8"](checkpoint, sizes, workdir)[0].path if precision == "int8" else None
                 export_tensorrt(checkpoint, TensorRTConfig(precision=precision, onnx=str(qdq) if qdq else None), out)
         except Exception as exc:  # this precision's row says why; the other engines stand
             first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

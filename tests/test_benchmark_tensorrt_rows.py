@@ -15,7 +15,7 @@ def test_each_precision_gets_its_row_and_int8_uses_the_qdq_onnx(monkeypatch, tmp
     assert installed.missing() == []
     qdq = tmp_path / "tiny.int8.onnx"
     qdq.write_bytes(b"qdq")
-    monkeypatch.setattr(variants, "_onnx_int8", lambda checkpoint, sizes, workdir, **_: [
+    monkeypatch.setitem(variants.BUILDERS, "onnx-int8", lambda checkpoint, sizes, workdir, **_: [
         variants.Variant("onnx int8 q/dq", "onnxruntime", "int8", qdq, checkpoint)])
     built = {}
 
@@ -26,7 +26,7 @@ def test_each_precision_gets_its_row_and_int8_uses_the_qdq_onnx(monkeypatch, tmp
         Path(output).write_bytes(b"engine")
 
     monkeypatch.setattr(tensorrt_module, "export_tensorrt", fake_export)
-    rows = variants._tensorrt(tiny_checkpoint, (64,), tmp_path)
+    rows = variants.BUILDERS["tensorrt"](tiny_checkpoint, (64,), tmp_path)
     assert [(v.name, v.status) for v in rows] == [("tensorrt fp32", "ready"), ("tensorrt fp16", "failed"),
                                                   ("tensorrt int8", "ready")]
     assert built == {"fp32": None, "fp16": None, "int8": str(qdq)}

@@ -27,21 +27,33 @@ def test_thin_and_tiny_pictures_come_back_at_their_size(tmp_path, tiny_checkpoin
     assert "error" not in capsys.readouterr().err
 
 
+def picky_runner(path, device="cpu", threads=None):
+    """A backend (registered in the public table below) whose model cannot take pictures under 32 px high."""
+    from animegan_deploy.backends import load_runner
+
+    inner = load_runner(path, backend="torch", threads=threads)
+
+    class Picky:
+        name, fixed_hw, fixed_batch = "picky", None, None
+
+        def __call__(self, batch):
+            if batch.shape[2] < 32:
+                raise RuntimeError("Padding size should be less than the corresponding input dimension")
+            return inner(batch)
+
+    return Picky()
+
+
 def test_one_picture_the_model_cannot_take_is_named_and_the_rest_written(tmp_path, tiny_checkpoint, capsys,
                                                                          monkeypatch):
-    import animegan_deploy.stylize as S
+    from animegan_deploy.backends.registry import BACKENDS, Backend
 
+    monkeypatch.setitem(BACKENDS, "picky", Backend("picky", (".safetensors",), __name__, "picky_runner", (), "",
+                                                   "fails on small pictures"))
     save_photo(tmp_path / "in" / "a.png", photo(40, 56))
     save_photo(tmp_path / "in" / "b.png", photo(24, 32, seed=1))
-    real = S._Stylizer.run
-
-    def fails_on_small(self, inputs):
-        if inputs[0].shape[1] < 32:
-            raise RuntimeError("Padding size should be less than the corresponding input dimension")
-        return real(self, inputs)
-
-    monkeypatch.setattr(S._Stylizer, "run", fails_on_small)
-    code = main(["stylize", str(tmp_path / "in"), "-w", str(tiny_checkpoint), "--size", "0", "-o", str(tmp_path / "o")])
+    code = main(["stylize", str(tmp_path / "in"), "-w", str(tiny_checkpoint), "--size", "0", "--backend", "picky",
+                 "--batch-size", "1", "-o", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 1
     assert [line for line in err.splitlines() if line.startswith("error:")] == [

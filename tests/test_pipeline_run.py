@@ -4,7 +4,6 @@ quantize and what follows it, never what comes before."""
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,7 @@ def runs(tmp_path_factory, photo_folders):
     argv = quick_argv(weights, photos, out)
     assert main(argv) == 0
     first = json.loads((out / "pipeline.json").read_text())
-    began = time.perf_counter()
     assert main(argv) == 0
-    second_seconds = time.perf_counter() - began
     second = statuses(out)
     assert main(argv + ["--set", "quantize.method=minmax"]) == 0
     third = statuses(out)
@@ -34,7 +31,7 @@ def runs(tmp_path_factory, photo_folders):
     photo = sorted(photos["eval"].iterdir())[0]
     photo.write_bytes(sorted(photos["calib"].iterdir())[0].read_bytes())
     changed = capsys_free_dry_run(minmax)
-    return out, first, second, second_seconds, third, (unchanged, changed)
+    return out, first, second, third, (unchanged, changed)
 
 
 def capsys_free_dry_run(argv: list[str]) -> dict[str, str]:
@@ -112,12 +109,11 @@ def test_artifacts_carry_their_cache_key_and_describe_their_file(runs):
     assert not list(out.rglob(".*.tmp*")) and not (out / ".tmp").exists() and not (out / ".pipeline.lock").exists()
 
 
-def test_second_run_reuses_every_stage_quickly(runs):
-    _, _, second, seconds, *_ = runs
+def test_second_run_reuses_every_stage(runs):
+    _, _, second, *_ = runs
     assert second == {"prune": "cached", "distill": "cached", "export onnx": "cached", "quantize": "cached",
                       "export tflite": "cached", "export tensorrt": "unavailable", "benchmark": "cached",
                       "gate": "cached"}
-    assert seconds < 60
 
 
 def test_changed_quantize_method_reruns_quantize_and_later_only(runs):
