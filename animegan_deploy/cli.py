@@ -25,6 +25,16 @@ WEIGHTS_HELP = (
 )
 
 
+def _weights_option(p: argparse.ArgumentParser, role: str = "") -> None:
+    """-w/--weights, one meaning everywhere: the generator a command starts from."""
+    p.add_argument("-w", "--weights", default=None,
+                   help=WEIGHTS_HELP + f" ({role + '; ' if role else ''}default: the embedded demo model)")
+
+
+def _quiet_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+
+
 def _positive_int(text: str) -> int:
     """argparse type of step counts: a whole number of at least 1."""
     try:
@@ -353,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "mp4/avi videos. Unreadable inputs are reported one line each and the rest "
                                    "processed; the exit code is 1 when any input failed.")
     p.add_argument("inputs", nargs="+", help="image/video files, folders (searched recursively) or glob patterns")
-    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    _weights_option(p)
     p.add_argument("-o", "--output", default="stylized", help="folder for the outputs (default: stylized)")
     add_config_arguments(p, StylizeConfig)
     p.set_defaults(func=cmd_stylize)
@@ -383,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "to torchvision's vgg19-dcbb9e9d.pth, or 'random' (explicit opt-in; tests and the demo)")
     p.add_argument("--stop-after", type=_positive_int, default=None,
                    help="train at most this many steps in this session, then checkpoint and exit (resume later)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _quiet_option(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo-data", help="build the offline demo dataset (bundled photos + procedural cartoon style)",
@@ -395,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="stylize photos bundled with installed packages and write a side-by-side grid",
                        description="Offline demo: stylize bundled photos with the embedded default model "
                                    "(or --weights) and write OUTPUT/grid.png.")
-    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    _weights_option(p)
     p.add_argument("-o", "--output", default="demo", help="folder for the stylized photos and grid.png (default: demo)")
     add_config_arguments(p, StylizeConfig)
     p.set_defaults(func=cmd_demo)
@@ -403,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate-style", help="Gram style loss and content loss on held-out photos vs a baseline",
                        description="Check that a trained model learned the style: its Gram style loss to the "
                                    "style set should be well below the init-phase model's, its content loss close.")
-    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    _weights_option(p)
     p.add_argument("--baseline", required=True, help="the init-phase (reconstruction-only) generator checkpoint")
     p.add_argument("--photos", required=True, help="folder of held-out photos (not used for training)")
     p.add_argument("--style", required=True, help="folder of style images (grayscale copies are cached beside it)")
@@ -420,10 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "threshold, coupled layers together (Torch-Pruning dependency graph). "
                                    "--sparsity first trains with L1 on the scales so the threshold bites. "
                                    "Writes a safetensors checkpoint and a Markdown + JSON report.")
-    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    _weights_option(p)
     p.add_argument("-o", "--output", default=None,
                    help="pruned checkpoint to write (default: runs/compress/<checkpoint>.pruned.safetensors)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _quiet_option(p)
     add_config_arguments(p, PruneConfig)
     p.set_defaults(func=cmd_prune)
 
@@ -435,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .run/checkpoints/last.pt")
     p.add_argument("--stop-after", type=_positive_int, default=None,
                    help="run at most this many steps now, then checkpoint and exit (continue with --resume)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _quiet_option(p)
     add_config_arguments(p, DistillConfig)
     p.set_defaults(func=cmd_distill)
 
@@ -447,13 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--target-gmacs) by channel magnitude, distilled on photos, pruned at "
                                    "|gamma| < --threshold and fine-tuned. Writes the student and its folded twin "
                                    "(conv + activation only; what export traces). Resumable: run it again.")
-    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (the teacher; default: the embedded demo model)")
+    _weights_option(p, role="the teacher")
     p.add_argument("-o", "--output", default=None,
                    help="student checkpoint to write (default: runs/student/<teacher>.student.safetensors)")
     p.add_argument("--restart", action="store_true", help="discard an interrupted run of OUTPUT and start over")
     p.add_argument("--stop-after", type=_positive_int, default=None,
                    help="train at most this many steps now, then checkpoint and exit (run again to continue)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _quiet_option(p)
     add_config_arguments(p, StudentConfig)
     p.set_defaults(func=cmd_student)
 
@@ -464,9 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "INT8 Q/DQ (ONNX Runtime placement), TFLite files, and a benchmark of every "
                                    "variant against the FP32 torch original (fps, speedup in the same run, PSNR/SSIM "
                                    "on --eval-dir). Finished stages are reused; writes OUTPUT/pipeline.json.")
-    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (the teacher; default: the embedded demo model)")
+    _weights_option(p, role="the teacher")
     p.add_argument("-o", "--output", default="runs/student", help="output folder (default: runs/student)")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    _quiet_option(p)
     add_config_arguments(p, StudentRecipeConfig)
     add_config_arguments(p, StudentConfig, skip=("eval_dir",))
     p.set_defaults(func=cmd_student_recipe)
@@ -482,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="Q/DQ ONNX to write (default: MODEL.int8.onnx)")
     p.add_argument("--reference", default=None,
                    help="FP32 torch checkpoint to measure fidelity against (default: the FP32 ONNX itself)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _quiet_option(p)
     # equalization rewrites the torch model before export: an ONNX file given here is past that point
     add_config_arguments(p, QuantizeConfig, skip=("equalize",))
     p.set_defaults(func=cmd_quantize)
@@ -500,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Round each conv's input and/or output to 8 bits on calibrated ranges (fake "
                                    "quantization, the rest float) and measure PSNR/SSIM vs the float model: which "
                                    "scheme holds which photos, before a minutes-long integer export.")
-    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    _weights_option(p)
     p.add_argument("-o", "--output", default="results/int8-simulation", help="report folder")
     add_config_arguments(p, Int8SimulationConfig)
     p.set_defaults(func=cmd_simulate_int8)
@@ -512,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "settings chosen per model and measure it on the validation and the evaluation "
                                    "photos: is the chosen one within reach of the best, and of the old defaults?")
     p.add_argument("-o", "--output", default="reports/zoo", help="report folder (default: reports/zoo)")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    _quiet_option(p)
     add_config_arguments(p, ZooReportConfig)
     p.set_defaults(func=cmd_zoo_report)
 
@@ -522,10 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Build (or reuse) the exported variants of a checkpoint, time them interleaved "
                                    "against the FP32 torch original, measure PSNR/SSIM vs its output, and write "
                                    "Markdown, CSV, JSON and PNG reports.")
-    p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+    _weights_option(p)
     p.add_argument("-o", "--output", default="results/benchmark", help="report folder (default: results/benchmark)")
     p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when --compare finds regressions")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    _quiet_option(p)
     add_config_arguments(p, BenchmarkConfig)
     p.set_defaults(func=cmd_benchmark)
 
@@ -547,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="run every stage again, ignoring finished results")
     p.add_argument("--break-lock", action="store_true",
                    help="take over the folder's lock (only when the run it names is known to be gone)")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    _quiet_option(p)
     p.set_defaults(func=cmd_pipeline_run)
 
     export = sub.add_parser("export", help="export a generator to a deployable format",
@@ -557,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     for fmt in FORMATS.values():
         _, config_type = fmt.load()
         p = formats.add_parser(fmt.name, help=fmt.description, description=fmt.description)
-        p.add_argument("-w", "--weights", default=None, help=WEIGHTS_HELP + " (default: the embedded demo model)")
+        _weights_option(p)
         p.add_argument("-o", "--output", default=None,
                        help=f"file to write (default: exports/<checkpoint>{fmt.suffix}); a JSON sidecar goes beside it")
         add_config_arguments(p, config_type)
