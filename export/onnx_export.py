@@ -22,7 +22,9 @@ import torch
 
 from animegan_deploy.atomic import atomic_path
 from animegan_deploy.configs import option
+from animegan_deploy.digest import file_sha256
 from animegan_deploy.errors import UserError
+from animegan_deploy.memo import Memo, content_key
 from animegan_deploy.sidecar import describe_source, write_sidecar
 from animegan_deploy.models.checkpoints import LoadedGenerator, load_generator
 from animegan_deploy.models.norms import set_export_form
@@ -270,11 +272,34 @@ def _equalize(model: torch.nn.Module, photos: str | None, count: int) -> dict[st
     return equalize_channels(model, (torch.from_numpy(x) for _, x in images))
 
 
-def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | Path) -> OnnxExportResult:
-    """Export a generator checkpoint to a validated ONNX file plus its JSON sidecar."""
-    started = time.perf_counter()
-    output = Path(output)
-    loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
+@dataclass(frozen=True)
+class Traced:
+    """A checkpoint traced, simplified, checked and validated against torch: the bytes to write and the figures
+    measured on the way."""
+
+    data: bytes
+    max_abs_diff: dict[str, float]
+    nodes: int
+    equalized: dict[str, tuple[float, float]] | None
+
+
+# one process traces a checkpoint once per config (a benchmark's placements, equalized and plain graphs while
+# choosing INT8 settings, a test session's gate): keyed by the checkpoint's and the equalization photos' bytes
+_TRACED: Memo[Traced] = Memo(limit=6)
+
+
+def _trace_key(checkpoint: Path, config: OnnxExportConfig) -> str:
+    photos = []
+    if config.equalize:
+        from animegan_deploy.compress.photos import calibration_split
+
+        split = calibration_split(config.equalize_photos, config.equalize_count, argument="--equalize-photos")
+        photos = [file_sha256(p) for p in split.calibration]
+    # the file's name is in the graph's metadata (animegan.source_checkpoint)
+    return content_key("onnx-trace", file_sha256(checkpoint), checkpoint.name, config, photos)
+
+
+def _trace(loaded: LoadedGenerator, config: OnnxExportConfig, checkpoint: str | Path, output: Path) -> Traced:
     model = deploy_form(loaded.model).eval()  # a student's BatchNorms fold into its convs
     equalized = _equalize(model, config.equalize_photos, config.equalize_count) if config.equalize else None
     if config.affine == "conv" or config.staged_mean:
@@ -299,20 +324,33 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
             f"{output}: ONNX output differs from torch by {worst:.2e} > tolerance {config.tolerance:g} ({detail}); "
             "nothing was written"
         )
+    return Traced(data, diffs, len(proto.graph.node), equalized)
+
+
+def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | Path) -> OnnxExportResult:
+    """Export a generator checkpoint to a validated ONNX file plus its JSON sidecar. A checkpoint already traced
+    with this config in this process (same bytes, same photos) is written from memory."""
+    started = time.perf_counter()
+    output = Path(output)
+    loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
+    key = _trace_key(loaded.path, config)
+    reused = _TRACED.get(key) is not None
+    traced = _TRACED.get_or_make(key, lambda: _trace(loaded, config, checkpoint, output))
     with atomic_path(output) as tmp:
-        tmp.write_bytes(data)
+        tmp.write_bytes(traced.data)
     seconds = time.perf_counter() - started
     metrics = {
-        "max_abs_diff_vs_torch": diffs,
+        "max_abs_diff_vs_torch": traced.max_abs_diff,
         "export_seconds": round(seconds, 2),
-        "nodes": len(proto.graph.node),
+        "reused_trace": reused,
+        "nodes": traced.nodes,
         "opset": config.opset,
         "onnx": onnx.__version__,
         "torch": torch.__version__,
     }
-    if equalized is not None:
-        metrics["equalized_widest_over_median_channel"] = equalized
+    if traced.equalized is not None:
+        metrics["equalized_widest_over_median_channel"] = traced.equalized
     sidecar = write_sidecar(output, "onnx", source=loaded.path, config=config, metrics=metrics,
                             extra={"generator": loaded.model.describe(), "style": loaded.info.style,
                                    "precision": config.precision, "backend": "onnxruntime"})
-    return OnnxExportResult(output, sidecar, diffs, seconds, len(proto.graph.node))
+    return OnnxExportResult(output, sidecar, traced.max_abs_diff, seconds, traced.nodes)
