@@ -15,7 +15,7 @@ from animegan_deploy.models.hub import resolve_weights
 from .fidelity import Fidelity, compare, eval_inputs
 from animegan_deploy.sidecar import sidecar_of, source_checkpoint
 
-from .thresholds import load_thresholds, threshold_set
+from .thresholds import check_floor, load_thresholds, threshold_set
 
 
 @dataclass
@@ -35,10 +35,10 @@ class FidelityCheckConfig:
     def __post_init__(self) -> None:
         if self.size < 16:
             raise UserError(f"--size {self.size}: must be at least 16 pixels")
-        if self.min_psnr is not None and not 0 <= self.min_psnr <= 200:
-            raise UserError(f"--min-psnr {self.min_psnr}: must be a number of dB from 0 to 200")
-        if self.min_ssim is not None and not 0 <= self.min_ssim <= 1:
-            raise UserError(f"--min-ssim {self.min_ssim}: must be from 0 to 1 (SSIM cannot exceed 1)")
+        if self.min_psnr is not None:
+            check_floor("psnr", self.min_psnr, "--min-psnr")
+        if self.min_ssim is not None:
+            check_floor("ssim", self.min_ssim, "--min-ssim")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads {self.threads}: must be at least 1")
 

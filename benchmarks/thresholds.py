@@ -19,6 +19,20 @@ def threshold_set(precision: str) -> str:
     return from_table(precision)
 
 
+FLOOR_TOPS = {"psnr": 200.0, "ssim": 1.0}  # a floor above what the metric reaches would fail every file
+
+
+def check_floor(metric: str, value: float, where: str) -> float:
+    """A PSNR (dB) or SSIM floor as every place that takes one needs it: a finite number from 0 to what the metric
+    can reach (nan would pass every file, a floor past the top would fail every one). ``where`` names the
+    argument or key for the one-line error."""
+    top = FLOOR_TOPS[metric]
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and 0.0 <= value <= top):
+        raise UserError(f"{where} {value}: must be a number from 0 to {top:g} ({'dB' if metric == 'psnr' else 'SSIM'}"
+                        "; a floor above what the metric can reach would fail every file, nan would pass every one)")
+    return float(value)
+
+
 def load_thresholds(file: str | Path | None, precision: str) -> tuple[float, float]:
     path = Path(file) if file else THRESHOLDS_FILE
     try:
@@ -33,7 +47,5 @@ def load_thresholds(file: str | Path | None, precision: str) -> tuple[float, flo
     except (KeyError, TypeError, ValueError):
         raise UserError(f"--thresholds {path}: [{precision}] needs numbers min_psnr and min_ssim, e.g. min_psnr = 30.0, "
                         "min_ssim = 0.9") from None
-    if not (math.isfinite(psnr) and math.isfinite(ssim) and 0 <= ssim <= 1 and psnr >= 0):
-        raise UserError(f"--thresholds {path}: [{precision}] min_psnr {psnr} / min_ssim {ssim}: need a PSNR >= 0 and an "
-                        "SSIM from 0 to 1")
-    return psnr, ssim
+    return (check_floor("psnr", psnr, f"--thresholds {path}: [{precision}] min_psnr"),
+            check_floor("ssim", ssim, f"--thresholds {path}: [{precision}] min_ssim"))

@@ -128,16 +128,12 @@ class GateSection:
     model_min_ssim: float | None = option(None, "SSIM floor of the compressed model vs the original")
 
     def __post_init__(self) -> None:
-        import math
+        from animegan_deploy.benchmarks.thresholds import check_floor
 
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "enabled" or value is None:
-                continue
-            top = 1.0 if f.name.endswith("_ssim") else 200.0
-            if not math.isfinite(value) or not 0.0 <= value <= top:
-                raise UserError(f"[gate] {f.name} {value}: must be a number from 0 to {top:g} (a floor above what "
-                                "the metric can reach would fail every run; nan would pass every one)")
+            if f.name != "enabled" and value is not None:
+                check_floor("ssim" if f.name.endswith("_ssim") else "psnr", value, f"[gate] {f.name}")
 
     def floors(self, precision: str) -> tuple[float, float]:
         """(min PSNR, min SSIM) of a threshold set: this section's value, else the project's thresholds file."""
