@@ -29,7 +29,9 @@ import numpy as np
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 from animegan_deploy.compress.photos import TARGET_MARGIN_DB
 from animegan_deploy.configs import option
+from animegan_deploy.digest import file_sha256
 from animegan_deploy.lock import die_with_parent
+from animegan_deploy.memo import Memo, content_key
 from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.sidecar import write_sidecar
 
@@ -204,6 +206,29 @@ def run_onnx2tf(onnx_path: Path, workdir: Path, timeout: int) -> tuple[float, st
     return time.perf_counter() - started, ("" if proc.returncode == 0 else f"onnx2tf exit {proc.returncode}: {tail}")
 
 
+# onnx2tf's outputs (float32 and float16 files, the saved model) by the ONNX file's bytes: one process converts a
+# graph once (the export of several precisions in turn, a test session's exports of one model)
+_CONVERTED: Memo[dict[str, bytes]] = Memo(limit=2)
+
+
+def convert_with_onnx2tf(onnx_path: Path, workdir: Path, timeout: int) -> tuple[float, str, bool]:
+    """:func:`run_onnx2tf`, or its outputs for the same ONNX bytes written again from memory.
+    Returns (seconds, error or "", reused)."""
+    key = content_key("onnx2tf", file_sha256(onnx_path), onnx_path.name, file_sha256(workdir / ONNX2TF_SAMPLE))
+    known = _CONVERTED.get(key)
+    out = workdir / "out"
+    started = time.perf_counter()
+    if known is not None:
+        for name, data in known.items():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / name).write_bytes(data)
+        return time.perf_counter() - started, "", True
+    seconds, error = run_onnx2tf(onnx_path, workdir, timeout)
+    if not error and out.is_dir():
+        _CONVERTED.put(key, {str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()})
+    return seconds, error, False
+
+
 WORK_PREFIX = "animegan-tflite-"
 
 
@@ -261,8 +286,9 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         np.save(workdir / ONNX2TF_SAMPLE, rng.uniform(0, 1, (20, 128, 128, 3)).astype(np.float32))
         onnx_copy = workdir / f"{stem}.onnx"
         shutil.copyfile(master, onnx_copy)
-        seconds, error = run_onnx2tf(onnx_copy, workdir, config.timeout)
-        print(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s", file=sys.stderr)
+        seconds, error, reused = convert_with_onnx2tf(onnx_copy, workdir, config.timeout)
+        print(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s"
+              f"{' (this process converted the same graph before)' if reused else ''}", file=sys.stderr)
         produced_dir = workdir / "out"
         float_file = produced_dir / f"{stem}_float32.tflite"
         fidelity_of = _file_fidelity(reference, eval_set, config)
@@ -305,7 +331,8 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                     extra["calibration"] = "minmax (int16 activations)" + (
                         ", photos + augmented copies" if config.calib_augment != "none" else "")
                 write_sidecar(final, "tflite", source=checkpoint, config=config, metrics={
-                    "psnr_db_vs_torch_fp32": record.psnr_db, "ssim_vs_torch_fp32": record.ssim,
+                    "psnr_db_vs_torch_fp32": record.psnr_db, "identical_to_torch_fp32": record.psnr_db == float("inf"),
+                    "ssim_vs_torch_fp32": record.ssim,
                     "size_mb": record.size_mb, "convert_seconds": record.convert_seconds,
                 }, extra=extra)
     result = TFLiteResult(folder, list(files.values()), time.perf_counter() - started, allow_lossy=config.allow_lossy)
@@ -364,7 +391,7 @@ class _IntegerBuilder:
         if self.calibration is None:
             images = augmented_calibration(self.images) if self.config.calib_augment == "all" else self.images
             float_model = self.float_file.read_bytes()
-            self.calibration = tflite_int8.Calibration(float_model, images)
+            self.calibration = tflite_int8.calibrate(float_model, images)
             self.graph = tflite_int8.FloatGraph.parse(float_model)
             self.calibration_seconds = time.perf_counter() - started
             started = time.perf_counter()

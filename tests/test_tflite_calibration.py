@@ -153,3 +153,13 @@ def test_the_export_config_names_the_bad_calibration_option():
 def test_quantizing_again_gives_the_same_bytes(calibration):
     # the export remembers each file's fidelity by its bytes: the fallback search's final file is not run twice
     assert calibration.quantize("mean-minmax", io="int8") == calibration.quantize("mean-minmax", io="int8")
+
+
+def test_a_float_model_is_calibrated_once_per_process(float_model):
+    """The calibrator (seconds a photo) runs once for the same model bytes and photos; other photos are measured."""
+    from animegan_deploy.export.tflite_int8 import calibrate
+
+    first = calibrate(float_model, _images(), progress=False)
+    assert calibrate(float_model, _images(), progress=False) is first
+    other = calibrate(float_model, _images()[:2], progress=False)
+    assert other is not first and len(next(iter(other.tensors.values())).per_image) == 2

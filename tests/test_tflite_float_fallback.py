@@ -41,7 +41,10 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
         record = tfl.export_tflite(tiny_checkpoint, config, tmp_path / name).files[0]
         assert record.status in ("ok", "below-threshold") and record.path is not None
         err = capfd.readouterr().err
+        conversions.append("converted the same graph before" in err)
         return record, read_sidecar(record.path), _steps_with_worst(err) if with_worst else _steps(err)
+
+    conversions: list[bool] = []  # per export: onnx2tf's outputs for this graph came from memory
 
     # unreachable: every rung, then every conv float
     record, meta, steps_worst = export(99.0, "all", with_worst=True)
@@ -94,6 +97,7 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
     met = {int(re.search(r"\+ (\d+) of", label).group(1)): w for label, _, w in steps if " convs" in label}
     goal = worst_target + TARGET_MARGIN_DB
     assert met[k] >= goal and (k - 1 not in met or met[k - 1] < goal), met
+    assert conversions[1:] == [True, True]  # one graph, converted by onnx2tf once in this process
 
 
 def test_conv_fallback_float_keeps_float_weights(tmp_path, tiny_checkpoint, photo_folders, capfd):
