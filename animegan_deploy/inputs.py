@@ -35,14 +35,20 @@ def check_checkpoint(spec: str | os.PathLike[str] | None, option: str = "--weigh
     return path
 
 
-def check_photo(path: Path) -> None:
-    """``path`` decodes as a picture with pixels, else a UserError naming it and why."""
+def read_photo(path: Path):
+    """``path`` decoded (imageio.read_image), or a UserError naming it, why, and the fix: every place that reads a
+    user's photo says the same."""
     from .imageio import InputError, read_image
 
     try:
-        read_image(path)
+        return read_image(path)
     except InputError as exc:
         raise UserError(f"{path}: {exc}; remove or replace this photo") from None
+
+
+def check_photo(path: Path) -> None:
+    """``path`` decodes as a picture with pixels, else a UserError naming it and why."""
+    read_photo(path)
 
 
 def check_photo_folder(folder: str | os.PathLike[str] | None, option: str, decode: bool = True,

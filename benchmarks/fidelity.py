@@ -9,7 +9,6 @@ from typing import Callable, Sequence
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from animegan_deploy.imageio import read_image
 from animegan_deploy.stylize import MIN_SIDE, PAD_MULTIPLE
 
 Model = Callable[[np.ndarray], np.ndarray]  # NCHW [-1, 1] -> NCHW [-1, 1]
@@ -44,15 +43,11 @@ class Fidelity:
 def eval_inputs(paths: Sequence[Path], size: int, square: bool = False) -> list[tuple[str, np.ndarray]]:
     import cv2
 
-    from animegan_deploy.errors import UserError
-    from animegan_deploy.imageio import InputError
+    from animegan_deploy.inputs import read_photo
 
     out = []
     for path in paths:
-        try:
-            rgb = read_image(path).rgb
-        except InputError as exc:
-            raise UserError(f"{path}: {exc}; remove or replace this photo") from None
+        rgb = read_photo(path).rgb
         h, w = rgb.shape[:2]
         if square:
             side = min(h, w)

@@ -343,7 +343,7 @@ def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, pr
     except (OSError, ValueError):
         pass
     if not resume:
-        for partial in list(folder.glob("*.run")) + list(folder.glob("*.sparsity-run")) + [folder / "checkpoints"]:
+        for partial in resumable_work(folder):
             shutil.rmtree(partial, ignore_errors=True)
     atomic_write_json(marker, {"cache_key": key, "pid": os.getpid()})
     began = time.perf_counter()
@@ -379,11 +379,16 @@ def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, pr
     return result
 
 
+def resumable_work(folder: Path) -> list[Path]:
+    """What a killed or failed stage leaves that a rerun with the same key resumes: training and sparsity runs'
+    folders and the checkpoints folder (those that exist)."""
+    found = list(folder.glob("*.run")) + list(folder.glob("*.sparsity-run")) + [folder / "checkpoints"]
+    return [p for p in found if p.exists()]
+
+
 def _drop_marker(marker: Path) -> None:
     """After a failed stage: the in-progress marker goes unless the stage left checkpoints a rerun resumes."""
-    folder = marker.parent
-    if not (list(folder.glob("*.run")) + list(folder.glob("*.sparsity-run")) + [p for p in [folder / "checkpoints"]
-                                                                                  if p.exists()]):
+    if not resumable_work(marker.parent):
         marker.unlink(missing_ok=True)
 
 
