@@ -66,7 +66,7 @@ train-demo: install
 	$(ANIMEGAN) train --config train/configs/demo.toml $(if $(wildcard runs/demo/checkpoints/last.pt),--resume)
 	cp runs/demo-init/init_generator.safetensors $(DEMO_INIT)
 	cp runs/demo/generator.safetensors $(DEMO_WEIGHTS)
-	$(ANIMEGAN) evaluate-style --weights $(DEMO_WEIGHTS) --baseline $(DEMO_INIT) --photos runs/demo-data/heldout \
+	$(ANIMEGAN) evaluate-style --weights $(DEMO_WEIGHTS) --baseline $(DEMO_INIT) --eval-dir runs/demo-data/heldout \
 		--style runs/demo-data/style --output models/weights/animegan_demo_style_eval --overwrite
 
 # The zoo that quantization and export defaults are measured on (reports/zoo): besides the embedded default and its
@@ -123,7 +123,7 @@ student-sweep: install
 		$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --width $$w --output $(SWEEP_OUT)/w$$w --no-benchmark \
 			--tflite float32 full_integer_quant $(STUDENT_FLAGS) || exit 1; done
 	$(ANIMEGAN) benchmark --weights $(WEIGHTS) --sizes $(SIZE) --formats onnx onnx-int8 tflite --photo-count 15 \
-		--photos "$$($(PY) -c 'from animegan_deploy.compress.photos import default_unseen_photos as d; print(d())')" \
+		--eval-dir "$$($(PY) -c 'from animegan_deploy.compress.photos import default_unseen_photos as d; print(d())')" \
 		--tflite-dir '$(OUT)/tflite_{size}' --output $(SWEEP_OUT)/benchmark \
 		--variants $(foreach w,$(SWEEP_WIDTHS),"w$(w) torch=$(SWEEP_OUT)/w$(w)/student.safetensors" \
 			"w$(w) onnx=$(SWEEP_OUT)/w$(w)/student.onnx" "w$(w) onnx int8=$(SWEEP_OUT)/w$(w)/student.int8.onnx" \

@@ -128,6 +128,8 @@ def cmd_evaluate_style(args: argparse.Namespace) -> int:
 
     from .paths import check_output_file
 
+    if not args.photos:
+        raise UserError("evaluate-style: --eval-dir is required; name a folder of held-out photos")
     if args.output:
         for suffix in (".json", ".md"):
             check_output_file(Path(args.output).with_suffix(suffix), "--output")
@@ -415,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "style set should be well below the init-phase model's, its content loss close.")
     _weights_option(p)
     p.add_argument("--baseline", required=True, help="the init-phase (reconstruction-only) generator checkpoint")
-    p.add_argument("--photos", required=True, help="folder of held-out photos (not used for training)")
+    p.add_argument("--eval-dir", dest="photos", help="folder of held-out photos (not used for training; required)")
+    p.add_argument("--photos", dest="photos", help=argparse.SUPPRESS)  # the old spelling, for one release
     p.add_argument("--style", required=True, help="folder of style images (grayscale copies are cached beside it)")
     p.add_argument("--size", type=int, default=256, help="longest side the photos are evaluated at (default: 256)")
     p.add_argument("--vgg-weights", default="random", help="VGG19 for the losses, as in training (default: random)")

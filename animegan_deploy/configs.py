@@ -22,7 +22,9 @@ T = TypeVar("T")
 
 
 def option(default: Any, help: str, **extra: Any) -> Any:
-    """A dataclass field with a default and the help text its CLI option shows."""
+    """A dataclass field with a default and the help text its CLI option shows. ``flag``: the option's name where it
+    is not the field's (one vocabulary across commands: ``eval-dir`` for evaluation photos, ``calib-dir`` for
+    calibration photos); ``aliases``: older spellings still accepted, hidden from the help, for one release."""
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
     return dataclasses.field(default=default, metadata={"help": help, **extra})
@@ -30,6 +32,16 @@ def option(default: Any, help: str, **extra: Any) -> Any:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    """The CLI option of a config field: its ``flag`` metadata, else the field's name."""
+    return _flag(f.metadata.get("flag", f.name))
+
+
+def _add_aliases(parser: argparse.ArgumentParser, f: dataclasses.Field, **kwargs: Any) -> None:
+    for alias in f.metadata.get("aliases", ()):
+        parser.add_argument(_flag(alias), help=argparse.SUPPRESS, **kwargs)
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -66,8 +78,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: type, ski
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
         if tp is bool:
             parser.add_argument(
-                _flag(f.name), action=argparse.BooleanOptionalAction, help=f"{help_text} (default: {default})", **kwargs
+                flag_of(f), action=argparse.BooleanOptionalAction, help=f"{help_text} (default: {default})", **kwargs
             )
+            _add_aliases(parser, f, action=argparse.BooleanOptionalAction, **kwargs)
             continue
         if get_origin(tp) is Literal:
             kwargs["choices"] = list(get_args(tp))
@@ -86,8 +99,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: type, ski
             kwargs["type"] = str
         shown = _show_default(default)
         parser.add_argument(
-            _flag(f.name), metavar=f.metadata.get("metavar"), help=f"{help_text} (default: {shown})", **kwargs
+            flag_of(f), metavar=f.metadata.get("metavar"), help=f"{help_text} (default: {shown})", **kwargs
         )
+        _add_aliases(parser, f, **kwargs)
 
 
 def _show_default(value: Any) -> str:
@@ -108,7 +122,7 @@ def config_from_args(config_type: type[T], namespace: argparse.Namespace, **over
         value = values.get(f.name)
         for item in value if isinstance(value, tuple) else (value,):
             if isinstance(item, float) and not math.isfinite(item):  # argparse's float() takes "nan" and "inf"
-                raise UserError(f"--{f.name.replace('_', '-')} {item}: must be a finite number")
+                raise UserError(f"{flag_of(f)} {item}: must be a finite number")
     return config_type(**values)
 
 

@@ -22,7 +22,7 @@ from .thresholds import check_floor, load_thresholds, threshold_set
 class FidelityCheckConfig:
     reference: str | None = option(None, "FP32 reference checkpoint (default: the checkpoint the file was made from, "
                                    "as its sidecar says)")
-    photos: str | None = option(None, "photos to compare on (default: the 15 unseen pictures)")
+    photos: str | None = option(None, "photos to compare on (default: the 15 unseen pictures)", flag="eval-dir", aliases=("photos",))
     size: int = option(256, "longest side of the photos")
     precision: str | None = option(None, "threshold set to apply: fp32, fp16 or int8 (default: from the sidecar)")
     min_psnr: float | None = option(None, "minimum mean PSNR in dB (overrides the thresholds file)")
@@ -80,7 +80,7 @@ def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> Fidelity
     reference_fn = torch_model_fn(load_generator(reference).model)
     runner = load_runner(variant, backend=config.backend, threads=config.threads)
     folder = Path(config.photos) if config.photos else default_eval_photos()
-    photos = check_photo_folder(folder, "--photos")
+    photos = check_photo_folder(folder, "--eval-dir")
     inputs = eval_inputs(photos, config.size, square=runner.fixed_hw is not None)
     if runner.fixed_hw is not None and runner.fixed_hw != (config.size, config.size):
         raise UserError(f"{variant}: fixed input {runner.fixed_hw[0]}x{runner.fixed_hw[1]}; pass --size {runner.fixed_hw[0]}")

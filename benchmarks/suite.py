@@ -34,7 +34,8 @@ class BenchmarkConfig:
                                        "file)")
     warmup: int = option(1, "untimed runs per variant before timing")
     repeats: int = option(5, "timed runs per variant (round-robin across variants)")
-    photos: str | None = option(None, "photos for PSNR/SSIM vs the original (default: the 15 unseen pictures)")
+    photos: str | None = option(None, "photos for PSNR/SSIM vs the original (default: the 15 unseen pictures)",
+                                flag="eval-dir", aliases=("photos",))
     photo_count: int = option(15, "at most this many photos for fidelity")
     tflite_dir: str | None = option("exports/tflite_{size}", "where `make export-tflite` put the TFLite files "
                                     "({size} is replaced); missing files are exported")
@@ -232,7 +233,7 @@ def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str |
     started = time.perf_counter()
     checkpoint, folder = Path(checkpoint), Path(output)
     photo_dir = Path(config.photos) if config.photos else default_eval_photos()
-    photos = check_photo_folder(photo_dir, "--photos")[: config.photo_count]  # every photo decodes, before work
+    photos = check_photo_folder(photo_dir, "--eval-dir")[: config.photo_count]  # every photo decodes, before work
     device_rows = merge_device_results(config.merge)  # --merge / --compare files checked before any work
     if config.compare:
         compare_results(Path(config.compare), [])

@@ -213,7 +213,7 @@ def conv_work(model: nn.Module, config: SimulationConfig) -> float:
 
 @dataclass
 class Int8SimulationConfig:
-    photos: str | None = option(None, "evaluation photos (default: the 15 unseen pictures)")
+    photos: str | None = option(None, "evaluation photos (default: the 15 unseen pictures)", flag="eval-dir", aliases=("photos",))
     calib_dir: str | None = option(None, "calibration photos (default: the bundled demo training photos)")
     calib_count: int = option(16, "at most this many calibration photos")
     size: int = option(256, "longest side of the evaluation photos (calibration: square crops of this side)")
@@ -247,7 +247,7 @@ def simulation_report(weights: Path, config: Int8SimulationConfig, output: Path)
     calibration = photo_inputs(Path(config.calib_dir) if config.calib_dir else default_train_photos(), config.size,
                                config.calib_count, square=True, argument="--calib-dir")
     evaluation = photo_inputs(Path(config.photos) if config.photos else default_eval_photos(), config.size,
-                              argument="--photos")
+                              argument="--eval-dir")
     ranges = conv_ranges(model, calibration)
     if config.layers and max(config.layers) >= len(ranges):
         raise UserError(f"--layers {max(config.layers)}: {weights.name} has convs 0..{len(ranges) - 1}")

@@ -71,8 +71,9 @@ class OnnxExportConfig:
                             "INT8 then resolves every channel: for a file that will be quantized)")
     equalize_photos: str | None = option(None, "photos whose activation ranges --equalize balances: the calibration "
                                          "side of their split, as INT8 calibration takes them (default: the bundled "
-                                         "calibration set)")
-    equalize_count: int = option(32, "at most this many --equalize-photos (as the calibration's --calib-count)")
+                                         "calibration set)", flag="calib-dir", aliases=("equalize-photos",))
+    equalize_count: int = option(32, "at most this many --calib-dir photos (as INT8 calibration counts them)",
+                                 flag="calib-count", aliases=("equalize-count",))
 
     def __post_init__(self) -> None:
         if self.opset < MIN_OPSET:
@@ -82,7 +83,7 @@ class OnnxExportConfig:
                 raise UserError(f"--size/--validate-sizes {height}x{width}: each side must be a multiple of 4, at "
                                 "least 16 (the generator halves the size twice)")
         if self.equalize_count < 1:
-            raise UserError(f"--equalize-count {self.equalize_count}: must be at least 1")
+            raise UserError(f"--calib-count {self.equalize_count}: must be at least 1")
         if self.tolerance is None:
             self.tolerance = 1e-4 if self.precision == "fp32" else 2e-2
         if not self.dynamic:
@@ -268,7 +269,7 @@ def _equalize(model: torch.nn.Module, photos: str | None, count: int) -> dict[st
     from animegan_deploy.compress.equalize import equalize_channels
     from animegan_deploy.compress.photos import calibration_split
 
-    images = eval_inputs(calibration_split(photos, count, argument="--equalize-photos").calibration, 256, square=True)
+    images = eval_inputs(calibration_split(photos, count, argument="--calib-dir").calibration, 256, square=True)
     return equalize_channels(model, (torch.from_numpy(x) for _, x in images))
 
 
@@ -293,7 +294,7 @@ def _trace_key(checkpoint: Path, config: OnnxExportConfig) -> str:
     if config.equalize:
         from animegan_deploy.compress.photos import calibration_split
 
-        split = calibration_split(config.equalize_photos, config.equalize_count, argument="--equalize-photos")
+        split = calibration_split(config.equalize_photos, config.equalize_count, argument="--calib-dir")
         photos = [file_sha256(p) for p in split.calibration]
     # the file's name is in the graph's metadata (animegan.source_checkpoint)
     return content_key("onnx-trace", file_sha256(checkpoint), checkpoint.name, config, photos)

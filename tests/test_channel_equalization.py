@@ -95,7 +95,7 @@ def test_equalize_photos_folder_must_hold_photos(tmp_path, tiny_checkpoint):
     empty = tmp_path / "empty"
     empty.mkdir()
     config = OnnxExportConfig(equalize=True, equalize_photos=str(empty), validate_sizes=((32, 32),))
-    with pytest.raises(UserError, match="--equalize-photos .*holds no photos"):
+    with pytest.raises(UserError, match="--calib-dir .*holds no photos"):
         export_onnx(tiny_checkpoint, config, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
     np.testing.assert_equal(len(list(tmp_path.iterdir())), 1)

@@ -17,7 +17,7 @@ def test_every_tflite_precision_label_has_thresholds():
 
 def test_reference_defaults_to_the_source_checkpoint(tmp_path, tiny_checkpoint, photo_folders, capsys):
     onnx_file = export_onnx(tiny_checkpoint, OnnxExportConfig(validate_sizes=((32, 32),)), tmp_path / "t.onnx").path
-    argv = ["check-fidelity", str(onnx_file), "--size", "32", "--photos", str(photo_folders["eval"])]
+    argv = ["check-fidelity", str(onnx_file), "--size", "32", "--eval-dir", str(photo_folders["eval"])]
     assert main(argv) == 0  # vs the embedded demo model it would fail: a different generator
     out = capsys.readouterr().out
     assert out.startswith("PASS") and str(tiny_checkpoint) in out
@@ -26,7 +26,7 @@ def test_reference_defaults_to_the_source_checkpoint(tmp_path, tiny_checkpoint, 
 def test_without_a_sidecar_it_asks_for_the_reference(tmp_path, tiny_checkpoint, photo_folders, capsys):
     onnx_file = export_onnx(tiny_checkpoint, OnnxExportConfig(validate_sizes=((32, 32),)), tmp_path / "t.onnx").path
     bare = shutil.copy(onnx_file, tmp_path / "bare.onnx")
-    argv = ["check-fidelity", str(bare), "--size", "32", "--photos", str(photo_folders["eval"]), "--precision", "fp32"]
+    argv = ["check-fidelity", str(bare), "--size", "32", "--eval-dir", str(photo_folders["eval"]), "--precision", "fp32"]
     assert main(argv) == 2
     assert "--reference" in capsys.readouterr().err
     assert main(argv + ["--reference", str(tiny_checkpoint)]) == 0

@@ -136,7 +136,7 @@ def test_bad_options_are_user_errors():
 def test_cli_writes_a_report_per_scheme(tmp_path, tiny_checkpoint, photo_folders, capsys):
     out = tmp_path / "sim"
     code = main(["simulate-int8", "-w", str(tiny_checkpoint), "-o", str(out), "--size", "32",
-                 "--calib-dir", str(photo_folders["calib"]), "--photos", str(photo_folders["eval"]),
+                 "--calib-dir", str(photo_folders["calib"]), "--eval-dir", str(photo_folders["eval"]),
                  "--schemes", "conv-io", "two-digit"])
     assert code == 0
     record = json.loads((out / "int8-simulation.json").read_text())
@@ -151,14 +151,14 @@ def test_cli_writes_a_report_per_scheme(tmp_path, tiny_checkpoint, photo_folders
 def test_cli_refuses_an_empty_photo_folder(tmp_path, tiny_checkpoint, capsys):
     (tmp_path / "none").mkdir()
     assert main(["simulate-int8", "-w", str(tiny_checkpoint), "-o", str(tmp_path / "o"),
-                 "--photos", str(tmp_path / "none"), "--size", "32"]) != 0
-    assert "--photos" in capsys.readouterr().err
+                 "--eval-dir", str(tmp_path / "none"), "--size", "32"]) != 0
+    assert "--eval-dir" in capsys.readouterr().err
 
 
 def test_cli_two_digit_on_chosen_convs_only(tmp_path, tiny_checkpoint, photo_folders, capsys):
     out = tmp_path / "sim"
     common = ["simulate-int8", "-w", str(tiny_checkpoint), "-o", str(out), "--size", "32",
-              "--calib-dir", str(photo_folders["calib"]), "--photos", str(photo_folders["eval"]), "--schemes", "two-digit"]
+              "--calib-dir", str(photo_folders["calib"]), "--eval-dir", str(photo_folders["eval"]), "--schemes", "two-digit"]
     assert main(common + ["--layers", "0", "1"]) == 0
     (row,) = json.loads((out / "int8-simulation.json").read_text())["rows"]
     assert row["layers"] == [0, 1] and 1.0 < row["conv_work"] < 3.0

@@ -1,0 +1,53 @@
+"""One CLI vocabulary: evaluation photos are --eval-dir and calibration photos --calib-dir (with --calib-count) on
+every command; the older spellings (--photos, --equalize-photos, --equalize-count) still work for one release,
+hidden from the help, and mean exactly what the new ones do."""
+
+import pytest
+
+from animegan_deploy.benchmarks.check import FidelityCheckConfig
+from animegan_deploy.cli import build_parser, main
+from animegan_deploy.configs import config_from_args
+from animegan_deploy.export.onnx_export import OnnxExportConfig
+
+COMMANDS = (["stylize"], ["evaluate-style"], ["prune"], ["distill"], ["student"], ["student-recipe"], ["quantize"],
+            ["check-fidelity"], ["simulate-int8"], ["zoo-report"], ["benchmark"], ["export", "onnx"],
+            ["export", "onnx-int8"], ["export", "tflite"])
+OLD = ("--photos", "--equalize-photos", "--equalize-count")
+
+
+def _help(command: list[str], capsys) -> str:
+    with pytest.raises(SystemExit):
+        main(command + ["--help"])
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_one_name_per_meaning(command, capsys):
+    text = _help(command, capsys)
+    assert not [old for old in OLD if f"{old} " in text or f"{old}\n" in text], text
+    if command[0] not in ("stylize",):  # every command that measures fidelity names its photos --eval-dir
+        assert "--eval-dir" in text, command
+
+
+def test_old_spellings_mean_what_the_new_ones_do():
+    parser = build_parser()
+    new = config_from_args(FidelityCheckConfig, parser.parse_args(["check-fidelity", "f.onnx", "--eval-dir", "D"]))
+    old = config_from_args(FidelityCheckConfig, parser.parse_args(["check-fidelity", "f.onnx", "--photos", "D"]))
+    assert new == old and new.photos == "D"
+
+    argv = ["export", "onnx", "--equalize"]
+    new = config_from_args(OnnxExportConfig, parser.parse_args(argv + ["--calib-dir", "C", "--calib-count", "3"]))
+    old = config_from_args(OnnxExportConfig, parser.parse_args(argv + ["--equalize-photos", "C", "--equalize-count",
+                                                                       "3"]))
+    assert new == old and (new.equalize_photos, new.equalize_count) == ("C", 3)
+
+    style = parser.parse_args(["evaluate-style", "--baseline", "b", "--style", "s", "--photos", "P"])
+    assert style.photos == "P" == parser.parse_args(["evaluate-style", "--baseline", "b", "--style", "s",
+                                                     "--eval-dir", "P"]).photos
+
+
+def test_errors_name_the_new_spelling(tmp_path, capsys):
+    assert main(["export", "onnx", "--equalize", "--calib-count", "0", "-o", str(tmp_path / "x.onnx")]) != 0
+    assert "--calib-count 0" in capsys.readouterr().err
+    assert main(["evaluate-style", "--baseline", "b", "--style", "s"]) != 0
+    assert "--eval-dir is required" in capsys.readouterr().err
