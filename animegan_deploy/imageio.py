@@ -13,7 +13,7 @@ from typing import Iterator
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .atomic import atomic_path
 

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from animegan_deploy.backends import load_runner
-from animegan_deploy.compress.report import torch_model_fn
+from animegan_deploy.compress.report import checkpoint_reference
 from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
-from animegan_deploy.models.checkpoints import load_generator
 from animegan_deploy.models.hub import resolve_weights
 
 from .fidelity import Fidelity, compare, eval_inputs
@@ -77,7 +76,7 @@ def check_fidelity(variant: str | Path, config: FidelityCheckConfig) -> Fidelity
     min_psnr, min_ssim = load_thresholds(config.thresholds, threshold_set(precision))
     min_psnr = config.min_psnr if config.min_psnr is not None else min_psnr
     min_ssim = config.min_ssim if config.min_ssim is not None else min_ssim
-    reference_fn = torch_model_fn(load_generator(reference).model)
+    reference_fn = checkpoint_reference(reference)
     runner = load_runner(variant, backend=config.backend, threads=config.threads)
     folder = Path(config.photos) if config.photos else default_eval_photos()
     photos = check_photo_folder(folder, "--eval-dir")

@@ -222,7 +222,6 @@ def measure(variants: list[Variant], config: BenchmarkConfig, photos: list[Path]
 def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str | Path, progress=print) -> BenchmarkResult:
     """Build or reuse the variants, measure them, merge device results, write the reports into ``output``."""
     from animegan_deploy.compress.photos import default_eval_photos
-    from animegan_deploy.train.preprocess import list_images
 
     from animegan_deploy.inputs import check_photo_folder
 

@@ -8,7 +8,9 @@ import numpy as np
 import torch
 
 from animegan_deploy.benchmarks.cost import count_parameters, gmacs
-from animegan_deploy.benchmarks.fidelity import compare, eval_inputs
+from animegan_deploy.benchmarks.fidelity import compare, eval_inputs, memoized
+from animegan_deploy.digest import file_sha256
+from animegan_deploy.memo import Memo, content_key
 from animegan_deploy.models import Generator
 from animegan_deploy.train.preprocess import list_images
 
@@ -23,6 +25,20 @@ def torch_model_fn(model: Generator):
             return model(torch.from_numpy(x)).numpy()
 
     return run
+
+
+# the FP32 torch model's output per photo, kept per checkpoint (by its bytes) for the process: a quantizer choosing
+# its settings, the standalone check of its file and a benchmark compare many files with one original on one set of
+# photos, each picture run once
+_REFERENCES: Memo = Memo(limit=4)
+
+
+def checkpoint_reference(checkpoint: str | Path):
+    """The FP32 torch model of ``checkpoint`` as an NCHW -> NCHW function that runs each photo once per process."""
+    from animegan_deploy.models.checkpoints import load_generator
+
+    key = content_key("torch-reference", file_sha256(checkpoint))
+    return _REFERENCES.get_or_make(key, lambda: memoized(torch_model_fn(load_generator(checkpoint).model)))
 
 
 def fidelity_vs(reference: Generator, candidate: Generator, eval_dir: str | Path | None, size: int) -> dict:

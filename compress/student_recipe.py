@@ -109,19 +109,14 @@ def stamp_photo_digests(artifact: Path, config: object) -> None:
 def run_student_recipe(teacher: str | Path, student_config: StudentConfig, config: StudentRecipeConfig,
                        out_dir: str | Path, progress: Callable[[str], None] = print) -> dict:
     """Run (or resume) the whole recipe into ``out_dir``; returns the ``pipeline.json`` record."""
-    from animegan_deploy.benchmarks.suite import BenchmarkConfig, run_benchmark
-    from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
-
-    from .quantize import QuantizeConfig, quantize_onnx
-
     started = time.perf_counter()
     teacher, out = check_checkpoint(teacher, "--weights"), check_output_dir(out_dir, "--output", inputs=[teacher])
     from .photos import default_unseen_photos
 
     eval_dir = config.eval_dir or student_config.eval_dir or str(default_unseen_photos())
-    for option, folder in (("--eval-dir", eval_dir), ("--calib-dir", config.calib_dir),
-                           ("--photo-dir", student_config.photo_dir)):
-        check_photo_folder(folder, option, exclude=out)
+    for flag, folder in (("--eval-dir", eval_dir), ("--calib-dir", config.calib_dir),
+                         ("--photo-dir", student_config.photo_dir)):
+        check_photo_folder(folder, flag, exclude=out)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, ".student-recipe.lock", "student recipe"):
         return _run_recipe(teacher, student_config, config, out, eval_dir, started, progress)
@@ -171,10 +166,9 @@ def _run_recipe(teacher: Path, student_config: StudentConfig, config: StudentRec
                                   calib_dir=config.calib_dir or student_config.photo_dir, eval_dir=eval_dir)
 
     def build_int8() -> dict:
-        from .report import torch_model_fn
-        from animegan_deploy.models.checkpoints import load_generator
+        from .report import checkpoint_reference
 
-        reference = torch_model_fn(load_generator(teacher).model)  # fidelity vs the original, not the student
+        reference = checkpoint_reference(teacher)  # fidelity vs the original, not the student
         result = quantize_onnx(onnx_path, quant_config, int8_path, reference=reference, progress=True,
                                provenance=onnx_path)
         return {"psnr_db_vs_original": result.fidelity.psnr, "ssim": result.fidelity.ssim}

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import onnx
 
-from animegan_deploy.benchmarks.fidelity import eval_inputs, memoized
+from animegan_deploy.benchmarks.fidelity import eval_inputs
 from animegan_deploy.compress.calibration import Calibration
 from animegan_deploy.compress.choose import Choice, candidate_values, choose_settings, defaults_of
 from animegan_deploy.compress.photos import calibration_split
 from animegan_deploy.compress.quantize import (QuantizeConfig, QuantizeResult, calibrate, ensure_node_names,
                                                qdq_builder, quantize_onnx, session_fn)
-from animegan_deploy.compress.report import torch_model_fn
-from animegan_deploy.models.checkpoints import load_generator
+from animegan_deploy.compress.report import checkpoint_reference
 from animegan_deploy.onnx_checks import load_generator_onnx
 
 from .onnx_export import OnnxExportConfig, export_onnx
@@ -50,7 +49,7 @@ def choose_for_checkpoint(checkpoint: Path, config: QuantizeConfig, workdir: Pat
     choosing = config.choose and bool(validation)
     options = candidate_values(config, can_equalize=True)["equalize"] if choosing else (
         defaults_of(config, can_equalize=True).equalize,)
-    reference = memoized(torch_model_fn(load_generator(checkpoint).model))
+    reference = checkpoint_reference(checkpoint)
     calib_images = eval_inputs(split.calibration, config.size)
     choosing = choosing and any(len(v) > 1 for v in candidate_values(config, can_equalize=True).values())
     # choosing needs the quantized tensors' statistics only; a complete TensorRT cache comes from the chosen graph

@@ -248,10 +248,9 @@ def remove_dead_work_folders() -> list[Path]:
 def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Path) -> TFLiteResult:
     """Write ``output``/<stem>_<kind>.tflite for each requested kind, with sidecars and a fidelity report."""
     require_converter()
-    from animegan_deploy.benchmarks.fidelity import eval_inputs, memoized, photo_inputs
+    from animegan_deploy.benchmarks.fidelity import eval_inputs, photo_inputs
     from animegan_deploy.compress.photos import calibration_split, default_eval_photos
-    from animegan_deploy.compress.report import torch_model_fn
-    from animegan_deploy.models.checkpoints import load_generator
+    from animegan_deploy.compress.report import checkpoint_reference
 
     from .onnx_export import OnnxExportConfig, export_onnx
 
@@ -260,7 +259,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     folder.mkdir(parents=True, exist_ok=True)
     stem = checkpoint.stem
     files = {kind: TFLiteFile(kind, PRECISIONS[kind][0]) for kind in config.precisions}
-    reference = memoized(torch_model_fn(load_generator(checkpoint).model))  # compared with many candidates
+    reference = checkpoint_reference(checkpoint)  # compared with many candidates
     eval_dir = Path(config.eval_dir) if config.eval_dir else default_eval_photos()
     eval_set = photo_inputs(eval_dir, config.size, square=True, argument="--eval-dir")
     s = config.size

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .generator import Generator
-from .norms import EPS, is_norm
+from .norms import is_norm
 
 
 class _Stop(Exception):

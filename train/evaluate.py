@@ -19,7 +19,7 @@ from animegan_deploy.models.checkpoints import load_generator
 
 from . import losses as L
 from .data import read_rgb
-from .preprocess import list_images, prepare_style_folder, to_gray3
+from .preprocess import list_images, prepare_style_folder
 from .vgg import load_vgg
 
 
