@@ -25,8 +25,10 @@ def _help(command: list[str], capsys) -> str:
 def test_help_shows_one_name_per_meaning(command, capsys):
     text = _help(command, capsys)
     assert not [old for old in OLD if f"{old} " in text or f"{old}\n" in text], text
-    if command[0] not in ("stylize",):  # every command that measures fidelity names its photos --eval-dir
+    if command not in (["stylize"], ["export", "onnx"]):  # every command measuring fidelity on photos: --eval-dir
         assert "--eval-dir" in text, command
+    if command == ["export", "onnx"]:  # its photos are the equalization's calibration photos
+        assert "--calib-dir" in text and "--calib-count" in text
 
 
 def test_old_spellings_mean_what_the_new_ones_do():
