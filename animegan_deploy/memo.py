@@ -1,5 +1,7 @@
-"""Work done once per process and found again by content: the FP32 graph traced from a checkpoint and the
-activation statistics of a graph over a set of photos.
+"""Work done once per process and found again by content: the FP32 graph traced from a checkpoint
+(export/onnx_export.py), a graph's calibration statistics over a photo set (compress/quantize.py), onnx2tf's
+conversion of a graph and TensorFlow's calibration of a float TFLite file (export/tflite*.py), and the FP32 torch
+model's output per photo (compress/report.checkpoint_reference).
 
 One benchmark run, one `export onnx-int8` that chooses its settings, or one test session builds several INT8
 files of one model (placements, methods, equalized and plain graphs); each used to trace the FP32 graph again
@@ -65,9 +67,3 @@ class Memo(Generic[Value]):
     def get_or_make(self, key: Hashable, make: Callable[[], Value]) -> Value:
         found = self.get(key)
         return found if found is not None else self.put(key, make())
-
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)

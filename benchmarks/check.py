@@ -21,7 +21,8 @@ from .thresholds import check_floor, load_thresholds, threshold_set
 class FidelityCheckConfig:
     reference: str | None = option(None, "FP32 reference checkpoint (default: the checkpoint the file was made from, "
                                    "as its sidecar says)")
-    photos: str | None = option(None, "photos to compare on (default: the 15 unseen pictures)", flag="eval-dir", aliases=("photos",))
+    photos: str | None = option(None, "photos to compare on (default: the 15 unseen pictures)", flag="eval-dir",
+                                aliases=("photos",))
     size: int = option(256, "longest side of the photos")
     precision: str | None = option(None, "threshold set to apply: fp32, fp16 or int8 (default: from the sidecar)")
     min_psnr: float | None = option(None, "minimum mean PSNR in dB (overrides the thresholds file)")

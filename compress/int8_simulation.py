@@ -213,7 +213,8 @@ def conv_work(model: nn.Module, config: SimulationConfig) -> float:
 
 @dataclass
 class Int8SimulationConfig:
-    photos: str | None = option(None, "evaluation photos (default: the 15 unseen pictures)", flag="eval-dir", aliases=("photos",))
+    photos: str | None = option(None, "evaluation photos (default: the 15 unseen pictures)", flag="eval-dir",
+                                aliases=("photos",))
     calib_dir: str | None = option(None, "calibration photos (default: the bundled demo training photos)")
     calib_count: int = option(16, "at most this many calibration photos")
     size: int = option(256, "longest side of the evaluation photos (calibration: square crops of this side)")

@@ -90,8 +90,7 @@ class Placement:
 PLACEMENTS: dict[str, Placement] = {
     # TensorRT's explicit quantization: Q/DQ on Conv inputs only, symmetric int8, biases float
     "tensorrt": Placement(("Conv",), "QInt8", TRT_EXTRA_OPTIONS,
-                          "Q/DQ on Conv inputs only, symmetric int8 (TensorRT builds it strongly typed)",
-                          ),
+                          "Q/DQ on Conv inputs only, symmetric int8 (TensorRT builds it strongly typed)"),
     # TensorRT's placement with each conv input carried as two int8 digits (compress/two_digit.py): outliers past
     # the calibrated range (a dark, flat photo's normalized edges) are not clipped, at twice the int8 conv work.
     # Default model, 15 unseen pictures, equalized, mean-minmax: 37.38 dB (worst 22.83) -> 40.59 (33.09); with
@@ -332,8 +331,8 @@ def calibrate(source: str | Path, model: onnx.ModelProto, config: QuantizeConfig
     known = _STATISTICS.get(key)
     if known is not None and known.covers(tensors):  # what a run in this process already measured
         return known.calibration if tensors is None else known.calibration.restricted(tensors)
-    wanted = None if tensors is None or (known is not None and known.complete) else (
-        list(dict.fromkeys(tensors + list(known.calibration.stats if known else ()))))
+    # a partial pass this process made is widened, not replaced: the next placement may need its tensors again
+    wanted = None if tensors is None else list(dict.fromkeys(tensors + list(known.calibration.stats if known else ())))
     calibration = collect_statistics(source, (x for _, x in images), wanted, config.threads, progress,
                                      total=len(images))
     _STATISTICS.put(key, Measured(calibration, complete=wanted is None))

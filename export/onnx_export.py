@@ -335,8 +335,10 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
     output = Path(output)
     loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
     key = _trace_key(loaded.path, config)
-    reused = _TRACED.get(key) is not None
-    traced = _TRACED.get_or_make(key, lambda: _trace(loaded, config, checkpoint, output))
+    traced = _TRACED.get(key)
+    reused = traced is not None
+    if traced is None:
+        traced = _TRACED.put(key, _trace(loaded, config, checkpoint, output))
     with atomic_path(output) as tmp:
         tmp.write_bytes(traced.data)
     seconds = time.perf_counter() - started

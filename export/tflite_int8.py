@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from animegan_deploy.memo import Memo
+from animegan_deploy.memo import Memo, content_key
 
 CALIBRATIONS: dict[str, str] = {
     "mean-minmax": "activation maps: mean of the per-photo min/max; statistics and image tensors: overall min/max",
@@ -132,8 +132,6 @@ _CALIBRATED: Memo[Calibration] = Memo(limit=2)
 def calibrate(float_model: bytes, images: np.ndarray, progress: bool = True) -> Calibration:
     """:class:`Calibration` of ``float_model`` over ``images``, or the one this process measured for the same
     bytes and photos."""
-    from animegan_deploy.memo import content_key
-
     key = content_key("tflite-calibration", hashlib.sha256(float_model).hexdigest(), images)
     return _CALIBRATED.get_or_make(key, lambda: Calibration(float_model, images, progress))
 
