@@ -12,15 +12,43 @@ from .imageio import read_image, write_image
 from .stylize import StylizeConfig, stylize
 
 DEMO_PHOTOS = ("chelsea", "grace_hopper", "flower", "astronaut", "coffee", "rocket")
-ROW_HEIGHT = 256
+GRID_WIDTH = 1536  # px: every row of the grid is scaled to exactly this width
+PAIRS_PER_ROW = 2
+GAP = 4  # px of white between a row's pairs and between rows
 
 
-def _row(photo: np.ndarray, styled: np.ndarray) -> np.ndarray:
-    def fit(x: np.ndarray) -> np.ndarray:
-        h, w = x.shape[:2]
-        return cv2.resize(x, (round(w * ROW_HEIGHT / h), ROW_HEIGHT), interpolation=cv2.INTER_AREA)
+def _same_height(images: list[np.ndarray], height: int) -> list[np.ndarray]:
+    return [cv2.resize(x, (max(1, round(x.shape[1] * height / x.shape[0])), height), interpolation=cv2.INTER_AREA)
+            for x in images]
 
-    return np.concatenate([fit(photo), fit(styled)], axis=1)
+
+def justified_grid(pairs: list[tuple[np.ndarray, np.ndarray]], width: int = GRID_WIDTH,
+                   per_row: int = PAIRS_PER_ROW, gap: int = GAP) -> np.ndarray:
+    """(photo, output) pairs side by side, ``per_row`` pairs a row; each row is scaled so that it fills ``width``
+    exactly, whatever its pictures' aspect ratios: every picture shown whole, no holes (float RGB in [0, 1])."""
+    rows = []
+    for start in range(0, len(pairs), per_row):
+        chunk = pairs[start : start + per_row]
+        height = max(max(p.shape[0], o.shape[0]) for p, o in chunk)
+        pieces: list[np.ndarray] = []
+        for photo, output in chunk:
+            pieces += _same_height([photo, output], height)
+        aspect = sum(p.shape[1] for p in pieces) / height
+        row_height = max(1, round((width - gap * (len(chunk) - 1)) / aspect))
+        pieces = _same_height(pieces, row_height)
+        spacer = np.ones((row_height, gap, 3), np.float32)
+        parts: list[np.ndarray] = []
+        for index in range(0, len(pieces), 2):
+            parts += ([spacer] if parts else []) + pieces[index : index + 2]
+        row = np.concatenate(parts, axis=1)
+        if row.shape[1] != width:  # rounding of each picture's width: stretch the row by at most a few pixels
+            row = cv2.resize(row, (width, row_height), interpolation=cv2.INTER_AREA)
+        rows.append(row)
+    spacer = np.ones((gap, width, 3), np.float32)
+    stacked: list[np.ndarray] = []
+    for row in rows:
+        stacked += ([spacer] if stacked else []) + [row]
+    return np.concatenate(stacked, axis=0)
 
 
 def run_demo(weights: Path, output_dir: Path, config: StylizeConfig) -> Path:
@@ -34,7 +62,5 @@ def run_demo(weights: Path, output_dir: Path, config: StylizeConfig) -> Path:
             cv2.imwrite(str(path), fit_size(bundled_photo(name), 512)[:, :, ::-1])
             sources.append(path)
         report = stylize([str(p) for p in sources], weights, config, output_dir)
-        rows = [_row(read_image(src).rgb, read_image(dst).rgb) for src, dst in report.written]
-    width = max(r.shape[1] for r in rows)
-    padded = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
-    return write_image(output_dir / "grid.png", np.concatenate(padded, axis=0))
+        pairs = [(read_image(src).rgb, read_image(dst).rgb) for src, dst in report.written]
+    return write_image(output_dir / "grid.png", justified_grid(pairs))
