@@ -86,3 +86,17 @@ def test_pixel_loss_is_mean_absolute_difference():
     photo = torch.tensor([[[[0.5, -0.5], [1.0, 0.0]]]])
     fake = torch.tensor([[[[0.0, -0.5], [0.0, 0.5]]]])
     assert float(L.pixel_loss(photo, fake)) == pytest.approx((0.5 + 0 + 1.0 + 0.5) / 4)
+
+
+def test_chroma_loss_is_l1_on_pooled_u_and_v_and_ignores_luma_and_texture():
+    gray = torch.zeros(1, 3, 8, 8)  # mid gray: U = V = 0
+    red = gray.clone()
+    red[:, 0] = 1.0  # rgb (1, 0, 0) in [-1, 1] = (1, 0.5, 0.5) in [0, 1]
+    u, v = L.RGB_TO_YUV[1:] @ torch.tensor([1.0, 0.5, 0.5])  # minus gray's (0): U = -0.07357, V = 0.30749
+    assert L.chroma_loss(gray, red).item() == pytest.approx((abs(u) + abs(v)).item() / 2, rel=1e-5)
+    brighter = gray + 0.4  # luma only: no chroma change
+    assert L.chroma_loss(gray, brighter).item() == pytest.approx(0.0, abs=1e-6)
+    checker = red.clone()  # a 2 px red/cyan texture whose 4x4 average is gray: the pooled colour is unchanged
+    checker[:, :, ::2, ::2] = -red[:, :, ::2, ::2]
+    checker[:, :, 1::2, 1::2] = -red[:, :, 1::2, 1::2]
+    assert L.chroma_loss(gray, checker).item() == pytest.approx(0.0, abs=1e-6)

@@ -63,6 +63,11 @@ class LossConfig:
     # original). Needed when the perceptual network is random (no ImageNet VGG): random conv4_4 features
     # barely constrain color or detail, and the generator would not learn to reconstruct photos.
     init_pixel: float = 0.0
+    # not in the original recipe either: L1 on the U and V channels of 4x4-pooled photo and output, in both
+    # phases (0 = off, as the original). The original's colour term is Huber on U, V: quadratic at these sizes,
+    # so with a random VGG nothing holds a region's hue and the generator drifts to one tint (#25). Pooled, it
+    # holds region colours and leaves lines, texture and flat shading to the style terms.
+    chroma: float = 0.0
 
     def resolved(self) -> dict[str, float]:
         values = dict(PRESETS[self.preset])
@@ -70,6 +75,7 @@ class LossConfig:
             if getattr(self, key) is not None:
                 values[key] = float(getattr(self, key))
         values["init_pixel"] = float(self.init_pixel)
+        values["chroma"] = float(self.chroma)
         return values
 
 

@@ -270,6 +270,8 @@ class Trainer:
             terms = {"content": self.weights["content"] * L.content_loss(self.vgg(batch.photo), self.vgg(fake))}
             if self.weights["init_pixel"] > 0:
                 terms["pixel"] = self.weights["init_pixel"] * L.pixel_loss(batch.photo, fake)
+            if self.weights["chroma"] > 0:
+                terms["chroma"] = self.weights["chroma"] * L.chroma_loss(batch.photo, fake)
             loss = sum(terms.values())
         if self._guard(loss):
             self.scaler.scale(loss).backward()
@@ -304,6 +306,8 @@ class Trainer:
                 "color": w["color"] * L.color_loss(batch.photo, fake),
                 "tv": w["tv"] * L.tv_loss(fake),
             }
+            if w["chroma"] > 0:
+                terms["chroma"] = w["chroma"] * L.chroma_loss(batch.photo, fake)
             g_loss = sum(terms.values())
         if self._guard(g_loss):
             self.scaler.scale(g_loss).backward()

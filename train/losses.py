@@ -51,6 +51,12 @@ def color_loss(photo: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     )
 
 
+def chroma_loss(photo: torch.Tensor, fake: torch.Tensor, pool: int = 4) -> torch.Tensor:
+    """L1 between the U and V channels of the ``pool`` x ``pool`` averaged photo and output: region colours."""
+    a, b = rgb_to_yuv(F.avg_pool2d(photo, pool)), rgb_to_yuv(F.avg_pool2d(fake, pool))
+    return F.l1_loss(b[:, 1:], a[:, 1:])
+
+
 def pixel_loss(photo: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Mean absolute RGB difference (init-phase reconstruction when no ImageNet VGG is available)."""
     return F.l1_loss(fake, photo)
