@@ -76,6 +76,35 @@ def cartoonize(rgb: np.ndarray, colors: int = 10, seed: int = 0) -> np.ndarray:
     return out
 
 
+# The cel style set (the embedded default's style since #25): every training photo rendered three ways, each a
+# different palette, so that what is shared by the style images is "flat colour regions + dark outlines", not one
+# colour scheme. (colours, hue rotation in OpenCV units of 2 degrees, saturation factor, outline block size)
+CEL_VARIANTS = (("a", 8, 0, 1.25, 9), ("b", 6, 30, 1.1, 11), ("c", 12, 150, 1.4, 7))
+
+
+def cel_render(rgb: np.ndarray, colors: int, hue_shift: int, saturation: float, block: int, seed: int = 0) -> np.ndarray:
+    """A cel-shaded rendering: edge-preserving smoothing, a small k-means palette (hue rotated and saturated as a
+    palette, so colours stay flat), then thin dark outlines from the photo's edges (adaptive threshold of the
+    smoothed gray, opened so isolated specks do not count as lines)."""
+    smooth = cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=80, sigma_r=0.4)
+    smooth = cv2.bilateralFilter(smooth, 9, 50, 9)
+    pixels = smooth.reshape(-1, 3).astype(np.float32)
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    _, labels, centers = cv2.kmeans(pixels, colors, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    hsv = cv2.cvtColor(np.clip(centers, 0, 255).astype(np.uint8)[None], cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + hue_shift) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 255)
+    palette = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0]
+    flat = cv2.medianBlur(palette[labels.ravel()].reshape(rgb.shape).astype(np.uint8), 7)
+    gray = cv2.medianBlur(cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY), 5)
+    lines = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 5) == 0
+    lines = cv2.morphologyEx(lines.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
+    out = flat.copy()
+    out[lines] = (out[lines].astype(np.float32) * 0.25).astype(np.uint8)
+    return out
+
+
 def _save(path: Path, rgb: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), rgb[:, :, ::-1]):
@@ -83,9 +112,12 @@ def _save(path: Path, rgb: np.ndarray) -> None:
 
 
 def build_demo_dataset(out_dir: str | Path, longest: int = 512) -> dict[str, Path]:
-    """Write photos/ (train), heldout/ and style/ (cartoonized train photos) under ``out_dir``."""
+    """Write photos/ (train), heldout/, style/ (cartoonized train photos: the style the zoo generators were trained
+    on), cel/ (CEL_VARIANTS of every train photo: the embedded default's style) and unseen/ (build_unseen_set: the
+    pictures looks and fidelity are measured on) under ``out_dir``."""
     out_dir = Path(out_dir)
-    folders = {"photos": out_dir / "photos", "heldout": out_dir / "heldout", "style": out_dir / "style"}
+    folders = {"photos": out_dir / "photos", "heldout": out_dir / "heldout", "style": out_dir / "style",
+               "cel": out_dir / "cel"}
     for index, name in enumerate(TRAIN_PHOTOS):
         photo = fit_size(bundled_photo(name), longest)
         target = folders["photos"] / f"{name}.png"
@@ -94,10 +126,15 @@ def build_demo_dataset(out_dir: str | Path, longest: int = 512) -> dict[str, Pat
         style = folders["style"] / f"{name}_cartoon.png"
         if not style.is_file():
             _save(style, cartoonize(photo, seed=index))
+        for variant, colors, hue, saturation, block in CEL_VARIANTS:
+            cel = folders["cel"] / f"{name}_cel_{variant}.png"
+            if not cel.is_file():
+                _save(cel, cel_render(photo, colors, hue, saturation, block, seed=index))
     for name in HELDOUT_PHOTOS:
         target = folders["heldout"] / f"{name}.png"
         if not target.is_file():
             _save(target, fit_size(bundled_photo(name), longest))
+    folders["unseen"] = build_unseen_set(out_dir / "unseen", longest)
     return folders
 
 
