@@ -134,7 +134,8 @@ def cmd_evaluate_style(args: argparse.Namespace) -> int:
         for suffix in (".json", ".md"):
             check_output_file(Path(args.output).with_suffix(suffix), "--output")
     report = evaluate_style(_weights(args.weights), _weights(args.baseline), args.photos, args.style,
-                            StyleEvalConfig(size=args.size, vgg_weights=args.vgg_weights), args.output)
+                            StyleEvalConfig(size=args.size, vgg_weights=args.vgg_weights), args.output,
+                            previous=_weights(args.previous) if args.previous else None)
     print(f"style loss {report['model']['style_loss']:.4g} vs baseline {report['baseline_metrics']['style_loss']:.4g} "
           f"({100 * report['style_loss_reduction']:.1f}% lower); content loss ratio {report['content_loss_ratio']:.2f}x")
     return 0
@@ -422,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", required=True, help="folder of style images (grayscale copies are cached beside it)")
     p.add_argument("--size", type=int, default=256, help="longest side the photos are evaluated at (default: 256)")
     p.add_argument("--vgg-weights", default="random", help="VGG19 for the losses, as in training (default: random)")
+    p.add_argument("--previous", default=None, help="a model this one replaces: its looks are reported beside")
     p.add_argument("--output", default=None, help="write OUTPUT.json and OUTPUT.md reports (default: print only)")
     p.set_defaults(func=cmd_evaluate_style)
 

@@ -1,7 +1,9 @@
-"""Did the model learn the style? Gram style loss and content loss on held-out photos, vs a baseline.
+"""Did the model learn the style, and does it look right? Gram style and content loss on held-out photos vs a
+baseline, and how the outputs look next to their photos (train/looks.py: colours kept, ripples, edges kept).
 
 The baseline is the same run's init-phase (reconstruction-only) generator. A model that learned the style
-has a clearly lower Gram-matrix style loss to the style set, while its content loss stays comparable.
+has a clearly lower Gram-matrix style loss to the style set, while its content loss stays comparable. An
+optional ``previous`` checkpoint (the model this one replaces) gets the same look measures, for comparison.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from animegan_deploy.models.checkpoints import load_generator
 
 from . import losses as L
 from .data import read_rgb
+from .looks import mean_looks
 from .preprocess import list_images, prepare_style_folder
 from .vgg import load_vgg
 
@@ -45,14 +48,19 @@ def _load(path: Path, size: int) -> torch.Tensor:
 @torch.no_grad()
 def style_metrics(checkpoint: Path, photos: list[torch.Tensor], style_grams: list[torch.Tensor], vgg) -> dict[str, float]:
     model = load_generator(checkpoint).model.eval()
-    content, style = [], []
+    content, style, pairs = [], [], []
     for photo in photos:
         fake = model(photo)
         fake_features = vgg(fake)
         content.append(float(L.content_loss(vgg(photo), fake_features)))
         g = L.gram(fake_features)
         style.append(float(np.mean([float((g - s).abs().mean()) for s in style_grams])))
-    return {"content_loss": float(np.mean(content)), "style_loss": float(np.mean(style))}
+        pairs.append((_uint8(photo), _uint8(fake)))
+    return {"content_loss": float(np.mean(content)), "style_loss": float(np.mean(style)), **mean_looks(pairs)}
+
+
+def _uint8(image: torch.Tensor) -> np.ndarray:
+    return np.clip(np.rint((image[0].permute(1, 2, 0).numpy() + 1) * 127.5), 0, 255).astype(np.uint8)
 
 
 def evaluate_style(
@@ -62,6 +70,7 @@ def evaluate_style(
     style_dir: str | Path,
     config: StyleEvalConfig,
     output: str | Path | None = None,
+    previous: str | Path | None = None,
 ) -> dict:
     photo_paths = list_images(Path(photo_dir))
     if not photo_paths:
@@ -89,6 +98,15 @@ def evaluate_style(
         "style_loss_reduction": 1 - model["style_loss"] / base["style_loss"],
         "content_loss_ratio": model["content_loss"] / base["content_loss"],
     }
+    if previous is not None:
+        before = style_metrics(Path(previous), photos, style_grams, vgg)
+        report.update({
+            "previous": str(previous),
+            "previous_metrics": before,
+            "colour_distance_ratio": model["colour_distance"] / before["colour_distance"],
+            "ripple_energy_ratio": model["ripple_energy"] / before["ripple_energy"],
+            "edge_f1_change": model["edge_f1"] - before["edge_f1"],
+        })
     if output is not None:
         output = Path(output)
         atomic_write_json(output.with_suffix(".json"), report)
@@ -96,20 +114,33 @@ def evaluate_style(
     return report
 
 
+def _table_row(label: str, m: dict) -> str:
+    return (f"| {label} | {m['style_loss']:.4g} | {m['content_loss']:.4g} | {m['colour_distance']:.2f} | "
+            f"{m['ripple_energy']:.1f} | {m['edge_f1']:.3f} |")
+
+
 def to_markdown(report: dict) -> str:
-    m, b = report["model"], report["baseline_metrics"]
-    return "\n".join([
+    lines = [
         f"# Style evaluation of `{Path(report['checkpoint']).name}`",
         "",
-        f"Held-out photos: {', '.join(report['photos'])}; {report['style_images']} style images; "
-        f"VGG: {report['vgg']}; longest side {report['size']} px.",
+        f"{len(report['photos'])} held-out pictures ({', '.join(report['photos'])}); {report['style_images']} style "
+        f"images; VGG: {report['vgg']}; longest side {report['size']} px. Colour distance: mean CIEDE2000 to the "
+        "photo (blurred, sigma 2 px); ripple: high-pass energy in the photo's flat third; edge F1: Canny edges vs "
+        "the photo's (train/looks.py).",
         "",
-        "| model | Gram style loss | content loss |",
-        "| --- | ---: | ---: |",
-        f"| init phase (reconstruction only) | {b['style_loss']:.4g} | {b['content_loss']:.4g} |",
-        f"| trained | {m['style_loss']:.4g} | {m['content_loss']:.4g} |",
+        "| model | Gram style loss | content loss | colour distance | ripple energy | edge F1 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        _table_row("init phase (reconstruction only)", report["baseline_metrics"]),
+    ]
+    if "previous_metrics" in report:
+        lines.append(_table_row(f"previous (`{Path(report['previous']).name}`)", report["previous_metrics"]))
+    lines += [
+        _table_row("trained", report["model"]),
         "",
         f"Style loss {100 * report['style_loss_reduction']:.1f}% below the init-phase model; "
         f"content loss {report['content_loss_ratio']:.2f}x of it.",
-        "",
-    ])
+    ]
+    if "previous_metrics" in report:
+        lines.append(f"Against the previous model: colour distance {report['colour_distance_ratio']:.2f}x, ripple "
+                     f"energy {report['ripple_energy_ratio']:.2f}x, edge F1 {report['edge_f1_change']:+.3f}.")
+    return "\n".join(lines + [""])
