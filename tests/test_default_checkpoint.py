@@ -40,4 +40,6 @@ def test_default_learned_the_style_on_held_out_photos():
     committed = json.loads(COMMITTED.read_text())
     assert report["style_loss_reduction"] == pytest.approx(committed["style_loss_reduction"], abs=0.01)
     assert report["content_loss_ratio"] == pytest.approx(committed["content_loss_ratio"], abs=0.02)
+    for key in ("colour_distance", "ripple_energy", "edge_f1"):  # how it looks (train/looks.py), as committed
+        assert report["model"][key] == pytest.approx(committed["model"][key], rel=0.02), key
     assert not {p for p in report["photos"]} & {p.name for p in default_train_photos().iterdir()}
