@@ -262,14 +262,22 @@ def validate_against_torch(
     return diffs
 
 
-def _equalize(model: torch.nn.Module, photos: str | None, count: int) -> dict[str, tuple[float, float]]:
-    """compress.equalize on ``model`` in place, with ranges from the calibration side of ``photos``' split (at most
-    ``count``, 256 px; default: the bundled calibration set), as INT8 calibration uses them."""
-    from animegan_deploy.benchmarks.fidelity import eval_inputs
-    from animegan_deploy.compress.equalize import equalize_channels
+def _equalization_photos(config: OnnxExportConfig) -> list[Path]:
+    """The photos equalization takes its ranges from: the calibration side of ``--calib-dir``'s split (at most
+    ``--calib-count``; default: the bundled calibration set), as INT8 calibration uses them; none without it."""
+    if not config.equalize:
+        return []
     from animegan_deploy.compress.photos import calibration_split
 
-    images = eval_inputs(calibration_split(photos, count, argument="--calib-dir").calibration, 256, square=True)
+    return calibration_split(config.equalize_photos, config.equalize_count, argument="--calib-dir").calibration
+
+
+def _equalize(model: torch.nn.Module, photos: list[Path]) -> dict[str, tuple[float, float]]:
+    """compress.equalize on ``model`` in place, with ranges from ``photos`` at 256 px."""
+    from animegan_deploy.benchmarks.fidelity import eval_inputs
+    from animegan_deploy.compress.equalize import equalize_channels
+
+    images = eval_inputs(photos, 256, square=True)
     return equalize_channels(model, (torch.from_numpy(x) for _, x in images))
 
 
@@ -289,20 +297,16 @@ class Traced:
 _TRACED: Memo[Traced] = Memo(limit=6)
 
 
-def _trace_key(checkpoint: Path, config: OnnxExportConfig) -> str:
-    photos = []
-    if config.equalize:
-        from animegan_deploy.compress.photos import calibration_split
-
-        split = calibration_split(config.equalize_photos, config.equalize_count, argument="--calib-dir")
-        photos = [file_sha256(p) for p in split.calibration]
+def _trace_key(checkpoint: Path, config: OnnxExportConfig, photos: list[Path]) -> str:
     # the file's name is in the graph's metadata (animegan.source_checkpoint)
-    return content_key("onnx-trace", file_sha256(checkpoint), checkpoint.name, config, photos)
+    return content_key("onnx-trace", file_sha256(checkpoint), checkpoint.name, config,
+                       [file_sha256(p) for p in photos])
 
 
-def _trace(loaded: LoadedGenerator, config: OnnxExportConfig, checkpoint: str | Path, output: Path) -> Traced:
+def _trace(loaded: LoadedGenerator, config: OnnxExportConfig, checkpoint: str | Path, output: Path,
+           photos: list[Path]) -> Traced:
     model = deploy_form(loaded.model).eval()  # a student's BatchNorms fold into its convs
-    equalized = _equalize(model, config.equalize_photos, config.equalize_count) if config.equalize else None
+    equalized = _equalize(model, photos) if config.equalize else None
     if config.affine == "conv" or config.staged_mean:
         if config.norm != "explicit":
             raise UserError("--affine conv / --staged-mean: need --norm explicit")
@@ -334,11 +338,12 @@ def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | 
     started = time.perf_counter()
     output = Path(output)
     loaded = load_generator(checkpoint, align_corners=config.align_corners, norm=config.norm)
-    key = _trace_key(loaded.path, config)
+    photos = _equalization_photos(config)  # listed (and split) once, for the key and for the trace
+    key = _trace_key(loaded.path, config, photos)
     traced = _TRACED.get(key)
     reused = traced is not None
     if traced is None:
-        traced = _TRACED.put(key, _trace(loaded, config, checkpoint, output))
+        traced = _TRACED.put(key, _trace(loaded, config, checkpoint, output, photos))
     with atomic_path(output) as tmp:
         tmp.write_bytes(traced.data)
     seconds = time.perf_counter() - started
