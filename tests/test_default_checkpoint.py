@@ -31,10 +31,15 @@ def test_default_is_a_full_width_public_format_generator(public_format):
     assert "demo" in json.dumps(meta).lower()
 
 
-def test_default_learned_the_style_on_held_out_photos():
+def test_default_learned_the_style_on_held_out_photos(tmp_path):
     photos = heldout_photos()
     style = default_train_photos().parent / "style"
-    report = evaluate_style(DEFAULT_CHECKPOINT, INIT, photos, style, StyleEvalConfig(size=256))
+    # --previous: the init model again, so its figures must equal the baseline's and the ratios follow from them
+    report = evaluate_style(DEFAULT_CHECKPOINT, INIT, photos, style, StyleEvalConfig(size=256), tmp_path / "eval",
+                            previous=INIT)
+    assert report["previous_metrics"] == pytest.approx(report["baseline_metrics"])
+    assert report["ripple_energy_ratio"] == pytest.approx(70.3 / 5.46, rel=0.02)  # the duotone's ripples: 13x
+    assert "| previous (`animegan_demo_init.safetensors`) |" in (tmp_path / "eval.md").read_text()
     assert report["style_loss_reduction"] >= 0.30
     assert report["content_loss_ratio"] <= 2.0
     committed = json.loads(COMMITTED.read_text())
