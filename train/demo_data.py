@@ -61,18 +61,30 @@ def fit_size(rgb: np.ndarray, longest: int = 512) -> np.ndarray:
 
 def cartoonize(rgb: np.ndarray, colors: int = 10, seed: int = 0) -> np.ndarray:
     """Procedural cartoon: edge-preserving smoothing, k-means flat colors, dark edge lines."""
-    smooth = cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=60, sigma_r=0.45)
-    smooth = cv2.bilateralFilter(smooth, 9, 40, 7)
-    pixels = smooth.reshape(-1, 3).astype(np.float32)
-    cv2.setRNGSeed(seed)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    _, labels, centers = cv2.kmeans(pixels, colors, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    flat = centers[labels.ravel()].reshape(rgb.shape).astype(np.uint8)
-    flat = cv2.medianBlur(flat, 5)
+    smooth, labels, centers = _smooth_palette(rgb, colors, seed, sigma_s=60, sigma_r=0.45, bilateral=(40, 7))
+    flat = cv2.medianBlur(centers[labels.ravel()].reshape(rgb.shape).astype(np.uint8), 5)
     gray = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7)
     lines = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 4) == 0
+    return _darken(flat, lines, 0.2)
+
+
+def _smooth_palette(rgb: np.ndarray, colors: int, seed: int, sigma_s: float, sigma_r: float,
+                    bilateral: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge-preserving then bilateral smoothing, and a ``colors``-colour k-means palette of the result (seeded):
+    (smoothed image, each pixel's palette index, the palette as float RGB)."""
+    smooth = cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=sigma_s, sigma_r=sigma_r)
+    smooth = cv2.bilateralFilter(smooth, 9, *bilateral)
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    _, labels, centers = cv2.kmeans(smooth.reshape(-1, 3).astype(np.float32), colors, None, criteria, 3,
+                                    cv2.KMEANS_PP_CENTERS)
+    return smooth, labels, centers
+
+
+def _darken(flat: np.ndarray, lines: np.ndarray, factor: float) -> np.ndarray:
+    """``flat`` with the ``lines`` pixels darkened to ``factor`` of their colour: the outlines."""
     out = flat.copy()
-    out[lines] = (out[lines].astype(np.float32) * 0.2).astype(np.uint8)
+    out[lines] = (out[lines].astype(np.float32) * factor).astype(np.uint8)
     return out
 
 
@@ -86,12 +98,7 @@ def cel_render(rgb: np.ndarray, colors: int, hue_shift: int, saturation: float, 
     """A cel-shaded rendering: edge-preserving smoothing, a small k-means palette (hue rotated and saturated as a
     palette, so colours stay flat), then thin dark outlines from the photo's edges (adaptive threshold of the
     smoothed gray, opened so isolated specks do not count as lines)."""
-    smooth = cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=80, sigma_r=0.4)
-    smooth = cv2.bilateralFilter(smooth, 9, 50, 9)
-    pixels = smooth.reshape(-1, 3).astype(np.float32)
-    cv2.setRNGSeed(seed)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    _, labels, centers = cv2.kmeans(pixels, colors, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    smooth, labels, centers = _smooth_palette(rgb, colors, seed, sigma_s=80, sigma_r=0.4, bilateral=(50, 9))
     hsv = cv2.cvtColor(np.clip(centers, 0, 255).astype(np.uint8)[None], cv2.COLOR_RGB2HSV).astype(np.float32)
     hsv[..., 0] = (hsv[..., 0] + hue_shift) % 180
     hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 255)
@@ -100,9 +107,7 @@ def cel_render(rgb: np.ndarray, colors: int, hue_shift: int, saturation: float, 
     gray = cv2.medianBlur(cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY), 5)
     lines = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 5) == 0
     lines = cv2.morphologyEx(lines.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
-    out = flat.copy()
-    out[lines] = (out[lines].astype(np.float32) * 0.25).astype(np.uint8)
-    return out
+    return _darken(flat, lines, 0.25)
 
 
 def _save(path: Path, rgb: np.ndarray) -> None:
