@@ -36,19 +36,20 @@ def justified_grid(pairs: list[tuple[np.ndarray, np.ndarray]], width: int = GRID
         aspect = sum(p.shape[1] for p in pieces) / height
         row_height = max(1, round((width - gap * (len(chunk) - 1)) / aspect))
         pieces = _same_height(pieces, row_height)
-        spacer = np.ones((row_height, gap, 3), np.float32)
-        parts: list[np.ndarray] = []
-        for index in range(0, len(pieces), 2):
-            parts += ([spacer] if parts else []) + pieces[index : index + 2]
-        row = np.concatenate(parts, axis=1)
+        pairs_in_row = [np.concatenate(pieces[i : i + 2], axis=1) for i in range(0, len(pieces), 2)]
+        row = _join(pairs_in_row, np.ones((row_height, gap, 3), np.float32), axis=1)
         if row.shape[1] != width:  # rounding of each picture's width: stretch the row by at most a few pixels
             row = cv2.resize(row, (width, row_height), interpolation=cv2.INTER_AREA)
         rows.append(row)
-    spacer = np.ones((gap, width, 3), np.float32)
-    stacked: list[np.ndarray] = []
-    for row in rows:
-        stacked += ([spacer] if stacked else []) + [row]
-    return np.concatenate(stacked, axis=0)
+    return _join(rows, np.ones((gap, width, 3), np.float32), axis=0)
+
+
+def _join(images: list[np.ndarray], spacer: np.ndarray, axis: int) -> np.ndarray:
+    """``images`` concatenated along ``axis`` with ``spacer`` between each two."""
+    parts = [images[0]]
+    for image in images[1:]:
+        parts += [spacer, image]
+    return np.concatenate(parts, axis=axis)
 
 
 def run_demo(weights: Path, output_dir: Path, config: StylizeConfig) -> Path:
