@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -45,17 +46,30 @@ def _load(path: Path, size: int) -> torch.Tensor:
     return torch.from_numpy(rgb.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
 
 
+class EvalPhoto(NamedTuple):
+    """A held-out photo as every model is compared on it: the network input, its VGG features, its uint8 RGB."""
+
+    tensor: torch.Tensor
+    features: torch.Tensor
+    rgb: np.ndarray
+
+
 @torch.no_grad()
-def style_metrics(checkpoint: Path, photos: list[torch.Tensor], style_grams: list[torch.Tensor], vgg) -> dict[str, float]:
+def eval_photo(tensor: torch.Tensor, vgg) -> EvalPhoto:
+    return EvalPhoto(tensor, vgg(tensor), _uint8(tensor))
+
+
+@torch.no_grad()
+def style_metrics(checkpoint: Path, photos: list[EvalPhoto], style_grams: list[torch.Tensor], vgg) -> dict[str, float]:
     model = load_generator(checkpoint).model.eval()
     content, style, pairs = [], [], []
     for photo in photos:
-        fake = model(photo)
+        fake = model(photo.tensor)
         fake_features = vgg(fake)
-        content.append(float(L.content_loss(vgg(photo), fake_features)))
+        content.append(float(L.content_loss(photo.features, fake_features)))
         g = L.gram(fake_features)
         style.append(float(np.mean([float((g - s).abs().mean()) for s in style_grams])))
-        pairs.append((_uint8(photo), _uint8(fake)))
+        pairs.append((photo.rgb, _uint8(fake)))
     return {"content_loss": float(np.mean(content)), "style_loss": float(np.mean(style)), **mean_looks(pairs)}
 
 
@@ -76,7 +90,7 @@ def evaluate_style(
     if not photo_paths:
         raise UserError(f"{photo_dir}: no photos to evaluate on")
     vgg = load_vgg(config.vgg_weights, download=False)
-    photos = [_load(p, config.size) for p in photo_paths]
+    photos = [eval_photo(_load(p, config.size), vgg) for p in photo_paths]  # each compared with 2-3 models
     if not Path(style_dir).is_dir() or not list_images(Path(style_dir)):
         raise UserError(f"--style {style_dir}: not a folder of style images; point it at the anime style set "
                         "(e.g. runs/demo-data/style from `animegan demo-data`)")
