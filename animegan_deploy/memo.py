@@ -51,6 +51,9 @@ class Memo(Generic[Value]):
         self.limit = limit
         self._items: OrderedDict[Hashable, Value] = OrderedDict()
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
     def get(self, key: Hashable) -> Value | None:
         if key not in self._items:
             return None

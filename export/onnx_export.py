@@ -30,6 +30,8 @@ from animegan_deploy.models.checkpoints import LoadedGenerator, load_generator
 from animegan_deploy.models.norms import set_export_form
 from animegan_deploy.models.student import deploy_form
 
+from . import traced_graphs
+
 MIN_OPSET = 17
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -303,15 +305,10 @@ def _trace_key(checkpoint: Path, config: OnnxExportConfig, photos: list[Path]) -
                        [file_sha256(p) for p in photos])
 
 
-def _trace(loaded: LoadedGenerator, config: OnnxExportConfig, checkpoint: str | Path, output: Path,
-           photos: list[Path]) -> Traced:
-    model = deploy_form(loaded.model).eval()  # a student's BatchNorms fold into its convs
-    equalized = _equalize(model, photos) if config.equalize else None
-    if config.affine == "conv" or config.staged_mean:
-        if config.norm != "explicit":
-            raise UserError("--affine conv / --staged-mean: need --norm explicit")
-        set_export_form(model, affine_as_conv=config.affine == "conv", staged_mean=config.staged_mean)
-    proto = trace_to_onnx(model, config)
+def _finish(proto: onnx.ModelProto, model: torch.nn.Module, loaded: LoadedGenerator, config: OnnxExportConfig,
+            label: str) -> tuple[bytes, dict[str, float], int]:
+    """A traced graph simplified, converted to ``config.precision``, stamped and checked; its bytes, its max-abs-diff
+    against ``model`` at each validation size, and its node count."""
     if config.simplify:
         proto = simplify(proto, fuse=config.fuse)
     if config.precision == "fp16":
@@ -321,7 +318,23 @@ def _trace(loaded: LoadedGenerator, config: OnnxExportConfig, checkpoint: str | 
     add_metadata(proto, loaded, config)
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
-    diffs = validate_against_torch(data, model, tuple(tuple(s) for s in config.validate_sizes), label=str(checkpoint))
+    diffs = validate_against_torch(data, model, tuple(tuple(s) for s in config.validate_sizes), label=label)
+    return data, diffs, len(proto.graph.node)
+
+
+def _trace(loaded: LoadedGenerator, config: OnnxExportConfig, checkpoint: str | Path, output: Path,
+           photos: list[Path]) -> Traced:
+    model = deploy_form(loaded.model).eval()  # a student's BatchNorms fold into its convs
+    equalized = _equalize(model, photos) if config.equalize else None
+    if config.affine == "conv" or config.staged_mean:
+        if config.norm != "explicit":
+            raise UserError("--affine conv / --staged-mean: need --norm explicit")
+        set_export_form(model, affine_as_conv=config.affine == "conv", staged_mean=config.staged_mean)
+    proto, written = traced_graphs.traced(model, config, trace_to_onnx)
+    data, diffs, nodes = _finish(proto, model, loaded, config, str(checkpoint))
+    if written and max(diffs.values()) > config.tolerance:  # the weights did not all find their initializers
+        traced_graphs.forget(model, config)
+        data, diffs, nodes = _finish(trace_to_onnx(model, config), model, loaded, config, str(checkpoint))
     worst = max(diffs.values())
     if worst > config.tolerance:
         detail = ", ".join(f"{k}: {v:.2e}" for k, v in diffs.items())
@@ -329,7 +342,7 @@ def _trace(loaded: LoadedGenerator, config: OnnxExportConfig, checkpoint: str | 
             f"{output}: ONNX output differs from torch by {worst:.2e} > tolerance {config.tolerance:g} ({detail}); "
             "nothing was written"
         )
-    return Traced(data, diffs, len(proto.graph.node), equalized)
+    return Traced(data, diffs, nodes, equalized)
 
 
 def export_onnx(checkpoint: str | Path, config: OnnxExportConfig, output: str | Path) -> OnnxExportResult:
