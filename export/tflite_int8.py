@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ def is_activation_map(shape: Sequence[int]) -> bool:
     return len(shape) == 4 and shape[1] > 1 and shape[2] > 1 and shape[3] > 3
 
 
-def _logged_ranges(calibrated: bytes) -> dict[int, tuple[float, float]]:
+def logged_ranges(calibrated: bytes) -> dict[int, tuple[float, float]]:
     from tensorflow.lite.python import schema_py_generated as schema
 
     model = schema.Model.GetRootAsModel(calibrated, 0)
@@ -82,12 +83,14 @@ class Calibration:
         if len(images) == 0:
             raise ValueError("calibration needs at least one photo")
         base = calibrator.add_intermediate_tensors(float_model)
-        logs = []
-        for i in tqdm(range(len(images)), desc="tflite calibration", unit="photo", disable=not progress,
-                      file=sys.stderr, dynamic_ncols=True):
-            one = images[i : i + 1].astype(np.float32)
-            self.template = calibrator.Calibrator(base).calibrate(lambda one=one: iter([[one]]))
-            logs.append(_logged_ranges(self.template))
+        bar = tqdm(total=len(images), desc="tflite calibration", unit="photo", disable=not progress, file=sys.stderr,
+                   dynamic_ncols=True)
+        started = time.perf_counter()
+        self.template = calibrated_on(base, images[:1])  # the ranges in it are rewritten by every method
+        logs = [logged_ranges(self.template)]
+        bar.update()
+        logs += _ranges_of(base, images[1:], seconds_each=time.perf_counter() - started, bar=bar)
+        bar.close()
         graph = schema.Model.GetRootAsModel(self.template, 0).Subgraphs(0)
         self.tensors: dict[int, TensorRange] = {}
         for index in logs[0]:
@@ -122,6 +125,80 @@ class Calibration:
         # as TFLiteConverter calls it: the input/output types decide the model's edges
         return convert.mlir_quantize(self.calibrated_model(method), input_data_type=dtype, output_data_type=dtype,
                                      denylisted_nodes=list(float_nodes) or None)
+
+
+def calibrated_on(base: bytes, one: np.ndarray) -> bytes:
+    """TensorFlow's calibrator run on one photo (1 x H x W x 3): the model with that photo's ranges logged."""
+    from tensorflow.lite.python.optimize import calibrator
+
+    one = one.astype(np.float32)
+    return calibrator.Calibrator(base).calibrate(lambda: iter([[one]]))
+
+
+# TensorFlow's calibrator runs one photo on one core (about 3.8 s at 256 px) and holds the GIL; a photo's ranges do
+# not depend on the others', so past this much serial work the photos are shared with helper processes, one per
+# further core (export/tflite_calibration_worker.py; starting one, which imports TensorFlow, takes about 4 s). They
+# log the same ranges as one process does.
+PARALLEL_AFTER_SECONDS = 15.0
+
+
+def _ranges_of(base: bytes, images: np.ndarray, seconds_each: float, bar) -> list[dict[int, tuple[float, float]]]:
+    """Each photo's logged ranges, in order; helper processes take every k-th photo where the work pays for them."""
+    import os
+    import subprocess
+    import tempfile
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    helpers = min(cores, len(images)) - 1 if seconds_each * len(images) > PARALLEL_AFTER_SECONDS else 0
+    shares = [list(range(k, len(images), helpers + 1)) for k in range(helpers + 1)]
+    logs: dict[int, dict[int, tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="animegan-tflite-calibration-") as tmp:
+        model = Path(tmp) / "model.tflite"
+        model.write_bytes(base)
+        started = []
+        for k, share in enumerate(shares[1:], start=1):
+            photos, out = Path(tmp) / f"photos{k}.npy", Path(tmp) / f"ranges{k}.npz"
+            np.save(photos, images[share])
+            try:
+                started.append((share, out, subprocess.Popen(
+                    [sys.executable, "-m", "animegan_deploy.export.tflite_calibration_worker", str(model),
+                     str(photos), str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+            except OSError:  # no processes here: the parent calibrates this share too
+                shares[0] = sorted(shares[0] + share)
+        try:
+            for i in shares[0]:
+                logs[i] = logged_ranges(calibrated_on(base, images[i : i + 1]))
+                bar.update()
+            for share, out, proc in started:
+                _, err = proc.communicate()
+                if proc.returncode == 0:
+                    logs.update(zip(share, read_ranges(out)))
+                else:
+                    tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+                    print(f"tflite calibration helper failed ({tail[0]}); calibrating its photos here", file=sys.stderr)
+                    for i in share:
+                        logs[i] = logged_ranges(calibrated_on(base, images[i : i + 1]))
+                bar.update(len(share))
+        finally:
+            for _, _, proc in started:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+    return [logs[i] for i in range(len(images))]
+
+
+def write_ranges(path: Path, logs: list[dict[int, tuple[float, float]]]) -> None:
+    """Photos' logged ranges as one .npz: tensor indices and a photos x tensors x (min, max) array (float64 holds
+    the logged float32 values exactly)."""
+    indices = sorted(logs[0]) if logs else []
+    np.savez(path, index=np.array(indices, dtype=np.int64),
+             ranges=np.array([[log[i] for i in indices] for log in logs], dtype=np.float64).reshape(-1, len(indices), 2))
+
+
+def read_ranges(path: Path) -> list[dict[int, tuple[float, float]]]:
+    with np.load(path) as data:
+        indices, ranges = data["index"].tolist(), data["ranges"]
+    return [{i: (float(lo), float(hi)) for i, (lo, hi) in zip(indices, photo)} for photo in ranges]
 
 
 # a float model's per-photo ranges, measured once per process (TensorFlow's calibrator runs about 4.5 s a photo at

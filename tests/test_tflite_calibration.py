@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow", reason="TFLite calibration needs the [tfl
 pytest.importorskip("ai_edge_litert", reason="TFLite checks need ai-edge-litert (make install)")
 
 from animegan_deploy.export import tflite_int8  # noqa: E402
-from animegan_deploy.export.tflite_int8 import Calibration, _logged_ranges, is_activation_map  # noqa: E402
+from animegan_deploy.export.tflite_int8 import Calibration, logged_ranges, is_activation_map  # noqa: E402
 
 SIZE = 16
 
@@ -87,8 +87,8 @@ def test_ranges_are_logged_per_photo(calibration):
 
 
 def test_mean_minmax_averages_maps_and_keeps_statistics_overall(calibration):
-    written = _logged_ranges(calibration.calibrated_model("mean-minmax"))
-    overall = _logged_ranges(calibration.calibrated_model("minmax"))
+    written = logged_ranges(calibration.calibrated_model("mean-minmax"))
+    overall = logged_ranges(calibration.calibrated_model("minmax"))
     for index, r in calibration.tensors.items():
         lo, hi = r.per_image[:, 0], r.per_image[:, 1]
         assert overall[index] == pytest.approx((lo.min(), hi.max()), rel=1e-6)
@@ -163,3 +163,24 @@ def test_a_float_model_is_calibrated_once_per_process(float_model):
     assert calibrate(float_model, _images(), progress=False) is first
     other = calibrate(float_model, _images()[:2], progress=False)
     assert other is not first and len(next(iter(other.tensors.values())).per_image) == 2
+
+
+def test_helper_processes_log_the_ranges_one_process_logs(float_model, calibration, monkeypatch, capfd):
+    """Past PARALLEL_AFTER_SECONDS of work the photos are shared with helper processes (one per further core, each
+    a `python -m` of the worker module): the ranges, and so every file quantized from them, are the same."""
+    import os
+
+    monkeypatch.setattr(tflite_int8, "PARALLEL_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # two cores, whatever runs this
+    shared = Calibration(float_model, _images(), progress=False)
+    assert shared.tensors.keys() == calibration.tensors.keys()
+    for index, rng in calibration.tensors.items():
+        np.testing.assert_array_equal(shared.tensors[index].per_image, rng.per_image)
+    assert shared.quantize("mean-minmax") == calibration.quantize("mean-minmax")
+    assert "helper failed" not in capfd.readouterr().err
+    # a helper that fails leaves its photos to the parent: same ranges, one line on stderr
+    monkeypatch.setattr(tflite_int8.sys, "executable", "/bin/false")
+    fallback = Calibration(float_model, _images(), progress=False)
+    assert "tflite calibration helper failed (exit 1); calibrating its photos here" in capfd.readouterr().err
+    for index, rng in calibration.tensors.items():
+        np.testing.assert_array_equal(fallback.tensors[index].per_image, rng.per_image)
