@@ -157,30 +157,31 @@ def _ranges_of(base: bytes, images: np.ndarray, seconds_each: float, bar) -> lis
         model.write_bytes(base)
         started = []
         for k, share in enumerate(shares[1:], start=1):
-            photos, out = Path(tmp) / f"photos{k}.npy", Path(tmp) / f"ranges{k}.npz"
+            photos, out, log = (Path(tmp) / f"{name}{k}{ext}" for name, ext in
+                                (("photos", ".npy"), ("ranges", ".npz"), ("stderr", ".txt")))
             np.save(photos, images[share])
             try:
-                started.append((share, out, subprocess.Popen(
-                    [sys.executable, "-m", "animegan_deploy.export.tflite_calibration_worker", str(model),
-                     str(photos), str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+                with log.open("wb") as err:  # a file, not a pipe: TensorFlow's logging never blocks the helper
+                    started.append((share, out, log, subprocess.Popen(
+                        [sys.executable, "-m", "animegan_deploy.export.tflite_calibration_worker", str(model),
+                         str(photos), str(out)], stdout=subprocess.DEVNULL, stderr=err)))
             except OSError:  # no processes here: the parent calibrates this share too
                 shares[0] = sorted(shares[0] + share)
         try:
             for i in shares[0]:
                 logs[i] = logged_ranges(calibrated_on(base, images[i : i + 1]))
                 bar.update()
-            for share, out, proc in started:
-                _, err = proc.communicate()
-                if proc.returncode == 0:
+            for share, out, log, proc in started:
+                if proc.wait() == 0:
                     logs.update(zip(share, read_ranges(out)))
                 else:
-                    tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+                    tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
                     print(f"tflite calibration helper failed ({tail[0]}); calibrating its photos here", file=sys.stderr)
                     for i in share:
                         logs[i] = logged_ranges(calibrated_on(base, images[i : i + 1]))
                 bar.update(len(share))
         finally:
-            for _, _, proc in started:
+            for *_, proc in started:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
