@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from animegan_deploy.atomic import atomic_path
-from animegan_deploy.export.tflite_int8 import calibrated_on, logged_ranges, write_ranges
+from animegan_deploy.export.tflite_int8 import photo_ranges, write_ranges
 
 
 def main(argv: list[str]) -> int:
     model, photos, out = (Path(a) for a in argv)
     base, images = model.read_bytes(), np.load(photos)
-    logs = [logged_ranges(calibrated_on(base, images[i : i + 1])) for i in range(len(images))]
+    logs = [photo_ranges(base, images[i : i + 1]) for i in range(len(images))]
     with atomic_path(out) as tmp:
         write_ranges(tmp, logs)
     return 0

@@ -135,6 +135,11 @@ def calibrated_on(base: bytes, one: np.ndarray) -> bytes:
     return calibrator.Calibrator(base).calibrate(lambda: iter([[one]]))
 
 
+def photo_ranges(base: bytes, one: np.ndarray) -> dict[int, tuple[float, float]]:
+    """Tensor index -> (min, max) TensorFlow's calibrator logs on one photo (1 x H x W x 3)."""
+    return logged_ranges(calibrated_on(base, one))
+
+
 # TensorFlow's calibrator runs one photo on one core (about 3.8 s at 256 px) and holds the GIL; a photo's ranges do
 # not depend on the others', so past this much serial work the photos are shared with helper processes, one per
 # further core (export/tflite_calibration_worker.py; starting one, which imports TensorFlow, takes about 4 s). They
@@ -169,7 +174,7 @@ def _ranges_of(base: bytes, images: np.ndarray, seconds_each: float, bar) -> lis
                 shares[0] = sorted(shares[0] + share)
         try:
             for i in shares[0]:
-                logs[i] = logged_ranges(calibrated_on(base, images[i : i + 1]))
+                logs[i] = photo_ranges(base, images[i : i + 1])
                 bar.update()
             for share, out, log, proc in started:
                 if proc.wait() == 0:
@@ -178,7 +183,7 @@ def _ranges_of(base: bytes, images: np.ndarray, seconds_each: float, bar) -> lis
                     tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
                     print(f"tflite calibration helper failed ({tail[0]}); calibrating its photos here", file=sys.stderr)
                     for i in share:
-                        logs[i] = logged_ranges(calibrated_on(base, images[i : i + 1]))
+                        logs[i] = photo_ranges(base, images[i : i + 1])
                 bar.update(len(share))
         finally:
             for *_, proc in started:
