@@ -41,7 +41,7 @@ def op_times(path: str | Path, size: int, threads: int, runs: int = 3) -> dict[s
             totals[event["args"]["op_name"]] += event["dur"]  # microseconds
             node_runs[event["name"]] += 1
     frames = max(node_runs.values(), default=1)  # the warm-up is profiled too: every node ran this often
-    return {op: round(us / frames / 1000, 2) for op, us in totals.most_common()}
+    return {op: round(us / frames / 1000, 3) for op, us in totals.most_common()}  # the profiler counts whole µs
 
 
 def profile_variants(variants, size: int, threads: int) -> dict[str, dict[str, float]]:
