@@ -331,11 +331,16 @@ def calibrate(source: str | Path, model: onnx.ModelProto, config: QuantizeConfig
     known = _STATISTICS.get(key)
     if known is not None and known.covers(tensors):  # what a run in this process already measured
         return known.calibration if tensors is None else known.calibration.restricted(tensors)
-    # a partial pass this process made is widened, not replaced: the next placement may need its tensors again
-    wanted = None if tensors is None else list(dict.fromkeys(tensors + list(known.calibration.stats if known else ())))
-    calibration = collect_statistics(source, (x for _, x in images), wanted, config.threads, progress,
+    # a partial pass this process made is widened, not replaced: the next placement may need its tensors again. Each
+    # tensor's statistics depend on its own values only (no graph optimization in the pass), so only the tensors
+    # not yet measured are measured and joined to the known ones: the same numbers as one pass over all of them
+    missing = None if tensors is None else [t for t in tensors if known is None or t not in known.calibration.stats]
+    calibration = collect_statistics(source, (x for _, x in images), missing, config.threads, progress,
                                      total=len(images))
-    _STATISTICS.put(key, Measured(calibration, complete=wanted is None))
+    if known is not None and missing is not None:
+        calibration = Calibration({**known.calibration.stats, **calibration.stats}, calibration.images,
+                                  known.calibration.seconds + calibration.seconds)
+    _STATISTICS.put(key, Measured(calibration, complete=missing is None))
     return calibration if tensors is None else calibration.restricted(tensors)
 
 
