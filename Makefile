@@ -62,8 +62,8 @@ demo: install
 # held-out style evaluation the README quotes. Both stages resume if interrupted (run the target again).
 train-demo: install
 	$(ANIMEGAN) demo-data --output runs/demo-data
-	$(ANIMEGAN) train --config train/configs/demo_init.toml $(if $(wildcard runs/demo-init/checkpoints/last.pt),--resume)
-	$(ANIMEGAN) train --config train/configs/demo.toml $(if $(wildcard runs/demo/checkpoints/last.pt),--resume)
+	$(ANIMEGAN) train --config train/configs/demo_init.toml
+	$(ANIMEGAN) train --config train/configs/demo.toml
 	cp runs/demo-init/init_generator.safetensors $(DEMO_INIT)
 	cp runs/demo/generator.safetensors $(DEMO_WEIGHTS)
 	$(ANIMEGAN) evaluate-style --weights $(DEMO_WEIGHTS) --baseline $(DEMO_INIT) --eval-dir runs/demo-data/heldout \
@@ -76,7 +76,7 @@ ZOO := hinge_seed1 paprika_seed2 shinkai_seed3
 zoo: install
 	$(ANIMEGAN) demo-data --output runs/demo-data
 	set -e; for name in $(ZOO); do \
-		$(ANIMEGAN) train --config train/configs/zoo_$$name.toml $$(test -f runs/zoo/$$name/checkpoints/last.pt && echo --resume); \
+		$(ANIMEGAN) train --config train/configs/zoo_$$name.toml; \
 		cp runs/zoo/$$name/generator.safetensors models/weights/zoo_$$name.safetensors; \
 	done
 
@@ -88,7 +88,7 @@ zoo-report: install
 # hours on 2 cores; resumable). Then: animegan distill <pruned or width:W> --teacher runs/teacher-w2/generator.safetensors
 train-teacher: install
 	$(ANIMEGAN) demo-data --output runs/demo-data
-	$(ANIMEGAN) train --config train/configs/teacher_w2.toml $(if $(wildcard runs/teacher-w2/checkpoints/last.pt),--resume)
+	$(ANIMEGAN) train --config train/configs/teacher_w2.toml
 
 export-onnx: install
 	$(ANIMEGAN) export onnx --weights $(call q,$(WEIGHTS)) --size $(call q,$(SIZE)) --output $(call q,$(OUT)/animegan_$(SIZE).onnx)

@@ -35,6 +35,17 @@ def _quiet_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
 
+def _run_options(p: argparse.ArgumentParser, what: str) -> None:
+    """How the long-running commands (train, distill, student) treat an interrupted run of theirs, in one vocabulary:
+    running the same command again continues it (checked to have the same settings); --restart starts over."""
+    p.add_argument("--restart", action="store_true", help=f"discard an interrupted run of {what} and start over "
+                   "(without it, an interrupted run with the same settings is continued)")
+    p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the old spelling: now the default
+    p.add_argument("--stop-after", type=_positive_int, default=None,
+                   help="run at most this many steps now, then checkpoint and exit (run the same command again to "
+                        "continue)")
+
+
 def _positive_int(text: str) -> int:
     """argparse type of step counts: a whole number of at least 1."""
     try:
@@ -90,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"run.vgg_weights={args.vgg_weights}")
     config = load_config(args.config, overrides)
     check_output_dir(config.run.run_dir, "run.run_dir")
-    result = train(config, resume=args.resume, progress=not args.quiet, stop_after=args.stop_after)
+    result = train(config, resume=True, restart=args.restart, progress=not args.quiet, stop_after=args.stop_after)
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
     done = "finished" if result.steps >= config.total_steps else "paused"
     print(f"{done} at step {result.steps}/{config.total_steps} in {result.seconds:.0f} s; {losses}")
@@ -175,14 +186,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
     from .paths import check_output_file
 
     check_output_file(output, "--output", inputs=[args.student, config.teacher])
-    if args.resume and not (output.with_name(output.stem + ".run") / "checkpoints" / "last.pt").is_file():
-        raise UserError(f"--resume: no distillation run to resume for {output} (no "
-                        f"{output.with_name(output.stem + '.run') / 'checkpoints' / 'last.pt'}); leave out --resume "
-                        "to start one")
-    result = distill(args.student, config, output, resume=args.resume, progress=not args.quiet,
+    result = distill(args.student, config, output, resume=True, restart=args.restart, progress=not args.quiet,
                      stop_after=args.stop_after)
     if result.steps < config.steps:
-        print(f"paused at step {result.steps}/{config.steps}; continue with --resume")
+        print(f"paused at step {result.steps}/{config.steps}; run the same command again to continue")
         return 0
     metrics = read_sidecar(result.path)["metrics"]
     fid, speed = metrics["fidelity_vs_teacher"], metrics["torch_fps_vs_teacher"]
@@ -384,18 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a generator with the AnimeGANv2 recipe (init phase, then GAN)",
                        description="Train per a TOML config (sections data, model, loss, optim, run; see "
                                    "train/configs/). Checkpoints are written atomically every "
-                                   "run.checkpoint_every steps; --resume continues from the last one. "
+                                   "run.checkpoint_every steps; running the same command again continues from "
+                                   "the last one. "
                                    "Multi-GPU/multi-node: launch with torchrun.")
     p.add_argument("--config", default=None, help="TOML config file (default: built-in defaults, Hayao preset)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override one config value, e.g. --set optim.batch_size=8 (repeatable)")
-    p.add_argument("--resume", action="store_true", help="continue from run_dir/checkpoints/last.pt")
+    _run_options(p, "run_dir (its checkpoints/last.pt)")
     p.add_argument("--run-dir", default=None, help="output folder (same as --set run.run_dir=...)")
     p.add_argument("--vgg-weights", default=None,
                    help="VGG19 for the content/style losses: 'imagenet' (torch hub cache or download), a path "
                         "to torchvision's vgg19-dcbb9e9d.pth, or 'random' (explicit opt-in; tests and the demo)")
-    p.add_argument("--stop-after", type=_positive_int, default=None,
-                   help="train at most this many steps in this session, then checkpoint and exit (resume later)")
     _quiet_option(p)
     p.set_defaults(func=cmd_train)
 
@@ -444,12 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("distill", help="knowledge distillation from a teacher generator into a student",
                        description="Train STUDENT (a checkpoint such as a pruned one, or width:W for a fresh "
-                                   "narrower model) to reproduce the teacher's outputs on photos. Resumable.")
+                                   "narrower model) to reproduce the teacher's outputs on photos. Resumable: run it again.")
     p.add_argument("student", help="student checkpoint (e.g. the output of prune) or width:W")
     p.add_argument("-o", "--output", default=None, help="student checkpoint to write (default: runs/compress/student.safetensors)")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .run/checkpoints/last.pt")
-    p.add_argument("--stop-after", type=_positive_int, default=None,
-                   help="run at most this many steps now, then checkpoint and exit (continue with --resume)")
+    _run_options(p, "OUTPUT (its .run/checkpoints/last.pt)")
     _quiet_option(p)
     add_config_arguments(p, DistillConfig)
     p.set_defaults(func=cmd_distill)
@@ -465,9 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     _weights_option(p, role="the teacher")
     p.add_argument("-o", "--output", default=None,
                    help="student checkpoint to write (default: runs/student/<teacher>.student.safetensors)")
-    p.add_argument("--restart", action="store_true", help="discard an interrupted run of OUTPUT and start over")
-    p.add_argument("--stop-after", type=_positive_int, default=None,
-                   help="train at most this many steps now, then checkpoint and exit (run again to continue)")
+    _run_options(p, "OUTPUT (its .run folder)")
     _quiet_option(p)
     add_config_arguments(p, StudentConfig)
     p.set_defaults(func=cmd_student)
@@ -559,7 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run this stage and every later one again (earlier ones must be finished)")
     p.add_argument("--until", default=None, metavar="STAGE", help="stop after this stage")
     p.add_argument("--dry-run", action="store_true", help="say which stages would run or be reused; write nothing")
-    p.add_argument("--force", action="store_true", help="run every stage again, ignoring finished results")
+    p.add_argument("--restart", dest="force", action="store_true",
+                   help="start over: run every stage again, discarding finished results and interrupted runs")
+    p.add_argument("--force", dest="force", action="store_true", help=argparse.SUPPRESS)  # the old spelling
     p.add_argument("--break-lock", action="store_true",
                    help="take over the folder's lock (only when the run it names is known to be gone)")
     _quiet_option(p)

@@ -34,6 +34,12 @@ from animegan_deploy.sidecar import write_sidecar
 HINT_BLOCKS = ("block_a", "block_b", "block_c", "block_d", "block_e")
 
 
+# settings an interrupted distillation may be continued with changed (more steps, housekeeping, files moved); any
+# other change (losses, learning rate, crops, seed) makes it another run: --restart or another output
+RESUMABLE_CHANGES = frozenset({"steps", "checkpoint_every", "eval_size", "eval_dir", "threads", "teacher",
+                               "photo_dir"})
+
+
 @dataclass
 class DistillConfig:
     teacher: str | None = option(None, "teacher checkpoint (default: the embedded demo model)")
@@ -196,10 +202,13 @@ class Distiller:
             stale.unlink(missing_ok=True)
         if not self.checkpoint_path.is_file():
             return False
-        from animegan_deploy.resume import resume_errors
+        from animegan_deploy.resume import check_same_settings, resume_errors
 
         with resume_errors(self.checkpoint_path, "the student and the distillation settings"):
             state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+            saved = json.loads(state["config"]) if isinstance(state.get("config"), str) else None
+            check_same_settings(self.checkpoint_path, saved, asdict(self.config), RESUMABLE_CHANGES,
+                                "another output")
             self.student.load_state_dict(state["student"])
             if self.hints:
                 self.hints.load_state_dict(state["hints"])
@@ -247,13 +256,18 @@ class Distiller:
         self.sched.step()
         return {k: float(v.detach()) for k, v in terms.items()}
 
-    def fit(self, resume: bool = False, stop_after: int | None = None) -> float:
-        """Train to ``config.steps`` (or ``stop_after`` more steps, then checkpoint); returns seconds spent."""
+    def fit(self, resume: bool = False, stop_after: int | None = None, restart: bool = False) -> float:
+        """Train to ``config.steps`` (or ``stop_after`` more steps, then checkpoint); returns seconds spent.
+        ``resume``: continue the interrupted run (started with the same settings) if there is one; ``restart``:
+        discard it first."""
         started = time.perf_counter()
+        if restart:
+            self.checkpoint_path.unlink(missing_ok=True)
         if resume:
             self.resume()
         elif self.checkpoint_path.is_file():
-            raise UserError(f"{self.checkpoint_path}: a distillation run exists here; pass --resume or use another output")
+            raise UserError(f"{self.checkpoint_path}: a distillation run exists here; continue it (resume) or pass "
+                            "--restart to start over, or use another output")
         c = self.config
         with tqdm(total=c.steps, initial=self.step, desc="distill" if c.sparsity == 0 else "sparsity", unit="step",
                   disable=not self.progress, file=sys.stderr, dynamic_ncols=True) as bar:
@@ -287,7 +301,7 @@ def init_student(spec: str, teacher_path: Path) -> Generator:
 
 
 def distill(student: str | Path, config: DistillConfig, output: str | Path, resume: bool = False,
-            progress: bool = True, stop_after: int | None = None) -> DistillResult:
+            progress: bool = True, stop_after: int | None = None, restart: bool = False) -> DistillResult:
     """Train ``student`` (a checkpoint, or ``width:W``) to imitate the teacher; writes a safetensors + sidecar
     when finished (a run paused by ``stop_after`` only leaves its resumable checkpoint)."""
     from animegan_deploy.models.hub import resolve_weights
@@ -302,7 +316,7 @@ def distill(student: str | Path, config: DistillConfig, output: str | Path, resu
     model = init_student(str(student), teacher_path)
     run_dir = output.with_name(output.stem + ".run")
     distiller = Distiller(model, teacher, config, run_dir, progress=progress)
-    seconds = distiller.fit(resume=resume, stop_after=stop_after)
+    seconds = distiller.fit(resume=resume, stop_after=stop_after, restart=restart)
     if distiller.step < config.steps:
         return DistillResult(output, distiller.step, seconds, distiller.last)
     source_info = load_generator(teacher_path).info

@@ -152,7 +152,6 @@ C = [  # (argv, words the error line must hold); {fx} is the fixtures folder, {o
     (["distill", "width:0.25", "--checkpoint-every", "0", "-o", "{out}.safetensors"], ["--checkpoint-every"]),
     (["distill", "width:0.25", "--crop", "0", "-o", "{out}.safetensors"], ["--crop"]),
     (["distill", "width:0.25", "--steps", "-5", "-o", "{out}.safetensors"], ["--steps"]),
-    (["distill", "width:0.25", "--resume", "-o", "{out}.safetensors"], ["--resume", "no distillation run"]),
     (["distill", "width:0.25", "--teacher", "{fx}/missing.pt", "-o", "{out}.safetensors"], ["missing.pt"]),
     (["distill", "width:0.25", "--lr", "0", "-o", "{out}.safetensors"], ["--lr"]),
     (["student", "-w", "{fx}/tiny.safetensors", "--width", "0", "-o", "{out}.safetensors"], ["--width"]),
@@ -184,8 +183,8 @@ C = [  # (argv, words the error line must hold); {fx} is the fixtures folder, {o
     (["train", "--set", "model.width=-1", "--run-dir", "{out}"], ["width"]),
     (["train", "--set", "optim.init_lr=-1", "--run-dir", "{out}"], ["init_lr"]),
     (["train", "--run-dir", "{fx}/afile"], ["afile", "is a file"]),
-    (["train", "--config", "{fx}/trunc_run.toml", "--resume"], ["last.pt", "cannot resume", "delete it"]),
-    (["train", "--config", "{fx}/empty_run.toml", "--resume"], ["last.pt", "cannot resume", "delete it"]),
+    (["train", "--config", "{fx}/trunc_run.toml"], ["last.pt", "cannot resume", "--restart"]),
+    (["train", "--config", "{fx}/empty_run.toml", "--resume"], ["last.pt", "cannot resume", "--restart"]),
     # pipeline
     (["pipeline", "run", "{fx}/missing.toml", "-o", "{out}"], ["missing.toml"]),
     (["pipeline", "run", "{fx}/good.png", "-o", "{out}"], ["good.png", "invalid TOML"]),

@@ -58,14 +58,6 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_existing_run_needs_resume_flag(tmp_path):
-    from animegan_deploy.cli import main
-
-    config_path = write_config(tmp_path, tmp_path / "run", 1, 1)
-    assert main(["train", "--config", str(config_path), "--quiet"]) == 0
-    assert main(["train", "--config", str(config_path), "--quiet"]) == 2
-
-
 def test_stop_after_pauses_and_resume_finishes(tmp_path):
     config_path = write_config(tmp_path, tmp_path / "run", 2, 3, checkpoint_every=100)
     config = load_config(config_path)

@@ -20,6 +20,10 @@ def test_checkpoint_of_another_width_is_one_line(tmp_path):
     train(load_config(config_path), progress=False)
     assert (run / "checkpoints" / CHECKPOINT).is_file()
     wider = load_config(config_path, ["model.width=0.25", "optim.gan_steps=1"])
+    with pytest.raises(UserError, match=r"other settings is here \(model.width \(0.125 -> 0.25\)\)") as info:
+        train(wider, resume=True, progress=False)
+    assert "\n" not in str(info.value) and "--restart" in str(info.value)
+    (run / "config.json").unlink()  # a run that recorded no settings: the weights' shapes still say it
     with pytest.raises(UserError, match="cannot resume from it: it is from another model") as info:
         train(wider, resume=True, progress=False)
     assert "\n" not in str(info.value) and "model.width" in str(info.value)

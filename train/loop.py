@@ -32,7 +32,7 @@ from animegan_deploy.finite import strict
 from animegan_deploy.imageio import write_image
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
-from animegan_deploy.resume import resume_errors
+from animegan_deploy.resume import check_same_settings, resume_errors
 from animegan_deploy.sidecar import write_sidecar
 
 from . import losses as L
@@ -46,6 +46,11 @@ CHECKPOINT = "last.pt"
 INIT_GENERATOR = "init_generator.safetensors"
 FINAL_GENERATOR = "generator.safetensors"
 LOSS_LOG = "losses.jsonl"
+# settings an interrupted run may be continued with changed (longer training, housekeeping, another machine); any
+# other change (data, model, losses, learning rates, seed) makes it another run: --restart or another run_dir
+RESUMABLE_CHANGES = frozenset({"optim.init_steps", "optim.gan_steps", "run.run_dir", "run.checkpoint_every",
+                               "run.sample_every", "run.log_every", "run.device", "run.amp", "run.threads",
+                               "run.max_nonfinite", "run.tensorboard", "data.eval_dir"})
 
 
 class TrainingDiverged(UserError):
@@ -194,6 +199,13 @@ class Trainer:
             return
         with atomic_path(self.ckpt_dir / CHECKPOINT) as tmp:
             torch.save(self._state(), tmp)
+
+    def _saved_settings(self) -> dict | None:
+        """The settings the run in run_dir was started with (its config.json), None where it kept none."""
+        try:
+            return json.loads((self.run_dir / "config.json").read_text())
+        except (OSError, ValueError):
+            return None
 
     def load_checkpoint(self) -> bool:
         path = self.ckpt_dir / CHECKPOINT
@@ -370,19 +382,27 @@ class Trainer:
             save_checkpoint(self.G, self.run_dir / INIT_GENERATOR, style=f"{self.config.run.style_name}-init",
                             provenance={"phase": "init", "steps": self.step})
 
-    def fit(self, resume: bool = False, stop_after: int | None = None) -> TrainResult:
-        """Train to the configured step count (or ``stop_after`` more steps); returns the final generator."""
+    def fit(self, resume: bool = False, stop_after: int | None = None, restart: bool = False) -> TrainResult:
+        """Train to the configured step count (or ``stop_after`` more steps); returns the final generator.
+        ``resume``: continue the interrupted run in run_dir (started with the same settings) if there is one;
+        ``restart``: discard it first."""
         started = time.perf_counter()
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            if restart:
+                (self.ckpt_dir / CHECKPOINT).unlink(missing_ok=True)
+        if self.dist.world > 1:
+            dist.barrier()  # every rank sees the checkpoint the main rank kept or discarded
         if resume:
+            if (self.ckpt_dir / CHECKPOINT).is_file():
+                check_same_settings(self.ckpt_dir / CHECKPOINT, self._saved_settings(), self.config.to_dict(),
+                                    RESUMABLE_CHANGES, "another run.run_dir")
             if not self.load_checkpoint() and self.dist.main:
-                print(f"note: no checkpoint in {self.ckpt_dir}; starting from step 0", file=sys.stderr)
                 self._truncate_log(0)  # steps a run killed before its first checkpoint logged
         elif (self.ckpt_dir / CHECKPOINT).is_file():
             raise UserError(
-                f"{self.ckpt_dir / CHECKPOINT}: a run already exists here; pass --resume to continue it "
-                "or choose another run.run_dir"
+                f"{self.ckpt_dir / CHECKPOINT}: a run already exists here; continue it (resume) or pass --restart "
+                "to start over, or choose another run.run_dir"
             )
         elif self.dist.main:
             (self.run_dir / LOSS_LOG).unlink(missing_ok=True)
@@ -462,11 +482,12 @@ def cv2_resize(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> TrainResult:
+def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None,
+          restart: bool = False) -> TrainResult:
     """Library entry point: train (or resume) per ``config``; writes checkpoints and the final generator."""
     trainer = Trainer(config, progress=progress)
     try:
-        return trainer.fit(resume=resume, stop_after=stop_after)
+        return trainer.fit(resume=resume, stop_after=stop_after, restart=restart)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

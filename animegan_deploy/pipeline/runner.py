@@ -282,7 +282,7 @@ def _run_stages(plan: list[Planned], run: PipelineRun, out: Path, first: int | N
             if first is not None and index < first:
                 raise UserError(f"--from {plan[first].id}: {stage.id} has no finished result for these settings; run "
                                 "without --from first")
-            result = _execute(stage, inputs, key, folder, out, progress, tag)
+            result = _execute(stage, inputs, key, folder, out, progress, tag, restart=force)
         if result.status in ("ran", "cached"):
             produced[stage.id] = result.outputs
             if stage.id in VARIANT_NAMES and result.path is not None:
@@ -329,9 +329,10 @@ def _finish(run: PipelineRun, result: S.StageResult, failed: set, stage: Planned
     progress(f"{tag}: {result.status}{detail}{reason}")
 
 
-def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, progress, tag: str) -> S.StageResult:
+def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, progress, tag: str,
+             restart: bool = False) -> S.StageResult:
     """Run one stage; its record is written last, so a kill before that leaves the stage to run again. A stage
-    that was killed with the same key resumes its own checkpoints (train, distill)."""
+    that was killed with the same key resumes its own checkpoints (train, distill), unless ``restart``."""
     from animegan_deploy.sidecar import file_sha256
 
     progress(f"{tag}: running")
@@ -339,7 +340,7 @@ def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, pr
     marker = folder / ".in-progress.json"
     resume = False
     try:
-        resume = json.loads(marker.read_text()).get("cache_key") == key
+        resume = not restart and json.loads(marker.read_text()).get("cache_key") == key
     except (OSError, ValueError):
         pass
     if not resume:
