@@ -46,6 +46,16 @@ def _run_options(p: argparse.ArgumentParser, what: str) -> None:
                         "continue)")
 
 
+def _output_file(args: argparse.Namespace, default: Path, inputs: Sequence, folder: bool = False) -> Path:
+    """The command's --output (else ``default``), checked to be a place it may write without touching ``inputs``
+    or a user's files (a folder where the command writes several files)."""
+    from .paths import check_output_dir, check_output_file
+
+    output = Path(args.output) if args.output else default
+    (check_output_dir if folder else check_output_file)(output, "--output", inputs=list(inputs))
+    return output
+
+
 def _positive_int(text: str) -> int:
     """argparse type of step counts: a whole number of at least 1."""
     try:
@@ -157,10 +167,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
     config = config_from_args(PruneConfig, args)
     source = _weights(args.weights)
-    output = Path(args.output) if args.output else Path("runs/compress") / f"{source.stem}.pruned.safetensors"
-    from .paths import check_output_file
-
-    check_output_file(output, "--output", inputs=[source])
+    output = _output_file(args, Path("runs/compress") / f"{source.stem}.pruned.safetensors", [source])
     result = prune_checkpoint(source, config, output, progress=not args.quiet)
     r = result.report
     fid = r["fidelity_vs_original"]
@@ -182,10 +189,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
     from .sidecar import read_sidecar
 
     config = config_from_args(DistillConfig, args)
-    output = Path(args.output) if args.output else Path("runs/compress") / "student.safetensors"
-    from .paths import check_output_file
-
-    check_output_file(output, "--output", inputs=[args.student, config.teacher])
+    output = _output_file(args, Path("runs/compress") / "student.safetensors", [args.student, config.teacher])
     result = distill(args.student, config, output, resume=True, restart=args.restart, progress=not args.quiet,
                      stop_after=args.stop_after)
     if result.steps < config.steps:
@@ -207,10 +211,7 @@ def cmd_student(args: argparse.Namespace) -> int:
 
     config = config_from_args(StudentConfig, args)
     teacher = _weights(args.weights)
-    output = Path(args.output) if args.output else Path("runs/student") / f"{teacher.stem}.student.safetensors"
-    from .paths import check_output_file
-
-    check_output_file(output, "--output", inputs=[teacher])
+    output = _output_file(args, Path("runs/student") / f"{teacher.stem}.student.safetensors", [teacher])
     if args.restart:
         clear_run(output)
     result = make_student(teacher, config, output, progress=not args.quiet, stop_after=args.stop_after)
@@ -247,10 +248,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         from .models.checkpoints import load_generator
 
         reference = torch_model_fn(load_generator(_weights(args.reference)).model)
-    output = Path(args.output) if args.output else source.with_name(source.stem + ".int8.onnx")
-    from .paths import check_output_file
-
-    check_output_file(output, "--output", inputs=[source])
+    output = _output_file(args, source.with_name(source.stem + ".int8.onnx"), [source])
     result = quantize_onnx(source, config, output, reference=reference, progress=not args.quiet)
     for line in result.summary():
         print(line)
@@ -341,10 +339,7 @@ def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
         exporter, config_type = fmt.load()
         config = config_from_args(config_type, args)
         source = _weights(args.weights)
-        output = Path(args.output) if args.output else fmt.default_output(source)
-        from .paths import check_output_dir, check_output_file
-
-        (check_output_dir if fmt.directory else check_output_file)(output, "--output", inputs=[source])
+        output = _output_file(args, fmt.default_output(source), [source], folder=fmt.directory)
         result = exporter(source, config, output)
         for line in result.summary():
             print(line)
