@@ -11,17 +11,28 @@ reshaped (the norms' scale/shift become (C, 1, 1) constants). Another model of t
 with its own tensors written into those initializers. What the exporter computed from the tensors in other ways is
 not found; the caller's validation against torch then fails and :func:`forget` sends the architecture back to
 plain tracing.
+
+The probe graph is also kept on disk (``$ANIMEGAN_CACHE/traces``, ``ANIMEGAN_TRACE_CACHE=off`` to skip it), keyed by
+the architecture, the export form, the torch/onnx versions and the code that draws the graph (models/ and the
+exporter), so the next process (`animegan export onnx`, then `export onnx-int8`, `export tflite`, `benchmark`, a
+pipeline run) takes it in a fraction of a second. It holds random probe values only, never a user's weights; every
+graph written from it is validated against torch like any other (a failure forgets the stored one too).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import json
+import os
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
+from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
 from animegan_deploy.memo import Memo, content_key
@@ -86,13 +97,83 @@ def _with_weights(graph: Graph, model: torch.nn.Module) -> onnx.ModelProto:
     return proto
 
 
+def _stored_path(key: str) -> Path | None:
+    """Where the probe graph of ``key`` is kept between processes (None: not kept)."""
+    if os.environ.get("ANIMEGAN_TRACE_CACHE", "").strip().lower() in ("0", "off", "no", "false"):
+        return None
+    from animegan_deploy.models.hub import cache_dir
+
+    name = hashlib.sha256(f"{key}:{_code_version()}".encode()).hexdigest()[:32]
+    return cache_dir() / "traces" / f"{name}.onnx"
+
+
+@functools.lru_cache(maxsize=1)
+def _code_version() -> str:
+    """The onnx version and the source of what draws the graph: the model code and the exporter."""
+    from animegan_deploy import models
+
+    files = sorted(Path(models.__file__).parent.glob("*.py")) + [Path(__file__), Path(__file__).with_name(
+        "onnx_export.py")]
+    digest = hashlib.sha256(onnx.__version__.encode())
+    for path in files:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _load_stored(key: str) -> Graph | None:
+    """The probe graph another process kept for ``key``; None where there is none or it cannot be read (a damaged
+    or half-written entry is traced again, never trusted)."""
+    path = _stored_path(key)
+    try:
+        if path is None or not path.is_file():
+            return None
+        sources = json.loads(path.with_suffix(".json").read_text())["sources"]
+        proto = onnx.load_from_string(path.read_bytes())
+        names = {init.name for init in proto.graph.initializer}
+        if not isinstance(sources, dict) or not set(sources) <= names:
+            return None
+        return Graph(proto, {str(k): str(v) for k, v in sources.items()})
+    except (OSError, ValueError, KeyError, TypeError, DecodeError):
+        return None
+
+
+def _store(key: str, graph: Graph) -> None:
+    """Keep ``graph`` for the next process; a cache that cannot be written (read-only, full) only costs speed."""
+    from animegan_deploy.atomic import atomic_path
+
+    path = _stored_path(key)
+    if path is None:
+        return
+    try:
+        with atomic_path(path, own=True) as tmp:
+            tmp.write_bytes(graph.proto.SerializeToString())
+        with atomic_path(path.with_suffix(".json"), own=True) as tmp:  # written last: the entry is complete
+            tmp.write_text(json.dumps({"sources": graph.sources}))
+    except OSError:
+        pass
+
+
+def _drop_stored(key: str) -> None:
+    path = _stored_path(key)
+    if path is not None:
+        for stale in (path.with_suffix(".json"), path):
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+
 def traced(model: torch.nn.Module, config, trace) -> tuple[onnx.ModelProto, bool]:
-    """``trace(model, config)``'s graph: the probe's graph of this architecture (traced now if this process has
-    none) with ``model``'s tensors written in. Returns (graph, written): a written graph must be validated against
-    torch, and :func:`forget` called where it fails."""
+    """``trace(model, config)``'s graph: the probe's graph of this architecture (traced now if neither this process
+    nor the disk cache has it) with ``model``'s tensors written in. Returns (graph, written): a written graph must be
+    validated against torch, and :func:`forget` called where it fails."""
     key = graph_key(model, config)
     if key not in _GRAPHS:
-        _GRAPHS.put(key, _probe_graph(model, config, trace))
+        graph = _load_stored(key)
+        if graph is None:
+            graph = _probe_graph(model, config, trace)
+            _store(key, graph)
+        _GRAPHS.put(key, graph)
     graph = _GRAPHS.get(key)
     if graph is None:
         return trace(model, config), False
@@ -100,5 +181,8 @@ def traced(model: torch.nn.Module, config, trace) -> tuple[onnx.ModelProto, bool
 
 
 def forget(model: torch.nn.Module, config) -> None:
-    """This architecture's graph did not take another model's weights: trace it plainly from now on."""
-    _GRAPHS.put(graph_key(model, config), None)
+    """This architecture's graph did not take another model's weights: trace it plainly from now on in this
+    process, and drop the stored probe graph (a later process probes afresh)."""
+    key = graph_key(model, config)
+    _GRAPHS.put(key, None)
+    _drop_stored(key)

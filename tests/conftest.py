@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,12 @@ from PIL import Image
 
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import save_checkpoint
+
+# The suite never writes into a user's cache (~/.cache/animegan-deploy, or their ANIMEGAN_CACHE): what exports keep
+# between processes (export/traced_graphs.py) goes to a folder of this session, which the CLI processes tests start
+# inherit.
+os.environ["ANIMEGAN_CACHE"] = tempfile.mkdtemp(prefix="animegan-test-cache-")
+atexit.register(shutil.rmtree, os.environ["ANIMEGAN_CACHE"], True)
 
 DATA = Path(__file__).parent / "data"
 TINY_WIDTH = 0.25
