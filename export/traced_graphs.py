@@ -109,12 +109,19 @@ def _stored_path(key: str) -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
-    """The onnx version and the source of what draws the graph: the model code and the exporter."""
+    """The onnx and onnxscript versions (torch's is in the graph key) and the source of what draws the graph: the
+    model code and the exporter."""
+    from importlib.metadata import PackageNotFoundError, version
+
     from animegan_deploy import models
 
+    try:
+        onnxscript = version("onnxscript")
+    except PackageNotFoundError:
+        onnxscript = "none"
     files = sorted(Path(models.__file__).parent.glob("*.py")) + [Path(__file__), Path(__file__).with_name(
         "onnx_export.py")]
-    digest = hashlib.sha256(onnx.__version__.encode())
+    digest = hashlib.sha256(f"{onnx.__version__} {onnxscript}".encode())
     for path in files:
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
