@@ -106,10 +106,11 @@ benchmark: install
 	$(ANIMEGAN) benchmark --weights $(call q,$(WEIGHTS)) --sizes $(SIZE) --output results/benchmark \
 		--tflite-dir $(call q,$(OUT)/tflite_{size}) $(if $(COMPARE),--compare $(call q,$(COMPARE)))
 
-# The fast deploy student of WEIGHTS (any trained generator, public .pt included): BatchNorm fit, narrowing, distillation
-# with network slimming, pruning at 0.01, folded ONNX, INT8, TFLite, and a benchmark against the FP32 original on
-# EVAL (photos the recipe never trains or calibrates on). Writes OUT/pipeline.json (default OUT: runs/student).
-# Interrupted? Run it again: finished stages are reused and distillation resumes.
+# The fast deploy student of WEIGHTS (any trained generator, public .pt included): pipelines/student.toml run by the
+# pipeline runner (student-recipe writes its options into it): BatchNorm fit, narrowing, distillation with network
+# slimming, pruning at 0.01, folded ONNX, INT8, TFLite, a benchmark against the FP32 original on EVAL (photos the
+# recipe never trains or calibrates on) and the gate. Writes OUT/pipeline.json, report.md and report.html (default
+# OUT: runs/student). Interrupted? Run it again: finished stages are reused and distillation resumes.
 STUDENT_OUT = $(if $(filter command line environment,$(origin OUT)),$(OUT),runs/student)
 student: install
 	$(ANIMEGAN) student-recipe --weights $(call q,$(WEIGHTS)) --output $(call q,$(STUDENT_OUT)) $(if $(EVAL),--eval-dir $(call q,$(EVAL))) $(STUDENT_FLAGS)
@@ -125,10 +126,11 @@ student-sweep: install
 	$(ANIMEGAN) benchmark --weights $(WEIGHTS) --sizes $(SIZE) --formats onnx onnx-int8 tflite --photo-count 15 \
 		--eval-dir "$$($(PY) -c 'from animegan_deploy.compress.photos import default_unseen_photos as d; print(d())')" \
 		--tflite-dir '$(OUT)/tflite_{size}' --output $(SWEEP_OUT)/benchmark \
-		--variants $(foreach w,$(SWEEP_WIDTHS),"w$(w) torch=$(SWEEP_OUT)/w$(w)/student.safetensors" \
-			"w$(w) onnx=$(SWEEP_OUT)/w$(w)/student.onnx" "w$(w) onnx int8=$(SWEEP_OUT)/w$(w)/student.int8.onnx" \
-			"w$(w) tflite fp32=$(SWEEP_OUT)/w$(w)/tflite/student_float32.tflite" \
-			"w$(w) tflite int8=$(SWEEP_OUT)/w$(w)/tflite/student_full_integer_quant.tflite")
+		--variants $(foreach w,$(SWEEP_WIDTHS),"w$(w) torch=$(SWEEP_OUT)/w$(w)/student/student.safetensors" \
+			"w$(w) onnx=$(SWEEP_OUT)/w$(w)/export/onnx/model.onnx" \
+			"w$(w) onnx int8=$(SWEEP_OUT)/w$(w)/quantize/model.int8.onnx" \
+			"w$(w) tflite fp32=$(SWEEP_OUT)/w$(w)/export/tflite/student.folded_float32.tflite" \
+			"w$(w) tflite int8=$(SWEEP_OUT)/w$(w)/export/tflite/student.folded_full_integer_quant.tflite")
 
 clean:
 	rm -rf stylized exports results .pytest_cache

@@ -221,18 +221,31 @@ def cmd_student(args: argparse.Namespace) -> int:
 
 
 def cmd_student_recipe(args: argparse.Namespace) -> int:
+    """pipelines/student.toml with this command's options, through the pipeline runner (see pipeline/student_recipe)."""
     from .compress.student import StudentConfig
-    from .compress.student_recipe import StudentRecipeConfig, run_student_recipe
+    from .pipeline.student_recipe import StudentRecipeConfig, recipe_config
 
     recipe = config_from_args(StudentRecipeConfig, args)
-    student = config_from_args(StudentConfig, args, eval_dir=recipe.eval_dir)
-    record = run_student_recipe(_weights(args.weights), student, recipe, Path(args.output),
-                                progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
-    from .compress.student_recipe import pipeline_markdown
+    student = config_from_args(StudentConfig, args, eval_dir=None)  # the evaluation photos are the recipe's
+    config = recipe_config(_weights(args.weights), student, recipe, Path(args.output))
+    return _run_plan(config, Path(args.output), args, force=args.force)
 
-    print(pipeline_markdown(record), end="")
-    print(f"wrote {Path(args.output) / 'pipeline.json'} and pipeline.md ({record['seconds']:.0f} s)")
-    return 0
+
+def _run_plan(config, out: Path, args: argparse.Namespace, **steer) -> int:
+    """Run a pipeline plan into ``out`` and print each stage's lines and where the record is."""
+    from .pipeline.runner import run_pipeline
+
+    run = run_pipeline(config, out, progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)),
+                       **steer)
+    for stage in run.stages:
+        for line in stage.summary():
+            print(line)
+    if run.dry_run:
+        print(f"dry run: nothing written; {sum(s.status == 'would run' for s in run.stages)} stage(s) would run")
+        return 0
+    print(f"{'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s; wrote {out / 'pipeline.json'}, report.md and "
+          "report.html")
+    return 0 if run.ok else 1
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
@@ -314,21 +327,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 def cmd_pipeline_run(args: argparse.Namespace) -> int:
     from .pipeline.config import load_pipeline_config
-    from .pipeline.runner import run_pipeline
-
     config = load_pipeline_config(args.config, args.set or [])
     out = Path(args.output) if args.output else Path("runs/pipeline") / Path(args.config).stem
-    run = run_pipeline(config, out, from_stage=args.from_stage, until=args.until, dry_run=args.dry_run,
-                       force=args.force, break_lock=args.break_lock, progress=(lambda _: None) if args.quiet else (lambda m: print(m, file=sys.stderr)))
-    for stage in run.stages:
-        for line in stage.summary():
-            print(line)
-    if args.dry_run:
-        print(f"dry run: nothing written; {sum(s.status == 'would run' for s in run.stages)} stage(s) would run")
-        return 0
-    print(f"{'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s; wrote {out / 'pipeline.json'}, report.md and "
-          "report.html")
-    return 0 if run.ok else 1
+    return _run_plan(config, out, args, from_stage=args.from_stage, until=args.until, dry_run=args.dry_run,
+                     force=args.force, break_lock=args.break_lock)
 
 
 def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
@@ -469,15 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(p, StudentConfig)
     p.set_defaults(func=cmd_student)
 
-    from .compress.student_recipe import StudentRecipeConfig
+    from .pipeline.student_recipe import StudentRecipeConfig
 
     p = sub.add_parser("student-recipe", help="teacher -> student -> ONNX FP32/INT8 + TFLite -> benchmark (make student)",
-                       description="The whole fast-student recipe into OUTPUT: the student stage, its folded ONNX, "
-                                   "INT8 Q/DQ (ONNX Runtime placement), TFLite files, and a benchmark of every "
-                                   "variant against the FP32 torch original (fps, speedup in the same run, PSNR/SSIM "
-                                   "on --eval-dir). Finished stages are reused; writes OUTPUT/pipeline.json.")
+                       description="pipelines/student.toml with these options, run by the pipeline runner into "
+                                   "OUTPUT: the student stage, its folded ONNX, INT8 Q/DQ (ONNX Runtime placement), "
+                                   "TFLite files, a benchmark of every variant against the FP32 torch original (fps, "
+                                   "speedup in the same run, PSNR/SSIM on --eval-dir) and the gate. Finished stages "
+                                   "are reused, an interrupted one continues; writes OUTPUT/pipeline.json, report.md "
+                                   "and report.html.")
     _weights_option(p, role="the teacher")
     p.add_argument("-o", "--output", default="runs/student", help="output folder (default: runs/student)")
+    p.add_argument("--restart", dest="force", action="store_true",
+                   help="start over: run every stage again, discarding finished results and interrupted runs")
     _quiet_option(p)
     add_config_arguments(p, StudentRecipeConfig)
     add_config_arguments(p, StudentConfig, skip=("eval_dir",))

@@ -1,4 +1,4 @@
-"""One vocabulary for interrupted runs (train, distill, student, pipeline run): the same command again continues the
+"""One vocabulary for interrupted runs (train, distill, student, student-recipe, pipeline run): the same command again continues the
 run if it was started with the same settings; changed settings are one error line naming them and the way out;
 --restart discards the run and starts over. The old spellings (--resume, the pipeline's --force) still parse."""
 
@@ -69,7 +69,7 @@ def test_distill_again_continues_refuses_other_settings_and_restarts(tmp_path, c
 
 
 def test_every_long_command_spells_restart_the_same(tmp_path, capsys):
-    for command in (["train"], ["distill"], ["student"], ["pipeline", "run"]):
+    for command in (["train"], ["distill"], ["student"], ["student-recipe"], ["pipeline", "run"]):
         try:
             main([*command, "--help"])
         except SystemExit:
