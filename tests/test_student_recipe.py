@@ -63,6 +63,8 @@ def test_the_recipe_is_the_student_pipeline_with_every_variant_measured_against_
     # the INT8 file's cost is traced back through its FP32 ONNX to the student checkpoint
     assert rows["onnx int8"]["gmacs"] == rows["onnx fp32"]["gmacs"] == rows["student"]["gmacs"]
     assert rows["original"]["speedup"] == 1.0
+    assert first["onnx_int8_vs_fp32_fps"] == round(rows["onnx int8"]["fps"] / rows["onnx fp32"]["fps"], 3)
+    assert f"same run: {first['onnx_int8_vs_fp32_fps']}x" in (out / "report.md").read_text()
     assert first["gate"]["passed"] and (out / "report.html").is_file()
 
 

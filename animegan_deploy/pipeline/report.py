@@ -24,7 +24,14 @@ def record(run: Any, config: Any) -> dict:
         stages.append(entry)
     return {"tool": f"animegan-deploy {__version__}", "config": str(config.path), "settings": config.raw,
             "out": str(run.out), "seconds": run.seconds, "ok": run.ok, "machine": run.machine, "stages": stages,
-            "benchmark": run.benchmark, "gate": run.gate}
+            "benchmark": run.benchmark, "onnx_int8_vs_fp32_fps": int8_vs_fp32(run.benchmark), "gate": run.gate}
+
+
+def int8_vs_fp32(rows: list[dict]) -> float | None:
+    """fps of the run's INT8 ONNX over its FP32 ONNX (same model, same benchmark run): whether INT8 pays on this CPU
+    (its int8 dot-product instructions are in ``machine``); None where either was not measured."""
+    fps = {r["variant"]: r["fps"] for r in rows if r.get("status") == "ok" and r.get("fps")}
+    return round(fps["onnx int8"] / fps["onnx fp32"], 3) if "onnx int8" in fps and "onnx fp32" in fps else None
 
 
 def relative(path: Path | None, out: Path) -> str | None:
@@ -62,6 +69,9 @@ def markdown(data: dict) -> str:
         photos = next((r["photos"] for r in data["benchmark"] if r.get("photos")), None)
         lines += ["", f"## Benchmark (vs the FP32 original, one interleaved run; fidelity on {photos} evaluation "
                   "photos)", ""] + benchmark_lines(data["benchmark"])
+        if data.get("onnx_int8_vs_fp32_fps") is not None:
+            lines += ["", f"INT8 / FP32 ONNX Runtime fps of the final model, same run: {data['onnx_int8_vs_fp32_fps']}x "
+                      f"(int8 dot product: {m.get('int8_dot_product') or 'none'})."]
     if data["gate"]:
         lines += ["", f"## Gate: {'passed' if data['gate']['passed'] else 'FAILED'}", "",
                   "| what | precision | PSNR dB | SSIM | floor | vs | |", "| --- | --- | ---: | ---: | --- | --- | --- |"]
