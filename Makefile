@@ -121,7 +121,7 @@ SWEEP_WIDTHS ?= 1.0 0.5 0.375 0.25
 SWEEP_OUT ?= runs/student-sweep
 student-sweep: install
 	for w in $(SWEEP_WIDTHS); do \
-		$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --width $$w --output $(SWEEP_OUT)/w$$w --no-benchmark \
+		$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --width $$w --output $(SWEEP_OUT)/w$$w --no-benchmark --no-gate \
 			--tflite float32 full_integer_quant $(STUDENT_FLAGS) || exit 1; done
 	$(ANIMEGAN) benchmark --weights $(WEIGHTS) --sizes $(SIZE) --formats onnx onnx-int8 tflite --photo-count 15 \
 		--eval-dir "$$($(PY) -c 'from animegan_deploy.compress.photos import default_unseen_photos as d; print(d())')" \

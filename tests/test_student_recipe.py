@@ -83,3 +83,17 @@ def test_second_run_reuses_every_stage_and_keeps_the_artifacts(recipe_run):
     statuses = {n: s["status"] for n, s in zip(_names(second), second["stages"])}
     assert statuses.pop("export tensorrt") == "unavailable" and set(statuses.values()) == {"cached"}, statuses
     assert _artifacts(out) == hashes and len(hashes) >= 5
+
+
+def test_options_become_the_plan_settings(tmp_path, tiny_checkpoint, photo_folders):
+    """What a sweep asks for (artifacts only: no benchmark, no gate, no TFLite) is the plan the runner gets."""
+    from animegan_deploy.compress.student import StudentConfig
+    from animegan_deploy.pipeline.student_recipe import StudentRecipeConfig, recipe_config
+
+    recipe = StudentRecipeConfig(eval_dir=str(photo_folders["eval"]), size=64, tflite=("none",), benchmark=False,
+                                 gate=False, int8_method="minmax")
+    config = recipe_config(tiny_checkpoint, StudentConfig(width=0.375, steps=7), recipe, tmp_path / "out")
+    assert not config.benchmark.enabled and not config.gate.enabled and "tflite" not in config.export.formats
+    assert config.student.config.width == 0.375 and config.student.config.steps == 7
+    assert config.quantize.config.method == "minmax" and config.data.size == 64
+    assert config.quantize.config.placement == "onnxruntime"  # pipelines/student.toml's, kept

@@ -36,6 +36,8 @@ class StudentRecipeConfig:
     photo_count: int = option(15, "at most this many evaluation photos")
     benchmark: bool = option(True, "end with the benchmark (--no-benchmark: artifacts only, e.g. for a sweep "
                              "measured in one benchmark run afterwards)")
+    gate: bool = option(True, "hold the INT8 and TFLite files to pipelines/student.toml's floors vs the FP32 student "
+                        "(--no-gate: no gate stage; each file's figures stay in its stage's record; e.g. a sweep)")
 
     def __post_init__(self) -> None:
         if isinstance(self.tflite, str):
@@ -72,6 +74,7 @@ def recipe_settings(teacher: Path, student: object, recipe: StudentRecipeConfig)
     sets = [f"source.weights={_toml(str(teacher))}", f"data.size={recipe.size}",
             f"data.eval_count={recipe.photo_count}", f"benchmark.repeats={recipe.repeats}",
             f"benchmark.threads={recipe.bench_threads}", f"benchmark.enabled={_toml(recipe.benchmark)}",
+            f"gate.enabled={_toml(recipe.gate)}",
             f"export.tflite_precisions={_toml(recipe.tflite)}"]
     if not recipe.tflite:
         sets.append(f"export.formats={_toml(['onnx', 'tensorrt'])}")
