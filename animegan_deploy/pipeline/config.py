@@ -19,6 +19,11 @@ from typing import Any, get_args, get_origin
 
 from animegan_deploy.configs import option, read_toml
 from animegan_deploy.errors import UserError
+from animegan_deploy.export.formats import FORMATS
+from animegan_deploy.export.table import tensorrt_precisions
+
+# what [export] formats can name: every export format but the INT8 ONNX, which is the [quantize] stage's file
+EXPORT_STAGE_FORMATS = tuple(f for f in FORMATS if f != "onnx-int8")
 
 
 @dataclass
@@ -66,8 +71,8 @@ class DataSection:
 
 @dataclass
 class ExportSection:
-    formats: tuple[str, ...] = option(("onnx", "tflite", "tensorrt"), "formats to export the final model to (the "
-                                      "INT8 ONNX is the [quantize] stage's file)")
+    formats: tuple[str, ...] = option(EXPORT_STAGE_FORMATS, "formats to export the final model to (the INT8 ONNX "
+                                      "is the [quantize] stage's file)")
     tflite_precisions: tuple[str, ...] = option(("float32", "float16", "full_integer_quant"), "TFLite files")
     tflite_calibration: str = option("mean-minmax", "activation ranges of the integer TFLite files")
     tflite_target_psnr: float | None = option(None, "integer TFLite files: keep the normalizations float, then the "
@@ -77,20 +82,17 @@ class ExportSection:
                                                     "photo reaches this PSNR too")
     tflite_conv_fallback: str = option("dynamic", "how those convs run: dynamic (int8 weights, per-picture int8 "
                                        "inputs) or float")
-    tensorrt_precisions: tuple[str, ...] = option(("fp32", "fp16", "int8"), "TensorRT engines (GPU only)")
+    tensorrt_precisions: tuple[str, ...] = option(tensorrt_precisions(), "TensorRT engines (GPU only)")
     timeout: int = option(1800, "seconds one onnx2tf run may take")
 
     def __post_init__(self) -> None:
-        from animegan_deploy.export.formats import FORMATS
         from animegan_deploy.export.tflite import PRECISIONS
         from animegan_deploy.export.tflite_int8 import CALIBRATIONS, CONV_FALLBACKS
 
         if "onnx-int8" in self.formats:
             raise UserError("[export] formats: onnx-int8 is made by the [quantize] stage; leave it out of formats")
-        _choices("[export] formats", self.formats, tuple(f for f in FORMATS if f != "onnx-int8"))
+        _choices("[export] formats", self.formats, EXPORT_STAGE_FORMATS)
         _choices("[export] tflite_precisions", self.tflite_precisions, tuple(PRECISIONS))
-        from animegan_deploy.export.table import tensorrt_precisions
-
         _choices("[export] tensorrt_precisions", self.tensorrt_precisions, tensorrt_precisions())
         _choices("[export] tflite_calibration", (self.tflite_calibration,), tuple(CALIBRATIONS))
         _choices("[export] tflite_conv_fallback", (self.tflite_conv_fallback,), tuple(CONV_FALLBACKS))

@@ -19,7 +19,7 @@ from animegan_deploy.errors import UserError
 from animegan_deploy.inputs import check_photo_folder
 
 STUDENT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "student.toml"
-TFLITE_KINDS = ("float32", "float16", "full_integer_quant")
+DEFAULT_TFLITE = ("float32", "float16", "full_integer_quant")  # the kinds a phone app picks from
 
 
 @dataclass
@@ -30,7 +30,7 @@ class StudentRecipeConfig:
     size: int = option(256, "input size NxN of the benchmark and of the TFLite files")
     int8_method: str | None = option(None, "INT8 activation range method (minmax, entropy, percentile, mean-minmax; "
                                      "default: pipelines/student.toml's)")
-    tflite: tuple[str, ...] = option(TFLITE_KINDS, "TFLite files of the student (none: skip TFLite)")
+    tflite: tuple[str, ...] = option(DEFAULT_TFLITE, "TFLite files of the student (none: skip TFLite)")
     repeats: int = option(5, "timed runs per variant in the benchmark")
     bench_threads: int = option(2, "CPU threads of the benchmark")
     photo_count: int = option(15, "at most this many evaluation photos")
@@ -53,10 +53,12 @@ class StudentRecipeConfig:
         # every option checked here, before the half hour of training: never a late error about an option
         if self.int8_method is not None and self.int8_method not in METHODS:
             raise UserError(f"--int8-method {self.int8_method}: choose one of {', '.join(METHODS)}")
-        unknown = [k for k in self.tflite if k not in TFLITE_KINDS]
+        from animegan_deploy.export.table import tflite_kinds
+
+        unknown = [k for k in self.tflite if k not in tflite_kinds()]
         if unknown:
             raise UserError(f"--tflite {','.join(unknown)}: unknown TFLite file kind; choose from "
-                            f"{', '.join(TFLITE_KINDS)} (or none)")
+                            f"{', '.join(tflite_kinds())} (or none)")
         check_photo_folder(self.eval_dir, "--eval-dir", decode=False)
         check_photo_folder(self.calib_dir, "--calib-dir", decode=False)
 
