@@ -24,6 +24,7 @@ from animegan_deploy.export.table import tensorrt_precisions
 
 # what [export] formats can name: every export format but the INT8 ONNX, which is the [quantize] stage's file
 EXPORT_STAGE_FORMATS = tuple(f for f in FORMATS if f != "onnx-int8")
+DEFAULT_TFLITE = ("float32", "float16", "full_integer_quant")  # the TFLite files a phone app picks from
 
 
 @dataclass
@@ -73,7 +74,7 @@ class DataSection:
 class ExportSection:
     formats: tuple[str, ...] = option(EXPORT_STAGE_FORMATS, "formats to export the final model to (the INT8 ONNX "
                                       "is the [quantize] stage's file)")
-    tflite_precisions: tuple[str, ...] = option(("float32", "float16", "full_integer_quant"), "TFLite files")
+    tflite_precisions: tuple[str, ...] = option(DEFAULT_TFLITE, "TFLite files")
     tflite_calibration: str = option("mean-minmax", "activation ranges of the integer TFLite files")
     tflite_target_psnr: float | None = option(None, "integer TFLite files: keep the normalizations float, then the "
                                               "convs that lose most as int8 out of static int8, until this PSNR vs "

@@ -18,8 +18,9 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.inputs import check_photo_folder
 
+from .config import DEFAULT_TFLITE
+
 STUDENT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "student.toml"
-DEFAULT_TFLITE = ("float32", "float16", "full_integer_quant")  # the kinds a phone app picks from
 
 
 @dataclass
