@@ -327,6 +327,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 def cmd_pipeline_run(args: argparse.Namespace) -> int:
     from .pipeline.config import load_pipeline_config
+
     config = load_pipeline_config(args.config, args.set or [])
     out = Path(args.output) if args.output else Path("runs/pipeline") / Path(args.config).stem
     return _run_plan(config, out, args, from_stage=args.from_stage, until=args.until, dry_run=args.dry_run,

@@ -18,7 +18,7 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import UserError
 from animegan_deploy.inputs import check_photo_folder
 
-from .config import DEFAULT_TFLITE
+from .config import DEFAULT_TFLITE, EXPORT_STAGE_FORMATS
 
 STUDENT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "student.toml"
 
@@ -80,7 +80,7 @@ def recipe_settings(teacher: Path, student: object, recipe: StudentRecipeConfig)
             f"gate.enabled={_toml(recipe.gate)}",
             f"export.tflite_precisions={_toml(recipe.tflite)}"]
     if not recipe.tflite:
-        sets.append(f"export.formats={_toml(['onnx', 'tensorrt'])}")
+        sets.append(f"export.formats={_toml([f for f in EXPORT_STAGE_FORMATS if f != 'tflite'])}")
     for name in ("eval_dir", "calib_dir"):
         if getattr(recipe, name) is not None:
             sets.append(f"data.{name}={_toml(getattr(recipe, name))}")
@@ -106,7 +106,6 @@ def recipe_config(teacher: Path, student, recipe: StudentRecipeConfig, out: Path
     for flag, folder in (("--eval-dir", recipe.eval_dir), ("--calib-dir", recipe.calib_dir),
                          ("--photo-dir", student.photo_dir)):
         check_photo_folder(folder, flag, exclude=out)
-
     if not STUDENT_TOML.is_file():
         raise UserError(f"{STUDENT_TOML}: the student pipeline is missing from this checkout; restore pipelines/ "
                         "(git checkout pipelines) or run `animegan pipeline run` with a config of your own")
