@@ -112,6 +112,10 @@ class StudentResult:
         ]
 
 
+# the settings that shape the narrowed, BatchNorm-fitted starting point (the fit's crops and the kept channels)
+NARROWING = ("width", "target_gmacs", "fit_photos", "crop", "seed")
+
+
 def fit_photos(config: StudentConfig) -> torch.Tensor:
     from animegan_deploy.train.data import CropSampler, PhotoBatches
 
@@ -186,12 +190,19 @@ def make_student(teacher_path: str | Path, config: StudentConfig, output: str | 
     run_dir = output.with_name(output.stem + ".run")
     init_path = run_dir / "narrowed.safetensors"
     phases: dict[str, float] = {}
+    narrowing = {name: getattr(config, name) for name in NARROWING}
     if init_path.is_file():
+        from animegan_deploy.resume import check_same_settings
+
         narrowed = load_generator(init_path)
+        # an interrupted run narrowed with other settings is another run (a changed --width is never ignored)
+        check_same_settings(init_path, narrowed.info.provenance.get("narrowing"), narrowing, frozenset(),
+                            "another output")
         student, ratio = narrowed.model, float(narrowed.info.provenance["width_ratio"])
     else:
         student, ratio = narrowed_student(teacher, config)
-        save_checkpoint(student, init_path, style=loaded.info.style, provenance={"width_ratio": ratio})
+        save_checkpoint(student, init_path, style=loaded.info.style,
+                        provenance={"width_ratio": ratio, "narrowing": narrowing})
         phases["fit_and_narrow_s"] = round(time.perf_counter() - started, 1)
 
     distill_cfg = config.distill_config(teacher_path, config.steps, config.sparsity)

@@ -68,6 +68,26 @@ def test_distill_again_continues_refuses_other_settings_and_restarts(tmp_path, c
     assert "paused at step 1/4" in capsys.readouterr().out
 
 
+def test_student_again_with_another_width_is_refused_then_restarted(tmp_path, photo_folders, capsys):
+    from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
+
+    teacher = save_checkpoint(randomized_generator(width=0.25, seed=4), tmp_path / "t.safetensors")
+    out = tmp_path / "s.safetensors"
+    argv = ["student", "-w", str(teacher), "-o", str(out), "--steps", "4", "--finetune-steps", "2", "--batch-size",
+            "2", "--crop", "32", "--fit-photos", "2", "--checkpoint-every", "1", "--eval-size", "32", "--threads", "1",
+            "--photo-dir", str(photo_folders["calib"]), "--eval-dir", str(photo_folders["eval"]), "--quiet"]
+    assert main([*argv, "--width", "0.5", "--stop-after", "2"]) == 0
+    capsys.readouterr()
+    narrowed = out.with_name("s.run") / "narrowed.safetensors"
+    before = narrowed.read_bytes()
+    assert main([*argv, "--width", "0.25"]) == 2  # never the old width's run continued under the new flag
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(narrowed) in err[0] and "width (0.5 -> 0.25)" in err[0] and "--restart" in err[0]
+    assert narrowed.read_bytes() == before and not out.exists()
+    assert main([*argv, "--width", "0.25", "--restart"]) == 0
+    assert load_generator(narrowed).info.provenance["width_ratio"] == 0.25 and out.is_file()
+
+
 def test_every_long_command_spells_restart_the_same(tmp_path, capsys):
     for command in (["train"], ["distill"], ["student"], ["student-recipe"], ["pipeline", "run"]):
         try:
