@@ -104,7 +104,10 @@ def _stored_path(key: str) -> Path | None:
     from animegan_deploy.models.hub import cache_dir
 
     name = hashlib.sha256(f"{key}:{_code_version()}".encode()).hexdigest()[:32]
-    return cache_dir() / "traces" / f"{name}.onnx"
+    try:
+        return cache_dir() / "traces" / f"{name}.onnx"
+    except RuntimeError:  # no home folder to find the cache in: nothing is kept
+        return None
 
 
 @functools.lru_cache(maxsize=1)
