@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .backends import Runner, load_runner
 from .backends.registry import BACKENDS
-from .configs import option
+from .configs import at_least, option
 from .errors import UserError
 from .finite import check_finite_output
 from .ownership import check_replaceable
@@ -57,10 +57,7 @@ class StylizeConfig:
     def __post_init__(self) -> None:
         if self.size < 0:
             raise UserError(f"--size {self.size}: must be 0 (native) or a positive number of pixels")
-        if self.batch_size < 1:
-            raise UserError(f"--batch-size {self.batch_size}: must be at least 1")
-        if self.threads is not None and self.threads < 1:
-            raise UserError(f"--threads {self.threads}: must be at least 1 (or leave it out for the runtime's default)")
+        at_least(self, ("batch_size", "threads"))
         if self.output_format.lower().lstrip(".") not in ("png", "jpg", "jpeg", "webp"):
             raise UserError(f"--output-format {self.output_format}: use png, jpg or webp")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from animegan_deploy.backends import load_runner
 from animegan_deploy.compress.report import checkpoint_reference
-from animegan_deploy.configs import option
+from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models.hub import resolve_weights
 
@@ -39,8 +39,7 @@ class FidelityCheckConfig:
             check_floor("psnr", self.min_psnr, "--min-psnr")
         if self.min_ssim is not None:
             check_floor("ssim", self.min_ssim, "--min-ssim")
-        if self.threads is not None and self.threads < 1:
-            raise UserError(f"--threads {self.threads}: must be at least 1")
+        at_least(self, ("threads",))
 
 
 @dataclass

@@ -23,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from animegan_deploy.atomic import atomic_path
-from animegan_deploy.configs import option
+from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
@@ -65,9 +65,7 @@ class DistillConfig:
 
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "eval_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        at_least(self, ("steps", "batch_size", "checkpoint_every", "eval_size", "threads"))
         if self.crop < 16 or self.crop % 4:
             raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
         if self.lr <= 0 or (self.scale_lr is not None and self.scale_lr <= 0):
@@ -77,8 +75,6 @@ class DistillConfig:
         for name in ("output_l1", "content", "hints", "adversarial", "sparsity"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: a loss weight must be >= 0")
-        if self.threads is not None and self.threads < 1:
-            raise UserError(f"--threads {self.threads}: must be at least 1 (or leave it out for the default)")
 
 
 @dataclass

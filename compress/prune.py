@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 
 from animegan_deploy.atomic import atomic_write_json, atomic_write_text
-from animegan_deploy.configs import option
+from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models import ChannelPlan, Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
@@ -49,13 +49,9 @@ class PruneConfig:
     def __post_init__(self) -> None:
         if self.threshold < 0:
             raise UserError(f"--threshold {self.threshold}: must be >= 0")
-        if self.min_channels < 1:
-            raise UserError(f"--min-channels {self.min_channels}: must be at least 1")
         if self.sparsity < 0:
             raise UserError(f"--sparsity {self.sparsity}: must be >= 0 (0 = prune as is)")
-        for name in ("sparsity_steps", "crop", "batch_size", "eval_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        at_least(self, ("min_channels", "sparsity_steps", "crop", "batch_size", "eval_size"))
         if self.sparsity_lr <= 0 or self.sparsity_scale_lr <= 0:
             raise UserError("--sparsity-lr / --sparsity-scale-lr: must be > 0")
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 from animegan_deploy.backends.onnxruntime_backend import OnnxRuntimeRunner
 from animegan_deploy.benchmarks.fidelity import Fidelity, compare, photo_inputs
-from animegan_deploy.configs import option
+from animegan_deploy.configs import at_least, option
 from animegan_deploy.digest import file_sha256
 from animegan_deploy.errors import UserError
 from animegan_deploy.memo import Memo, content_key
@@ -173,8 +173,7 @@ class QuantizeConfig:
             raise UserError(f"--method {self.method}: use one of {', '.join(METHODS)}")
         if not 0 < self.percentile <= 100:
             raise UserError(f"--percentile {self.percentile}: must be in (0, 100]")
-        if self.calib_count < 1:
-            raise UserError(f"--calib-count {self.calib_count}: must be at least 1")
+        at_least(self, ("calib_count",))
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from animegan_deploy.configs import option
+from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
@@ -70,9 +70,7 @@ class StudentConfig:
         for name in ("steps", "finetune_steps"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 0")
-        for name in ("batch_size", "fit_photos", "checkpoint_every", "eval_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        at_least(self, ("batch_size", "fit_photos", "checkpoint_every", "eval_size", "threads"))
         if self.crop < 16 or self.crop % 4:
             raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
         if self.lr <= 0:

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from animegan_deploy.configs import option
+from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.inputs import check_photo_folder
 
@@ -46,9 +46,7 @@ class StudentRecipeConfig:
         self.tflite = tuple(k for k in self.tflite if k != "none")
         if self.size < 16 or self.size % 4:
             raise UserError(f"--size {self.size}: must be a multiple of 4, at least 16")
-        for name in ("repeats", "bench_threads", "photo_count"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        at_least(self, ("repeats", "bench_threads", "photo_count"))
         from animegan_deploy.compress.calibration import METHODS
 
         # every option checked here, before the half hour of training: never a late error about an option
