@@ -39,14 +39,16 @@ def flag_of(f: dataclasses.Field) -> str:
     return _flag(f.metadata.get("flag", f.name))
 
 
-def at_least(config: Any, names: tuple[str, ...], minimum: int = 1) -> None:
+def at_least(config: Any, names: tuple[str, ...], minimum: int = 1, section: str | None = None) -> None:
     """Each named setting of ``config`` is at least ``minimum`` (None: left to its default): else a one-line error
-    naming the option as the user wrote it (its flag) and the value given."""
+    naming the setting as the user wrote it (its flag, or ``section`` and key for a TOML section such as
+    "[data]") and the value given."""
     fields = {f.name: f for f in dataclasses.fields(config)}
     for name in names:
         value = getattr(config, name)
         if value is not None and value < minimum:
-            raise UserError(f"{flag_of(fields[name])} {value}: must be at least {minimum}")
+            where = f"{section} {name}" if section else flag_of(fields[name])
+            raise UserError(f"{where} {value}: must be at least {minimum}")
 
 
 def _add_aliases(parser: argparse.ArgumentParser, f: dataclasses.Field, **kwargs: Any) -> None:

@@ -21,7 +21,7 @@ import onnx
 import torch
 
 from animegan_deploy.atomic import atomic_path
-from animegan_deploy.configs import option
+from animegan_deploy.configs import at_least, option
 from animegan_deploy.digest import file_sha256
 from animegan_deploy.errors import UserError
 from animegan_deploy.memo import Memo, content_key
@@ -84,8 +84,7 @@ class OnnxExportConfig:
             if height < 16 or width < 16 or height % 4 or width % 4:
                 raise UserError(f"--size/--validate-sizes {height}x{width}: each side must be a multiple of 4, at "
                                 "least 16 (the generator halves the size twice)")
-        if self.equalize_count < 1:
-            raise UserError(f"--calib-count {self.equalize_count}: must be at least 1")
+        at_least(self, ("equalize_count",))
         if self.tolerance is None:
             self.tolerance = 1e-4 if self.precision == "fp32" else 2e-2
         if not self.dynamic:

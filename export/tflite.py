@@ -28,7 +28,7 @@ import numpy as np
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 from animegan_deploy.compress.photos import TARGET_MARGIN_DB
-from animegan_deploy.configs import option
+from animegan_deploy.configs import at_least, option
 from animegan_deploy.digest import file_sha256
 from animegan_deploy.lock import die_with_parent
 from animegan_deploy.memo import Memo, content_key
@@ -101,8 +101,7 @@ class TFLiteConfig:
             raise UserError(f"--conv-fallback {self.conv_fallback}: choose one of {', '.join(CONV_FALLBACKS)}")
         if self.target_worst_psnr is not None and not 0 <= self.target_worst_psnr < 100:
             raise UserError(f"--target-worst-psnr {self.target_worst_psnr}: must be in [0, 100) dB")
-        if self.calib_count < 1 or self.threads < 1:
-            raise UserError("--calib-count / --threads: must be at least 1")
+        at_least(self, ("calib_count", "threads"))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from animegan_deploy.configs import option, read_toml
+from animegan_deploy.configs import at_least, option, read_toml
 from animegan_deploy.errors import UserError
 from animegan_deploy.export.formats import FORMATS
 from animegan_deploy.export.table import tensorrt_precisions
@@ -61,9 +61,7 @@ class DataSection:
     def __post_init__(self) -> None:
         if self.size < 16 or self.size % 4:
             raise UserError(f"[data] size {self.size}: must be a multiple of 4, at least 16")
-        for name in ("eval_count", "calib_count"):
-            if getattr(self, name) < 1:
-                raise UserError(f"[data] {name} {getattr(self, name)}: must be at least 1")
+        at_least(self, ("eval_count", "calib_count"), section="[data]")
         for name in ("photo_dir", "calib_dir", "eval_dir"):
             value = getattr(self, name)
             if value is not None and not Path(value).is_dir():
@@ -110,9 +108,7 @@ class BenchmarkSection:
     sample_photos: int = option(3, "evaluation photos shown per variant in report.html")
 
     def __post_init__(self) -> None:
-        for name in ("repeats", "threads"):
-            if getattr(self, name) < 1:
-                raise UserError(f"[benchmark] {name} {getattr(self, name)}: must be at least 1")
+        at_least(self, ("repeats", "threads"), section="[benchmark]")
         if self.warmup < 0 or self.sample_photos < 0:
             raise UserError("[benchmark] warmup / sample_photos: must be >= 0")
 

@@ -18,7 +18,7 @@ from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.inputs import check_photo_folder
 
-from .config import DEFAULT_TFLITE, EXPORT_STAGE_FORMATS
+from .config import DEFAULT_TFLITE, EXPORT_STAGE_FORMATS, load_pipeline_config
 
 STUDENT_TOML = Path(__file__).resolve().parents[2] / "pipelines" / "student.toml"
 
@@ -96,8 +96,6 @@ def recipe_config(teacher: Path, student, recipe: StudentRecipeConfig, out: Path
     output folder and the photo folders checked first, each error naming the command's own option."""
     from animegan_deploy.inputs import check_checkpoint
     from animegan_deploy.paths import check_output_dir
-
-    from .config import load_pipeline_config
 
     teacher = check_checkpoint(teacher, "--weights")
     out = check_output_dir(out, "--output", inputs=[teacher])
