@@ -336,7 +336,7 @@ def cmd_pipeline_run(args: argparse.Namespace) -> int:
 
 def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from .export.formats import FORMATS
+        from .export.targets import FORMATS
 
         fmt = FORMATS[fmt_name]
         exporter, config_type = fmt.load()
@@ -356,7 +356,7 @@ def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .export.formats import FORMATS
+    from .export.targets import FORMATS
     from .stylize import StylizeConfig
 
     parser = argparse.ArgumentParser(

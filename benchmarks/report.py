@@ -48,7 +48,7 @@ def peak_for_threads(machine: dict, threads: int | None, precision: str | None =
 
 def is_int8(precision: str | None) -> bool:
     """Whether a variant's arithmetic is integer (its % of peak is then of the INT8 peak)."""
-    from animegan_deploy.export.table import threshold_set
+    from animegan_deploy.export.targets import threshold_set
 
     return precision is not None and threshold_set(precision) in ("int8", "int16x8")
 
@@ -114,16 +114,24 @@ def physical_bound(machine: dict, rows: list[dict]) -> list[str]:
     return lines
 
 
-# each backend's FP32 file, as the builders name it: what a lower precision of that backend is timed against
-FP32_ROWS = {"onnxruntime": "onnx fp32", "tflite": "tflite float32", "tensorrt": "tensorrt fp32"}
+def fp32_rows() -> dict[str, str]:
+    """Each backend's FP32 file, as the targets table names its row: what a lower precision of that backend is timed
+    against."""
+    from animegan_deploy.export.targets import TARGETS
+
+    rows: dict[str, str] = {}
+    for target in TARGETS:
+        if target.precision == "fp32":
+            rows.setdefault(target.backend, target.name)
+    return rows
 
 
 def same_backend_ratios(rows: list[dict]) -> list[str]:
     """Each measured row's fps over its backend's FP32 file's fps at the same size, threads and place, from the
     same interleaved run (e.g. INT8 fps / FP32 fps in ONNX Runtime): whether a precision pays on that runtime."""
-    ratios = []
+    ratios, references = [], fp32_rows()
     for row in rows:
-        reference_name = FP32_ROWS.get(row["backend"])
+        reference_name = references.get(row["backend"])
         if not reference_name or row["variant"] == reference_name or not row.get("fps"):
             continue
         reference = next((r for r in rows if r["variant"] == reference_name and r.get("fps")

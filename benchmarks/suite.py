@@ -18,18 +18,18 @@ import numpy as np
 
 from animegan_deploy.configs import option
 from animegan_deploy.errors import MissingDependencyError, UserError
+from animegan_deploy.export.targets import benchmark_groups
 
 from .report import COLUMNS
-from .variants import BUILDERS, Variant, build_variants
-
+from .variants import Variant, build_variants
 
 
 @dataclass
 class BenchmarkConfig:
     sizes: tuple[int, ...] = option((256,), "square input sizes to measure, e.g. --sizes 256 512")
     threads: tuple[int, ...] = option((2,), "CPU thread counts to measure, e.g. --threads 1 2")
-    formats: tuple[str, ...] = option(tuple(BUILDERS), "export formats to build (or reuse) and measure: "
-                                      + ", ".join(BUILDERS))
+    formats: tuple[str, ...] = option(benchmark_groups(), "export formats to build (or reuse) and measure: "
+                                      + ", ".join(benchmark_groups()))
     variants: tuple[str, ...] = option((), "extra variants NAME=PATH (a pruned/distilled checkpoint, any exported "
                                        "file)")
     warmup: int = option(1, "untimed runs per variant before timing")

@@ -14,7 +14,7 @@ THRESHOLDS_FILE = Path(__file__).with_name("fidelity_thresholds.toml")
 
 def threshold_set(precision: str) -> str:
     """The thresholds section a precision label is held to (TFLite's int8-weights / int8-float-io are int8)."""
-    from animegan_deploy.export.table import threshold_set as from_table
+    from animegan_deploy.export.targets import threshold_set as from_table
 
     return from_table(precision)
 

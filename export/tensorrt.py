@@ -54,7 +54,7 @@ class TensorRTConfig:
     timing_cache: str | None = option("exports/tensorrt.timing-cache", "timing cache file, reused and updated across builds")
 
     def __post_init__(self) -> None:
-        from .table import tensorrt_precisions
+        from .targets import tensorrt_precisions
 
         if self.precision not in tensorrt_precisions():
             raise UserError(f"--precision {self.precision}: use fp32, fp16 or int8")

@@ -35,11 +35,11 @@ from animegan_deploy.memo import Memo, content_key
 from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.sidecar import write_sidecar
 
-from .table import tflite_kinds
+from .targets import tflite_kinds
 from .tflite_int8 import CALIBRATIONS, CONV_FALLBACKS
 
 # onnx2tf output suffix -> (precision label, threshold set in benchmarks/fidelity_thresholds.toml): a view of
-# the variant table
+# the targets table (targets.py)
 PRECISIONS: dict[str, tuple[str, str]] = tflite_kinds()
 FLOAT_RUN = ("float32", "float16")  # written by onnx2tf itself
 CALIBRATED = {"integer_quant": "float32", "full_integer_quant": "int8"}  # kind -> input/output type

@@ -19,11 +19,10 @@ from typing import Any, get_args, get_origin
 
 from animegan_deploy.configs import at_least, option, read_toml
 from animegan_deploy.errors import UserError
-from animegan_deploy.export.formats import FORMATS
-from animegan_deploy.export.table import tensorrt_precisions
+from animegan_deploy.export.targets import pipeline_formats, tensorrt_precisions
 
-# what [export] formats can name: every export format but the INT8 ONNX, which is the [quantize] stage's file
-EXPORT_STAGE_FORMATS = tuple(f for f in FORMATS if f != "onnx-int8")
+# what [export] formats can name: every format with a pipeline stage (the INT8 ONNX is the [quantize] stage's file)
+EXPORT_STAGE_FORMATS = pipeline_formats()
 DEFAULT_TFLITE = ("float32", "float16", "full_integer_quant")  # the TFLite files a phone app picks from
 
 
@@ -90,7 +89,7 @@ class ExportSection:
 
         if "onnx-int8" in self.formats:
             raise UserError("[export] formats: onnx-int8 is made by the [quantize] stage; leave it out of formats")
-        _choices("[export] formats", self.formats, EXPORT_STAGE_FORMATS)
+        _choices("[export] formats", self.formats, pipeline_formats())
         _choices("[export] tflite_precisions", self.tflite_precisions, tuple(PRECISIONS))
         _choices("[export] tensorrt_precisions", self.tensorrt_precisions, tensorrt_precisions())
         _choices("[export] tflite_calibration", (self.tflite_calibration,), tuple(CALIBRATIONS))

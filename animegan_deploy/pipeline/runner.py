@@ -32,14 +32,29 @@ from .cache import cache_key, canonical_json, record_current, stamp_key
 from .report import relative
 from .config import PipelineConfig
 
-STAGE_IDS = ("train", "prune", "distill", "student", "onnx", "tflite", "quantize", "tensorrt", "benchmark", "gate")
-SECTION_OF = {"onnx": "export", "tflite": "export", "tensorrt": "export"}
+EXPORT = "export"  # the config section of every export format's stage
+
+
+def _export_ids(after_quantize: bool) -> tuple[str, ...]:
+    """The pipeline formats (export/targets.py) whose stage runs before [quantize] (TFLite calibrates on its own,
+    so a changed [quantize] re-runs only what follows it) or after it (those that need its INT8 ONNX)."""
+    from animegan_deploy.export.targets import FORMATS, pipeline_formats
+
+    return tuple(f for f in pipeline_formats() if ("onnx int8" in FORMATS[f].needs) == after_quantize)
+
+
+def stage_ids() -> tuple[str, ...]:
+    return ("train", "prune", "distill", "student", *_export_ids(False), "quantize", *_export_ids(True), "benchmark",
+            "gate")
+
+
+def section_of(stage_id: str) -> str:
+    from animegan_deploy.export.targets import pipeline_formats
+
+    return EXPORT if stage_id in pipeline_formats() else stage_id
+
+
 RECORD = "stage.json"
-
-
-@dataclass
-class TensorRTStageConfig:
-    precisions: tuple[str, ...]
 
 
 @dataclass
@@ -52,7 +67,7 @@ class Planned:
 
     @property
     def section(self) -> str:
-        return SECTION_OF.get(self.id, self.id)
+        return section_of(self.id)
 
 
 @dataclass
@@ -73,10 +88,12 @@ class PipelineRun:
 
 def stage_ids_for(name: str) -> list[str]:
     """A --from/--until name (a config section or a stage id) -> the stage ids it stands for."""
-    ids = [i for i in STAGE_IDS if i == name or SECTION_OF.get(i) == name]
+    from animegan_deploy.export.targets import pipeline_formats
+
+    ids = [i for i in stage_ids() if i == name or section_of(i) == name]
     if not ids:
         raise UserError(f"--from/--until {name}: choose one of train, prune, distill, student, quantize, export, benchmark, "
-                        "gate (or onnx, tflite, tensorrt)")
+                        f"gate (or {', '.join(pipeline_formats())})")
     return ids
 
 
@@ -109,8 +126,7 @@ def clean_leftovers(out: Path) -> list[Path]:
 def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
     """The enabled stages with their inputs and configs; inputs named ``@stage:label`` are filled in from
     earlier stages' outputs as the run goes."""
-    from animegan_deploy.export.onnx_export import OnnxExportConfig
-    from animegan_deploy.export.tflite import TFLiteConfig
+    from animegan_deploy.export.targets import FORMATS, resolve
 
     data, export = config.data, config.export
     plan: list[Planned] = []
@@ -132,27 +148,18 @@ def _plan(config: PipelineConfig, source: Path, eval_dir: str) -> list[Planned]:
     if config.student.enabled:
         plan.append(Planned("student", "student", S.student_stage, {"teacher": model}, config.student.config))
         model = "@student:model"
-    if "onnx" in export.formats or "tensorrt" in export.formats:
-        plan.append(Planned("onnx", "export/onnx", S.onnx_stage, {"model": model},
-                            OnnxExportConfig(validate_sizes=((data.size, data.size), (64, 96)))))
-    # TFLite does its own integer calibration, so it comes before quantize: a changed [quantize] re-runs
-    # quantize and only what depends on it, all of which follows it
-    if "tflite" in export.formats:
-        plan.append(Planned("tflite", "export/tflite", S.tflite_stage, {"model": model}, TFLiteConfig(
-            size=data.size, precisions=export.tflite_precisions, calib_dir=data.calib_dir, calib_count=data.calib_count,
-            calibration=export.tflite_calibration, eval_dir=eval_dir, allow_lossy=True, timeout=export.timeout,
-            target_psnr=export.tflite_target_psnr, target_worst_psnr=export.tflite_target_worst_psnr,
-            conv_fallback=export.tflite_conv_fallback)))
-    if config.quantize.enabled:
-        quantize = dataclasses.replace(config.quantize.config, eval_dir=config.quantize.config.eval_dir or eval_dir)
-        # from the checkpoint: equalization (chosen per model) changes the FP32 graph that is calibrated
-        plan.append(Planned("quantize", "quantize", S.quantize_stage, {"model": model}, quantize))
-    if "tensorrt" in export.formats:
-        inputs = {"model": model, "onnx": "@onnx:onnx fp32"}
-        if config.quantize.enabled:
-            inputs["onnx int8"] = "@quantize:onnx int8"
-        plan.append(Planned("tensorrt", "export/tensorrt", S.tensorrt_stage, inputs,
-                            TensorRTStageConfig(export.tensorrt_precisions)))
+    context = S.PlanContext(config, model, eval_dir)
+    # each export format's stage, from the targets table; a format another needs (TensorRT: the FP32 ONNX) comes too
+    wanted = set(export.formats) | {"onnx" for f in export.formats if "onnx" in FORMATS[f].needs}
+    for after_quantize in (False, True):
+        if after_quantize and config.quantize.enabled:
+            quantize = dataclasses.replace(config.quantize.config, eval_dir=config.quantize.config.eval_dir or eval_dir)
+            # from the checkpoint: equalization (chosen per model) changes the FP32 graph that is calibrated
+            plan.append(Planned("quantize", "quantize", S.quantize_stage, {"model": model}, quantize))
+        for name in _export_ids(after_quantize):
+            if name in wanted:
+                made = resolve(FORMATS[name].stage)(context)
+                plan.append(Planned(name, f"{EXPORT}/{name}", made.fn, made.inputs, made.config))
     if config.benchmark.enabled:
         b = config.benchmark
         plan.append(Planned("benchmark", "benchmark", S.benchmark_stage, {"original": original, "@all": None},
@@ -414,13 +421,11 @@ def _gate(stage: Planned, run: PipelineRun, out: Path, dry_run: bool) -> S.Stage
     for result in run.stages:
         if result.status not in ("ran", "cached"):
             continue
-        entries = []
-        if result.name == "quantize":
-            entries.append((result.label, result.metrics))
-        elif result.format == "tflite":
-            entries += [(f"tflite {k}", m) for k, m in result.metrics.get("files", {}).items()]
+        # every measured file: a stage's own figures, or each of its files' ("files": label -> figures)
+        entries = [(f"{result.format or result.name} {k}", m) for k, m in result.metrics.get("files", {}).items()]
+        entries.append((result.label, result.metrics))
         for label, m in entries:
-            if m.get("precision") is None:
+            if m.get("precision") is None or "psnr_db" not in m:  # not measured against the model (FP32 ONNX)
                 continue
             min_psnr, min_ssim = gate.floors(threshold_set(m["precision"]))
             psnr, ssim = m.get("psnr_db"), m.get("ssim")

@@ -58,6 +58,22 @@ def _fid(fidelity: dict) -> dict:
             "psnr_min_db": round(fidelity["psnr_min_db"], 2) if fidelity.get("psnr_min_db") is not None else None}
 
 
+@dataclass
+class PlanContext:
+    """What an export format's plan hook (``targets.Format.stage``) sees: the run's config, the model its export
+    starts from (a path, or ``@stage:label`` of an earlier stage) and the evaluation photos."""
+    config: Any  # PipelineConfig
+    model: Path | str
+    eval_dir: str
+
+
+@dataclass
+class ExportPlan:
+    fn: Callable[..., StageResult]
+    inputs: dict[str, Path | str | None]
+    config: Any
+
+
 def train_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress, resume: bool) -> StageResult:
     """Train the base model with the existing recipe into ``output`` (the run folder); resumes its checkpoints."""
     from animegan_deploy.train.config import load_config
@@ -124,6 +140,13 @@ def onnx_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Pro
         format="onnx")
 
 
+def plan_onnx(ctx: PlanContext) -> ExportPlan:
+    from animegan_deploy.export.onnx_export import OnnxExportConfig
+
+    size = ctx.config.data.size
+    return ExportPlan(onnx_stage, {"model": ctx.model}, OnnxExportConfig(validate_sizes=((size, size), (64, 96))))
+
+
 def quantize_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress, resume: bool) -> StageResult:
     from animegan_deploy.export.onnx_int8 import export_onnx_int8
 
@@ -165,6 +188,29 @@ def tflite_stage(inputs: dict[str, Path], config: Any, output: Path, progress: P
     flat = {f"{kind} psnr_db": m["psnr_db"] for kind, m in metrics.items() if m["psnr_db"] is not None}
     return StageResult("export", output, {f"tflite {k}": p for k, p in files.items()}, {**flat, "files": metrics},
                        format="tflite")
+
+
+def plan_tflite(ctx: PlanContext) -> ExportPlan:
+    from animegan_deploy.export.tflite import TFLiteConfig
+
+    data, export = ctx.config.data, ctx.config.export
+    return ExportPlan(tflite_stage, {"model": ctx.model}, TFLiteConfig(
+        size=data.size, precisions=export.tflite_precisions, calib_dir=data.calib_dir, calib_count=data.calib_count,
+        calibration=export.tflite_calibration, eval_dir=ctx.eval_dir, allow_lossy=True, timeout=export.timeout,
+        target_psnr=export.tflite_target_psnr, target_worst_psnr=export.tflite_target_worst_psnr,
+        conv_fallback=export.tflite_conv_fallback))
+
+
+@dataclass
+class TensorRTStageConfig:
+    precisions: tuple[str, ...]
+
+
+def plan_tensorrt(ctx: PlanContext) -> ExportPlan:
+    inputs = {"model": ctx.model, "onnx": "@onnx:onnx fp32"}
+    if ctx.config.quantize.enabled:
+        inputs["onnx int8"] = "@quantize:onnx int8"
+    return ExportPlan(tensorrt_stage, inputs, TensorRTStageConfig(ctx.config.export.tensorrt_precisions))
 
 
 def tensorrt_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress, resume: bool) -> StageResult:

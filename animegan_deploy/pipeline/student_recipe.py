@@ -52,7 +52,7 @@ class StudentRecipeConfig:
         # every option checked here, before the half hour of training: never a late error about an option
         if self.int8_method is not None and self.int8_method not in METHODS:
             raise UserError(f"--int8-method {self.int8_method}: choose one of {', '.join(METHODS)}")
-        from animegan_deploy.export.table import tflite_kinds
+        from animegan_deploy.export.targets import tflite_kinds
 
         unknown = [k for k in self.tflite if k not in tflite_kinds()]
         if unknown:

@@ -1,0 +1,141 @@
+"""Each format's build function (``targets.Format.build``): a checkpoint and some of the format's targets in, their
+files out, reusing a file already built from the same checkpoint with the same settings (its sidecar says so).
+
+``build(checkpoint, targets, sizes, folder, search=()) -> list[Built]``: ``sizes`` are the input sizes asked for
+(fixed-size files are made per size, the others at the first), ``search`` more folders where a current file may
+already be (what ``make export-tflite`` wrote). A target that cannot be built here (TensorRT without a GPU) comes
+back unavailable with the reason, one that failed comes back failed: the caller still has its row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from animegan_deploy.errors import MissingDependencyError
+from animegan_deploy.sidecar import sidecar_of
+
+from .targets import Target, targets
+
+
+@dataclass
+class Built:
+    target: Target
+    path: Path | None
+    size: int | None = None  # files with a static NxN input only run at that size
+    status: str = "ready"  # ready | unavailable | failed
+    reason: str = ""
+
+
+def built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = None, config: object = None) -> bool:
+    """``path`` exists and its sidecar says it was made from exactly this checkpoint (at this input shape, with
+    these settings: an INT8 file calibrated another way is not the one asked for)."""
+    if not path.is_file():
+        return False
+    meta = sidecar_of(path, verify=True)
+    if input_shape is not None and meta.get("size") != input_shape:
+        return False
+    from animegan_deploy.pipeline.cache import canonical_json, content_hash  # memoized per checkpoint
+
+    if config is not None and canonical_json(meta.get("config")) != canonical_json(config):
+        return False
+    return (meta.get("source") or {}).get("sha256") == content_hash(checkpoint)
+
+
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+def build_onnx(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
+               search: tuple[Path, ...] = ()) -> list[Built]:
+    from .onnx_export import OnnxExportConfig, export_onnx
+
+    built = []
+    for target in wanted:
+        out = target.file(checkpoint, folder)
+        if not built_from(out, checkpoint):
+            export_onnx(checkpoint, OnnxExportConfig(precision=target.precision, validate_sizes=((64, 64),)), out)
+        built.append(Built(target, out))
+    return built
+
+
+def build_onnx_int8(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
+                    search: tuple[Path, ...] = ()) -> list[Built]:
+    """One INT8 ONNX per placement, each with its settings chosen per model (compress/choose.py)."""
+    from animegan_deploy.compress.quantize import QuantizeConfig
+
+    from .onnx_int8 import export_onnx_int8
+
+    built = []
+    for target in wanted:
+        out = target.file(checkpoint, folder)
+        config = QuantizeConfig(size=sizes[0], placement=target.placement)
+        if not built_from(out, checkpoint, config=config):
+            export_onnx_int8(checkpoint, config, out, progress=False)
+        built.append(Built(target, out))
+    return built
+
+
+def build_tflite(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
+                 search: tuple[Path, ...] = ()) -> list[Built]:
+    """TFLite files are fixed-size: one set per size, taken from ``search`` (``{size}`` in a folder name is the
+    size) when they match the checkpoint, the missing kinds converted together into ``folder/tflite_<size>``."""
+    from .tflite import TFLiteConfig, export_tflite, require_converter
+
+    built = []
+    for size in sizes:
+        folders = [Path(str(f).format(size=size)) for f in search] + [folder / f"tflite_{size}"]
+        found: dict[Target, Path] = {}
+        for target in wanted:
+            path = next((p for p in (target.file(checkpoint, f) for f in folders)
+                         if built_from(p, checkpoint, input_shape=[1, size, size, 3])), None)
+            if path is not None:
+                found[target] = path
+        missing = [t for t in wanted if t not in found]
+        if missing:
+            try:
+                require_converter()
+            except MissingDependencyError as exc:
+                built += [Built(t, None, size, "unavailable", str(exc)) for t in missing]
+            else:
+                config = TFLiteConfig(size=size, precisions=tuple(t.kind for t in missing), allow_lossy=True)
+                result = export_tflite(checkpoint, config, folders[-1])
+                by_kind = {t.kind: t for t in missing}
+                for record in result.files:
+                    if record.path is not None:
+                        found[by_kind[record.kind]] = record.path
+                    else:
+                        built.append(Built(by_kind[record.kind], None, size, "failed", record.reason))
+        built += [Built(t, p, size) for t, p in found.items()]
+    return built
+
+
+def build_tensorrt(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
+                   search: tuple[Path, ...] = ()) -> list[Built]:
+    """One engine per precision; INT8 from the TensorRT-placement Q/DQ ONNX (explicit quantization, what TensorRT
+    10+ needs), built here when missing. A precision that fails keeps the others."""
+    from animegan_deploy.backends.registry import BACKENDS
+
+    backend = BACKENDS["tensorrt"]
+    missing = backend.missing()
+    if missing:
+        reason = f"{', '.join(missing)} not installed; {backend.install_hint}"
+        return [Built(t, None, None, "unavailable", reason) for t in wanted]
+    from .tensorrt import TensorRTConfig, export_tensorrt
+
+    built = []
+    for target in wanted:
+        out = target.file(checkpoint, folder)
+        try:
+            if not built_from(out, checkpoint):
+                qdq = None
+                if target.precision == "int8":
+                    source = next(t for t in targets("onnx-int8") if t.placement == "tensorrt")
+                    qdq = build_onnx_int8(checkpoint, (source,), sizes, folder)[0].path
+                export_tensorrt(checkpoint, TensorRTConfig(precision=target.precision,
+                                                           onnx=str(qdq) if qdq else None), out)
+        except Exception as exc:  # this precision's row says why; the other engines stand
+            built.append(Built(target, None, None, "failed", _first_line(exc)))
+            continue
+        built.append(Built(target, out))
+    return built
