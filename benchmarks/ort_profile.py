@@ -50,11 +50,15 @@ def profile_variants(variants, size: int, threads: int) -> dict[str, dict[str, f
             and v.status == "ready" and v.path is not None}
 
 
+PROFILE_FILES = ("ort-profile.json", "ort-profile.md")  # what write_profile writes into the report folder
+
+
 def write_profile(folder: Path, profiles: dict[str, dict[str, float]], size: int, threads: int) -> list[Path]:
     ops = sorted({op for p in profiles.values() for op in p}, key=lambda op: -max(p.get(op, 0) for p in profiles.values()))
     lines = [f"# Where the time goes: ONNX Runtime's profiler per operator type ({size}x{size}, {threads} threads, ms "
              "per frame)", "", "| op | " + " | ".join(profiles) + " |", "| --- |" + " ---: |" * len(profiles)]
     lines += [f"| {op} | " + " | ".join(f"{p.get(op, 0):.1f}" for p in profiles.values()) + " |" for op in ops]
     lines.append("| **sum** | " + " | ".join(f"**{sum(p.values()):.1f}**" for p in profiles.values()) + " |")
-    return [atomic_write_json(folder / "ort-profile.json", {"size": size, "threads": threads, "ms_per_frame": profiles}),
-            atomic_write_text(folder / "ort-profile.md", "\n".join(lines) + "\n")]
+    json_name, md_name = PROFILE_FILES
+    return [atomic_write_json(folder / json_name, {"size": size, "threads": threads, "ms_per_frame": profiles}),
+            atomic_write_text(folder / md_name, "\n".join(lines) + "\n")]

@@ -227,7 +227,10 @@ def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str |
 
     from .device import merge_device_results, run_android, write_device_bundle
     from .machine import machine_info
-    from .report import compare_results, write_reports
+    from animegan_deploy.ownership import check_replaceable
+
+    from .ort_profile import PROFILE_FILES
+    from .report import REPORT_FILES, compare_results, write_reports
 
     started = time.perf_counter()
     checkpoint, folder = Path(checkpoint), Path(output)
@@ -236,6 +239,8 @@ def run_benchmark(checkpoint: str | Path, config: BenchmarkConfig, output: str |
     device_rows = merge_device_results(config.merge)  # --merge / --compare files checked before any work
     if config.compare:
         compare_results(Path(config.compare), [])
+    for name in [*REPORT_FILES.values(), *(PROFILE_FILES if config.profile else ())]:
+        check_replaceable(folder / name, "--output")  # a user's file there is refused now, not after the work
     workdir = Path(config.work_dir) if config.work_dir else folder / "artifacts"
     variants = build_variants(checkpoint, config.formats, config.variants, config.sizes, workdir,
                               tflite_dir=config.tflite_dir, progress=progress)

@@ -89,3 +89,16 @@ def test_a_kill_between_manifest_and_rename_leaves_both_contents_provable(tmp_pa
     assert written_by_us(old)  # the old content, if the rename never happens
     os.replace(new, old)
     assert written_by_us(old)  # the new content, if the kill came after the rename
+
+
+def test_benchmark_refuses_a_users_report_file_before_building_anything(tmp_path, tiny_checkpoint, capsys):
+    """A benchmark.json the tool did not write stops `animegan benchmark` at once, not after minutes of building and
+    timing (it once refused only when writing the report)."""
+    out, work = tmp_path / "report", tmp_path / "work"
+    out.mkdir()
+    (out / "benchmark.json").write_text('{"mine": true}')
+    argv = ["benchmark", "-w", str(tiny_checkpoint), "-o", str(out), "--formats", "onnx", "--sizes", "32",
+            "--work-dir", str(work), "--repeats", "1"]
+    assert main(argv) == 2
+    assert "benchmark.json: a file that animegan did not write" in capsys.readouterr().err
+    assert not work.exists() and (out / "benchmark.json").read_text() == '{"mine": true}'
