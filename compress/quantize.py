@@ -154,8 +154,8 @@ class QuantizeConfig:
                                                       "from the defaults while it gains) or grid (every combination)")
     size: int = option(256, "longest side of calibration and evaluation photos (as inference)")
     eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs FP32 (default: the 15 unseen pictures)")
-    target_psnr: float | None = option(None, "keep the most sensitive convs in float until this PSNR (dB) vs FP32 is "
-                                       "met on the evaluation photos (--eval-dir)")
+    target_psnr: float | None = option(None, "keep the most sensitive convs in float until this PSNR (dB) vs FP32 "
+                                       "is met, with a margin, on the validation photos (never --eval-dir)")
     sensitivity_size: int = option(128, "longest side used for the per-layer sensitivity pass")
     cache_all_tensors: bool = option(True, "calibrate every float tensor (complete TensorRT cache), not only Conv inputs")
     trt_version: str = option("8.6.1", "TensorRT version written in the calibration cache header")

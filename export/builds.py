@@ -9,6 +9,7 @@ back unavailable with the reason, one that failed comes back failed: the caller 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,10 @@ def build_onnx_int8(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[i
     built = []
     for target in wanted:
         out = target.file(checkpoint, folder)
-        config = QuantizeConfig(size=sizes[0], placement=target.placement)
+        # the sensitivity pass (a --target-psnr entry) at the working size when that is smaller
+        config = QuantizeConfig(size=sizes[0], placement=target.placement,
+                                sensitivity_size=min(sizes[0], QuantizeConfig.sensitivity_size))
+        config = dataclasses.replace(config, **dict(target.settings))
         if not built_from(out, checkpoint, config=config):
             export_onnx_int8(checkpoint, config, out, progress=False)
         built.append(Built(target, out))

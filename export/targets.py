@@ -62,6 +62,7 @@ class Target:
     placement: str | None = None  # INT8 ONNX: the Q/DQ placement (compress/quantize.py)
     row: str = ""  # benchmark row name (default "<format> <precision>")
     benchmarked: bool = True  # built by the benchmark's default --formats
+    settings: tuple[tuple[str, object], ...] = ()  # its format's config fields this file is built with (name, value)
 
     @property
     def name(self) -> str:
@@ -110,7 +111,11 @@ TARGETS: tuple[Target, ...] = (
     # the INT8 ONNX files: TensorRT's (what an engine builds from), ONNX Runtime CPU's (one QLinearConv per conv),
     # and TensorRT's with two-digit conv inputs (fidelity on outlier photos for twice the int8 conv work)
     Target("onnx-int8", "int8", ".int8.onnx", "int8", placement="tensorrt", row="onnx int8 q/dq"),
-    Target("onnx-int8", "int8", ".int8-ort.onnx", "int8", placement="onnxruntime-conv", row="onnx int8 qlinearconv"),
+    # (ONNX Runtime's keeps its most sensitive convs float until 36 dB on the validation photos: 35 dB on pictures
+    # nobody tuned on with a margin; all-int8 it is 1.60x ONNX Runtime FP32 at 33.0 dB on the default model, this way
+    # 1.54x at 36.2 dB on a VNNI CPU, reports/int8)
+    Target("onnx-int8", "int8", ".int8-ort.onnx", "int8", placement="onnxruntime-conv", row="onnx int8 qlinearconv",
+           settings=(("target_psnr", 36.0),)),
     Target("onnx-int8", "int8", ".int8-2d.onnx", "int8", placement="tensorrt-two-digit", row="onnx int8 two-digit"),
     Target("tflite", "fp32", "_float32.tflite", "fp32", kind="float32", row="tflite float32"),
     Target("tflite", "fp16", "_float16.tflite", "fp16", kind="float16", row="tflite float16"),

@@ -54,7 +54,9 @@ def test_speedup_and_fidelity_are_relative_to_the_original(result):
     assert rows["student"]["params"] < rows["original"]["params"] / 3  # width 0.125 vs 0.25
     assert rows["onnx fp32"]["psnr_db"] is None or rows["onnx fp32"]["psnr_db"] >= 60
     assert 25 <= rows["onnx int8 q/dq"]["psnr_db"] < 80
-    assert 20 <= rows["onnx int8 qlinearconv"]["psnr_db"] < 80
+    # ONNX Runtime's file keeps its most sensitive convs float until the table's target (36 dB on the validation
+    # photos): at least 35 dB on the evaluation photos, and still integer convs (the profile test below)
+    assert 35 <= rows["onnx int8 qlinearconv"]["psnr_db"] < 80
     assert 25 <= rows["onnx int8 two-digit"]["psnr_db"] < 80
     assert rows["student"]["psnr_db"] < 25  # a different, random model
 
