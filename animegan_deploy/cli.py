@@ -31,6 +31,12 @@ def _weights_option(p: argparse.ArgumentParser, role: str = "") -> None:
                    help=WEIGHTS_HELP + f" ({role + '; ' if role else ''}default: the embedded demo model)")
 
 
+def _output_option(p: argparse.ArgumentParser, what: str, default: str | None = None, shown: str | None = None) -> None:
+    """-o/--output, one spelling everywhere: ``what`` the command writes there, and its default (``shown``: how a
+    default worked out at run time reads, e.g. ``exports/<checkpoint>.onnx``)."""
+    p.add_argument("-o", "--output", default=default, help=f"{what} (default: {shown or default})")
+
+
 def _quiet_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
@@ -372,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "processed; the exit code is 1 when any input failed.")
     p.add_argument("inputs", nargs="+", help="image/video files, folders (searched recursively) or glob patterns")
     _weights_option(p)
-    p.add_argument("-o", "--output", default="stylized", help="folder for the outputs (default: stylized)")
+    _output_option(p, "folder for the outputs", "stylized")
     add_config_arguments(p, StylizeConfig)
     p.set_defaults(func=cmd_stylize)
 
@@ -413,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Offline demo: stylize bundled photos with the embedded default model "
                                    "(or --weights) and write OUTPUT/grid.png.")
     _weights_option(p)
-    p.add_argument("-o", "--output", default="demo", help="folder for the stylized photos and grid.png (default: demo)")
+    _output_option(p, "folder for the stylized photos and grid.png", "demo")
     add_config_arguments(p, StylizeConfig)
     p.set_defaults(func=cmd_demo)
 
@@ -440,8 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--sparsity first trains with L1 on the scales so the threshold bites. "
                                    "Writes a safetensors checkpoint and a Markdown + JSON report.")
     _weights_option(p)
-    p.add_argument("-o", "--output", default=None,
-                   help="pruned checkpoint to write (default: runs/compress/<checkpoint>.pruned.safetensors)")
+    _output_option(p, "pruned checkpoint to write", shown="runs/compress/<checkpoint>.pruned.safetensors")
     _quiet_option(p)
     add_config_arguments(p, PruneConfig)
     p.set_defaults(func=cmd_prune)
@@ -450,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train STUDENT (a checkpoint such as a pruned one, or width:W for a fresh "
                                    "narrower model) to reproduce the teacher's outputs on photos. Resumable: run it again.")
     p.add_argument("student", help="student checkpoint (e.g. the output of prune) or width:W")
-    p.add_argument("-o", "--output", default=None, help="student checkpoint to write (default: runs/compress/student.safetensors)")
+    _output_option(p, "student checkpoint to write", shown="runs/compress/student.safetensors")
     _run_options(p, "OUTPUT (its .run/checkpoints/last.pt)")
     _quiet_option(p)
     add_config_arguments(p, DistillConfig)
@@ -465,8 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "|gamma| < --threshold and fine-tuned. Writes the student and its folded twin "
                                    "(conv + activation only; what export traces). Resumable: run it again.")
     _weights_option(p, role="the teacher")
-    p.add_argument("-o", "--output", default=None,
-                   help="student checkpoint to write (default: runs/student/<teacher>.student.safetensors)")
+    _output_option(p, "student checkpoint to write", shown="runs/student/<teacher>.student.safetensors")
     _run_options(p, "OUTPUT (its .run folder)")
     _quiet_option(p)
     add_config_arguments(p, StudentConfig)
@@ -482,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "are reused, an interrupted one continues; writes OUTPUT/pipeline.json, report.md "
                                    "and report.html.")
     _weights_option(p, role="the teacher")
-    p.add_argument("-o", "--output", default="runs/student", help="output folder (default: runs/student)")
+    _output_option(p, "output folder", "runs/student")
     p.add_argument("--restart", dest="force", action="store_true",
                    help="start over: run every stage again, discarding finished results and interrupted runs")
     _quiet_option(p)
@@ -498,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "write a Q/DQ ONNX following TensorRT's rules, a TensorRT calibration cache, a "
                                    "JSON of ranges and a report; --target-psnr keeps sensitive convs in float.")
     p.add_argument("model", help="FP32 ONNX file to quantize (from `animegan export onnx`)")
-    p.add_argument("-o", "--output", default=None, help="Q/DQ ONNX to write (default: MODEL.int8.onnx)")
+    _output_option(p, "Q/DQ ONNX to write", shown="MODEL.int8.onnx")
     p.add_argument("--reference", default=None,
                    help="FP32 torch checkpoint to measure fidelity against (default: the FP32 ONNX itself)")
     _quiet_option(p)
@@ -520,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "quantization, the rest float) and measure PSNR/SSIM vs the float model: which "
                                    "scheme holds which photos, before a minutes-long integer export.")
     _weights_option(p)
-    p.add_argument("-o", "--output", default="results/int8-simulation", help="report folder")
+    _output_option(p, "report folder", "results/int8-simulation")
     add_config_arguments(p, Int8SimulationConfig)
     p.set_defaults(func=cmd_simulate_int8)
 
@@ -530,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="For each zoo model (models/zoo.py) and placement, build every combination of the "
                                    "settings chosen per model and measure it on the validation and the evaluation "
                                    "photos: is the chosen one within reach of the best, and of the old defaults?")
-    p.add_argument("-o", "--output", default="reports/zoo", help="report folder (default: reports/zoo)")
+    _output_option(p, "report folder", "reports/zoo")
     _quiet_option(p)
     add_config_arguments(p, ZooReportConfig)
     p.set_defaults(func=cmd_zoo_report)
@@ -542,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "against the FP32 torch original, measure PSNR/SSIM vs its output, and write "
                                    "Markdown, CSV, JSON and PNG reports.")
     _weights_option(p)
-    p.add_argument("-o", "--output", default="results/benchmark", help="report folder (default: results/benchmark)")
+    _output_option(p, "report folder", "results/benchmark")
     p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when --compare finds regressions")
     _quiet_option(p)
     add_config_arguments(p, BenchmarkConfig)
@@ -556,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Run the stages of CONFIG.toml (see pipelines/) into -o DIR. A stage whose "
                                        "inputs and settings are unchanged is reused; a killed run resumes.")
     p.add_argument("config", help="pipeline TOML (pipelines/quick.toml, default.toml, student.toml)")
-    p.add_argument("-o", "--output", default=None, help="run folder (default: runs/pipeline/<config name>)")
+    _output_option(p, "run folder", shown="runs/pipeline/<config name>")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set quantize.method=minmax (repeatable)")
     p.add_argument("--from", dest="from_stage", default=None, metavar="STAGE",
@@ -579,8 +583,11 @@ def build_parser() -> argparse.ArgumentParser:
         _, config_type = fmt.load()
         p = formats.add_parser(fmt.name, help=fmt.description, description=fmt.description)
         _weights_option(p)
-        p.add_argument("-o", "--output", default=None,
-                       help=f"file to write (default: exports/<checkpoint>{fmt.suffix}); a JSON sidecar goes beside it")
+        if fmt.directory:
+            _output_option(p, "folder to write the files into, each with a JSON sidecar",
+                           shown=f"exports/<checkpoint>_{fmt.name}")
+        else:
+            _output_option(p, "file to write, a JSON sidecar beside it", shown=f"exports/<checkpoint>{fmt.suffix}")
         add_config_arguments(p, config_type)
         p.set_defaults(func=_make_export_command(fmt.name))
     return parser
