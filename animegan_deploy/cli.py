@@ -263,7 +263,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         raise UserError(f"{source}: no such file; pass an FP32 .onnx (animegan export onnx) to quantize")
     reference = None
     if args.reference:
-        from .compress.report import torch_model_fn
+        from .compress.measurements import torch_model_fn
         from .models.checkpoints import load_generator
 
         reference = torch_model_fn(load_generator(_weights(args.reference)).model)
@@ -275,7 +275,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_check_fidelity(args: argparse.Namespace) -> int:
-    from .benchmarks.check import FidelityCheckConfig, check_fidelity
+    from .benchmarks.fidelity_check import FidelityCheckConfig, check_fidelity
 
     check = check_fidelity(args.variant, config_from_args(FidelityCheckConfig, args))
     f = check.fidelity
@@ -494,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(p, StudentConfig, skip=("eval_dir",))
     p.set_defaults(func=cmd_student_recipe)
 
-    from .benchmarks.check import FidelityCheckConfig
+    from .benchmarks.fidelity_check import FidelityCheckConfig
     from .compress.quantize import QuantizeConfig
 
     p = sub.add_parser("quantize", help="INT8: calibrate an FP32 ONNX and write Q/DQ ONNX + TensorRT cache + ranges",

@@ -1,7 +1,7 @@
 """Work done once per process and found again by content: the FP32 graph traced from a checkpoint
 (export/onnx_export.py), a graph's calibration statistics over a photo set (compress/quantize.py), onnx2tf's
 conversion of a graph and TensorFlow's calibration of a float TFLite file (export/tflite*.py), and the FP32 torch
-model's output per photo (compress/report.checkpoint_reference).
+model's output per photo (compress/measurements.checkpoint_reference).
 
 One benchmark run, one `export onnx-int8` that chooses its settings, or one test session builds several INT8
 files of one model (placements, methods, equalized and plain graphs); each used to trace the FP32 graph again

@@ -304,7 +304,7 @@ def distill(student: str | Path, config: DistillConfig, output: str | Path, resu
 
     from animegan_deploy.benchmarks.cost import torch_fps_ratio
 
-    from .report import fidelity_vs, model_numbers
+    from .measurements import fidelity_vs, model_numbers
 
     output = Path(output)
     teacher_path = resolve_weights(config.teacher)

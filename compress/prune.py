@@ -133,7 +133,7 @@ class PruneResult:
 def prune_checkpoint(checkpoint: str | Path, config: PruneConfig, output: str | Path, progress: bool = True) -> PruneResult:
     """Prune a checkpoint (after optional sparsity training); writes safetensors, sidecar and a report."""
     from .distill import DistillConfig, Distiller, copy_for_sparsity
-    from .report import fidelity_vs, model_numbers
+    from .measurements import fidelity_vs, model_numbers
 
     checkpoint, output = Path(checkpoint), Path(output)
     if config.threads:

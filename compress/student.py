@@ -32,7 +32,7 @@ from animegan_deploy.sidecar import write_sidecar
 
 from .distill import DistillConfig, Distiller
 from .prune import prune_model
-from .report import fidelity_vs, model_numbers
+from .measurements import fidelity_vs, model_numbers
 
 
 @dataclass

@@ -20,7 +20,7 @@ from animegan_deploy.compress.choose import Choice, candidate_values, choose_set
 from animegan_deploy.compress.photos import calibration_split
 from animegan_deploy.compress.quantize import (QuantizeConfig, QuantizeResult, calibrate, ensure_node_names,
                                                qdq_builder, quantize_onnx, session_fn)
-from animegan_deploy.compress.report import checkpoint_reference
+from animegan_deploy.compress.measurements import checkpoint_reference
 from animegan_deploy.onnx_checks import load_generator_onnx
 
 from .onnx_export import OnnxExportConfig, export_onnx

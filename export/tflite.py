@@ -249,7 +249,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
     require_converter()
     from animegan_deploy.benchmarks.fidelity import eval_inputs, photo_inputs
     from animegan_deploy.compress.photos import calibration_split, default_eval_photos
-    from animegan_deploy.compress.report import checkpoint_reference
+    from animegan_deploy.compress.measurements import checkpoint_reference
 
     from .onnx_export import OnnxExportConfig, export_onnx
 

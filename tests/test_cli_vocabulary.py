@@ -4,7 +4,7 @@ hidden from the help, and mean exactly what the new ones do."""
 
 import pytest
 
-from animegan_deploy.benchmarks.check import FidelityCheckConfig
+from animegan_deploy.benchmarks.fidelity_check import FidelityCheckConfig
 from animegan_deploy.cli import build_parser, main
 from animegan_deploy.configs import config_from_args
 from animegan_deploy.export.onnx_export import OnnxExportConfig

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from animegan_deploy.benchmarks.check import FidelityCheckConfig, check_fidelity
+from animegan_deploy.benchmarks.fidelity_check import FidelityCheckConfig, check_fidelity
 from animegan_deploy.benchmarks.variants import build_variants
 from animegan_deploy.cli import main
 from animegan_deploy.configs import option

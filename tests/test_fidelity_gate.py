@@ -8,7 +8,7 @@ import importlib.util
 
 import pytest
 
-from animegan_deploy.benchmarks.check import FidelityCheckConfig, check_fidelity
+from animegan_deploy.benchmarks.fidelity_check import FidelityCheckConfig, check_fidelity
 from animegan_deploy.benchmarks.thresholds import load_thresholds
 from animegan_deploy.compress.photos import calibration_split, default_eval_photos
 from animegan_deploy.compress.quantize import QuantizeConfig

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from animegan_deploy.backends import load_runner
-from animegan_deploy.compress.report import checkpoint_reference
+from animegan_deploy.compress.measurements import checkpoint_reference
 from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.models.hub import resolve_weights

@@ -1,4 +1,5 @@
-"""Numbers every compression stage reports: size, cost and fidelity vs the uncompressed model."""
+"""Numbers every compression stage reports (size, cost and fidelity vs the uncompressed model), and the FP32 torch
+reference runners every fidelity figure compares with."""
 
 from __future__ import annotations
 
