@@ -72,12 +72,11 @@ def _adb(*args: str, serial: str | None = None, timeout: int = 600) -> str:
 
 def android_row(variant, delegate: str, parsed: dict | None, status: str = "ok", reason: str = "",
                 device: str = "android") -> dict:
-    from .report import COLUMNS
+    from .row import benchmark_row
 
-    row = dict.fromkeys(COLUMNS)
-    row.update(variant=variant.name, backend=f"tflite/{delegate}", precision=variant.precision, where=device,
-               size=variant.fixed_size, threads=None, status=status, reason=reason,
-               file_mb=round(variant.path.stat().st_size / 1e6, 3) if variant.path else None)
+    row = benchmark_row(variant=variant.name, backend=f"tflite/{delegate}", precision=variant.precision, where=device,
+                        size=variant.fixed_size, threads=None, status=status, reason=reason,
+                        file_mb=round(variant.path.stat().st_size / 1e6, 3) if variant.path else None)
     if parsed:
         median = parsed.get("median_us", parsed["inference_avg_us"]) / 1e3
         row.update(latency_ms_median=round(median, 2), fps=round(1e3 / median, 3),
@@ -120,7 +119,7 @@ def run_android(variants: list, benchmark_model: str | None, threads: int = 4, s
 
 def merge_device_results(files: tuple[str, ...]) -> list[dict]:
     """Rows from device_runner.py JSON files (their speedups are against the FP32 file on that device)."""
-    from .report import COLUMNS
+    from .row import COLUMNS, benchmark_row
 
     merged = []
     for name in files:
@@ -131,7 +130,7 @@ def merge_device_results(files: tuple[str, ...]) -> list[dict]:
         except (OSError, ValueError, KeyError, TypeError):
             raise UserError(f"--merge {path}: not a device_runner.py result (JSON with 'rows')") from None
         for row in rows:
-            merged.append({**dict.fromkeys(COLUMNS), **{k: row.get(k) for k in COLUMNS if k in row}})
+            merged.append(benchmark_row(**{k: row[k] for k in COLUMNS if k in row}))
     return merged
 
 

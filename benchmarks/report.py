@@ -12,10 +12,7 @@ from typing import Any
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 
-# the columns of a benchmark row (results.csv, results.json; device rows are merged into the same shape)
-COLUMNS = ("variant", "backend", "precision", "where", "size", "threads", "status", "reason", "latency_ms_median",
-           "latency_ms_p10", "latency_ms_p90", "fps", "speedup_vs_original", "params", "gmacs", "file_mb",
-           "peak_rss_mb", "psnr_db", "psnr_min_db", "ssim", "photos")
+from .row import COLUMNS
 
 TABLE = (("variant", "variant"), ("backend", "backend"), ("where", "where"), ("size", "size"),
          ("threads", "thr"), ("status", "status"), ("latency_ms_median", "median ms"), ("latency_ms_p10", "p10"),

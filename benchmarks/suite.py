@@ -20,7 +20,7 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.export.targets import benchmark_groups
 
-from .report import COLUMNS
+from .row import benchmark_row
 from .variants import Variant, build_variants
 
 
@@ -142,12 +142,11 @@ def _cost(checkpoint: Path | None, size: int, cache: dict) -> tuple[int | None, 
 
 
 def _row(v: Variant, size: int, threads: int | None, **values: object) -> dict:
-    row = dict.fromkeys(COLUMNS)
-    row.update(variant=v.name, backend=v.backend, precision=v.precision, where="local", size=size, threads=threads,
+    row = dict(variant=v.name, backend=v.backend, precision=v.precision, where="local", size=size, threads=threads,
                status=v.status, reason=v.reason,
                file_mb=round(v.path.stat().st_size / 1e6, 3) if v.path and v.path.is_file() else None)
     row.update(values)
-    return row
+    return benchmark_row(**row)
 
 
 def measure(variants: list[Variant], config: BenchmarkConfig, photos: list[Path], progress=print) -> list[dict]:

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from animegan_deploy.benchmarks.suite import COLUMNS, BenchmarkConfig, run_benchmark
+from animegan_deploy.benchmarks.row import COLUMNS
+from animegan_deploy.benchmarks.suite import BenchmarkConfig, run_benchmark
 from animegan_deploy.cli import main
 from animegan_deploy.models.checkpoints import save_checkpoint
 

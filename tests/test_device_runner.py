@@ -10,7 +10,7 @@ import pytest
 
 from conftest import files_in
 from animegan_deploy.benchmarks.device import merge_device_results, write_device_bundle
-from animegan_deploy.benchmarks.suite import COLUMNS
+from animegan_deploy.benchmarks.row import COLUMNS
 from animegan_deploy.benchmarks.variants import Variant
 from animegan_deploy.errors import UserError
 from animegan_deploy.export.onnx_export import OnnxExportConfig, export_onnx
