@@ -495,10 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_student_recipe)
 
     from .benchmarks.fidelity_check import FidelityCheckConfig
+    from .compress.calibration import METHODS
     from .compress.quantize import QuantizeConfig
 
     p = sub.add_parser("quantize", help="INT8: calibrate an FP32 ONNX and write Q/DQ ONNX + TensorRT cache + ranges",
-                       description="Calibrate activation ranges (entropy/minmax/percentile, one ONNX Runtime pass), "
+                       description=f"Calibrate activation ranges ({'/'.join(METHODS)}, one ONNX Runtime pass), "
                                    "write a Q/DQ ONNX following TensorRT's rules, a TensorRT calibration cache, a "
                                    "JSON of ranges and a report; --target-psnr keeps sensitive convs in float.")
     p.add_argument("model", help="FP32 ONNX file to quantize (from `animegan export onnx`)")

@@ -33,7 +33,7 @@ from animegan_deploy.memo import Memo, content_key
 from animegan_deploy.sidecar import write_sidecar
 
 from .bias_correction import settle_biases
-from .calibration import METHODS, Calibration, Range, collect_statistics, range_bounds
+from .calibration import METHODS, Calibration, Method, Range, collect_statistics, range_bounds
 from .centered_inputs import center_conv_inputs, centers_in
 from .photos import TARGET_MARGIN_DB
 from .prefix_search import smallest_prefix
@@ -121,7 +121,7 @@ PLACEMENTS: dict[str, Placement] = {
 class QuantizeConfig:
     # percentile by default: on this generator the KL (entropy) method clips the sparse large activations of the
     # residual trunk to a few percent of their range (e.g. 66 -> 4), which image-to-image outputs feel (~26 dB).
-    method: Literal["entropy", "minmax", "percentile", "mean-minmax"] | None = option(
+    method: Method | None = option(
         None, "activation range calibration method (default: chosen per model among the placement's methods on the "
         "validation photos; with --no-choose the placement's first: percentile for tensorrt, mean-minmax for "
         "onnxruntime-conv and tensorrt-two-digit)")

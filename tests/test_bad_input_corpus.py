@@ -241,7 +241,7 @@ C3 = [
     (PIPE + ["--set", "distill.student=\"width:abc\""], ["width:abc"]),
     (PIPE + ["--set", "distill.student=\"width:0\""], ["width:0"]),
     # the student recipe checks every option before training
-    (RECIPE + ["--int8-method", "kl"], ["--int8-method kl", "percentile"]),
+    (RECIPE + ["--int8-method", "kl"], ["--int8-method", "kl", "percentile"]),
     (RECIPE + ["--tflite", "int4"], ["--tflite int4"]),
     (RECIPE + ["--calib-dir", "{fx}/missing_photos"], ["--calib-dir", "missing_photos"]),
     (RECIPE + ["--eval-dir", "{fx}/empty"], ["--eval-dir", "no photos"]),

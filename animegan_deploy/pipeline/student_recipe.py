@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from animegan_deploy.compress.calibration import METHODS, Method
 from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.inputs import check_photo_folder
@@ -29,8 +30,7 @@ class StudentRecipeConfig:
                                   "(default: 15 unseen pictures from the installed packages)")
     calib_dir: str | None = option(None, "INT8 calibration photos (default: the bundled calibration set)")
     size: int = option(256, "input size NxN of the benchmark and of the TFLite files")
-    int8_method: str | None = option(None, "INT8 activation range method (minmax, entropy, percentile, mean-minmax; "
-                                     "default: pipelines/student.toml's)")
+    int8_method: Method | None = option(None, "INT8 activation range method (default: pipelines/student.toml's)")
     tflite: tuple[str, ...] = option(DEFAULT_TFLITE, "TFLite files of the student (none: skip TFLite)")
     repeats: int = option(5, "timed runs per variant in the benchmark")
     bench_threads: int = option(2, "CPU threads of the benchmark")
@@ -47,8 +47,6 @@ class StudentRecipeConfig:
         if self.size < 16 or self.size % 4:
             raise UserError(f"--size {self.size}: must be a multiple of 4, at least 16")
         at_least(self, ("repeats", "bench_threads", "photo_count"))
-        from animegan_deploy.compress.calibration import METHODS
-
         # every option checked here, before the half hour of training: never a late error about an option
         if self.int8_method is not None and self.int8_method not in METHODS:
             raise UserError(f"--int8-method {self.int8_method}: choose one of {', '.join(METHODS)}")
