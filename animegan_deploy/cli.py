@@ -412,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo-data", help="build the offline demo dataset (bundled photos + procedural cartoon style)",
                        description="Write photos/, heldout/ and style/ from photos shipped by scikit-image, "
                                    "matplotlib and scikit-learn; the style is a procedural cartoon filter.")
-    p.add_argument("--output", default="runs/demo-data", help="folder to write (default: runs/demo-data)")
+    _output_option(p, "folder to write", "runs/demo-data")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("demo", help="stylize photos bundled with installed packages and write a side-by-side grid",
@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="longest side the photos are evaluated at (default: 256)")
     p.add_argument("--vgg-weights", default="random", help="VGG19 for the losses, as in training (default: random)")
     p.add_argument("--previous", default=None, help="a model this one replaces: its looks are reported beside")
-    p.add_argument("--output", default=None, help="write OUTPUT.json and OUTPUT.md reports (default: print only)")
+    _output_option(p, "write OUTPUT.json and OUTPUT.md reports", shown="print only")
     p.set_defaults(func=cmd_evaluate_style)
 
     from .compress.distill import DistillConfig

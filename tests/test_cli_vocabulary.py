@@ -53,3 +53,17 @@ def test_errors_name_the_new_spelling(tmp_path, capsys):
     assert "--calib-count 0" in capsys.readouterr().err
     assert main(["evaluate-style", "--baseline", "b", "--style", "s"]) != 0
     assert "--eval-dir is required" in capsys.readouterr().err
+
+
+def test_every_output_option_is_spelled_the_same(capsys):
+    """Where a command writes somewhere it names, -o and --output both spell it, with its default in the help
+    (demo-data and evaluate-style once took --output alone)."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    commands = [[c] for c in ("stylize", "demo-data", "demo", "evaluate-style", "prune", "distill", "student",
+                              "student-recipe", "quantize", "zoo-report", "benchmark") if c in listed]
+    for command in commands + [["export", "onnx"], ["export", "tflite"], ["pipeline", "run"]]:
+        text = _help(command, capsys)
+        assert "-o OUTPUT, --output OUTPUT" in text, command
+        assert "(default:" in text.split("--output OUTPUT", 2)[-1][:300], command
