@@ -37,6 +37,34 @@ def _output_option(p: argparse.ArgumentParser, what: str, default: str | None = 
     p.add_argument("-o", "--output", default=default, help=f"{what} (default: {shown or default})")
 
 
+def _command(sub, name: str, func: Callable[[argparse.Namespace], int], summary: str, description: str, *,
+             weights: str | None = None, output: tuple | None = None, run: str | None = None, quiet: bool = False,
+             configs: Sequence = ()) -> argparse.ArgumentParser:
+    """One subcommand with the shared options in one order: -w (``weights``: its role, "" for none named), -o
+    (``output``: _output_option's arguments), the resume options (``run``: what is interrupted), --quiet, then each
+    config dataclass's options (``configs``: a type, or (type, fields to skip))."""
+    p = sub.add_parser(name, help=summary, description=description)
+    if weights is not None:
+        _weights_option(p, role=weights)
+    if output is not None:
+        _output_option(p, *output)
+    if run is not None:
+        _run_options(p, run)
+    if quiet:
+        _quiet_option(p)
+    for config in configs:
+        config_type, skip = config if isinstance(config, tuple) else (config, ())
+        add_config_arguments(p, config_type, skip=skip)
+    p.set_defaults(func=func)
+    return p
+
+
+def _plan_restart_option(p: argparse.ArgumentParser) -> None:
+    """--restart of the commands run by the pipeline runner (pipeline run, student-recipe)."""
+    p.add_argument("--restart", dest="force", action="store_true",
+                   help="start over: run every stage again, discarding finished results and interrupted runs")
+
+
 def _quiet_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
@@ -372,15 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"animegan-deploy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("stylize", help="turn photos, folders, globs and videos into anime-style outputs",
-                       description="Stylize images (any size, RGBA, grayscale, 16-bit, EXIF-rotated) and "
-                                   "mp4/avi videos. Unreadable inputs are reported one line each and the rest "
-                                   "processed; the exit code is 1 when any input failed.")
+    p = _command(sub, "stylize", cmd_stylize, "turn photos, folders, globs and videos into anime-style outputs",
+                 "Stylize images (any size, RGBA, grayscale, 16-bit, EXIF-rotated) and mp4/avi videos. Unreadable "
+                 "inputs are reported one line each and the rest processed; the exit code is 1 when any input failed.",
+                 weights="", output=("folder for the outputs", "stylized"), configs=(StylizeConfig,))
     p.add_argument("inputs", nargs="+", help="image/video files, folders (searched recursively) or glob patterns")
-    _weights_option(p)
-    _output_option(p, "folder for the outputs", "stylized")
-    add_config_arguments(p, StylizeConfig)
-    p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("convert", help="convert a public .pt checkpoint to the project's safetensors format",
                        description="Load a public AnimeGANv2 state_dict (safely: tensors only) and save it as "
@@ -415,13 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
     _output_option(p, "folder to write", "runs/demo-data")
     p.set_defaults(func=cmd_demo_data)
 
-    p = sub.add_parser("demo", help="stylize photos bundled with installed packages and write a side-by-side grid",
-                       description="Offline demo: stylize bundled photos with the embedded default model "
-                                   "(or --weights) and write OUTPUT/grid.png.")
-    _weights_option(p)
-    _output_option(p, "folder for the stylized photos and grid.png", "demo")
-    add_config_arguments(p, StylizeConfig)
-    p.set_defaults(func=cmd_demo)
+    _command(sub, "demo", cmd_demo, "stylize photos bundled with installed packages and write a side-by-side grid",
+             "Offline demo: stylize bundled photos with the embedded default model (or --weights) and write "
+             "OUTPUT/grid.png.", weights="", output=("folder for the stylized photos and grid.png", "demo"),
+             configs=(StylizeConfig,))
 
     p = sub.add_parser("evaluate-style", help="Gram style loss and content loss on held-out photos vs a baseline",
                        description="Check that a trained model learned the style: its Gram style loss to the "
@@ -440,118 +461,87 @@ def build_parser() -> argparse.ArgumentParser:
     from .compress.distill import DistillConfig
     from .compress.prune import PruneConfig
 
-    p = sub.add_parser("prune", help="structured magnitude channel pruning (threshold 0.01), dependency-aware",
-                       description="Remove channels whose norm scale |gamma| (or filter mean |w|) is below the "
-                                   "threshold, coupled layers together (Torch-Pruning dependency graph). "
-                                   "--sparsity first trains with L1 on the scales so the threshold bites. "
-                                   "Writes a safetensors checkpoint and a Markdown + JSON report.")
-    _weights_option(p)
-    _output_option(p, "pruned checkpoint to write", shown="runs/compress/<checkpoint>.pruned.safetensors")
-    _quiet_option(p)
-    add_config_arguments(p, PruneConfig)
-    p.set_defaults(func=cmd_prune)
+    _command(sub, "prune", cmd_prune, "structured magnitude channel pruning (threshold 0.01), dependency-aware",
+             "Remove channels whose norm scale |gamma| (or filter mean |w|) is below the threshold, coupled layers "
+             "together (Torch-Pruning dependency graph). --sparsity first trains with L1 on the scales so the "
+             "threshold bites. Writes a safetensors checkpoint and a Markdown + JSON report.", weights="",
+             output=("pruned checkpoint to write", None, "runs/compress/<checkpoint>.pruned.safetensors"), quiet=True,
+             configs=(PruneConfig,))
 
-    p = sub.add_parser("distill", help="knowledge distillation from a teacher generator into a student",
-                       description="Train STUDENT (a checkpoint such as a pruned one, or width:W for a fresh "
-                                   "narrower model) to reproduce the teacher's outputs on photos. Resumable: run it again.")
+    p = _command(sub, "distill", cmd_distill, "knowledge distillation from a teacher generator into a student",
+                 "Train STUDENT (a checkpoint such as a pruned one, or width:W for a fresh narrower model) to reproduce "
+                 "the teacher's outputs on photos. Resumable: run it again.",
+                 output=("student checkpoint to write", None, "runs/compress/student.safetensors"),
+                 run="OUTPUT (its .run/checkpoints/last.pt)", quiet=True, configs=(DistillConfig,))
     p.add_argument("student", help="student checkpoint (e.g. the output of prune) or width:W")
-    _output_option(p, "student checkpoint to write", shown="runs/compress/student.safetensors")
-    _run_options(p, "OUTPUT (its .run/checkpoints/last.pt)")
-    _quiet_option(p)
-    add_config_arguments(p, DistillConfig)
-    p.set_defaults(func=cmd_distill)
 
     from .compress.student import StudentConfig
 
-    p = sub.add_parser("student", help="the fast deploy student: fit BatchNorms, narrow, distill, prune at 0.01",
-                       description="Turn a trained generator (the teacher) into a narrow student with foldable "
-                                   "BatchNorm: norms fitted to the teacher's, every layer narrowed to --width (or "
-                                   "--target-gmacs) by channel magnitude, distilled on photos, pruned at "
-                                   "|gamma| < --threshold and fine-tuned. Writes the student and its folded twin "
-                                   "(conv + activation only; what export traces). Resumable: run it again.")
-    _weights_option(p, role="the teacher")
-    _output_option(p, "student checkpoint to write", shown="runs/student/<teacher>.student.safetensors")
-    _run_options(p, "OUTPUT (its .run folder)")
-    _quiet_option(p)
-    add_config_arguments(p, StudentConfig)
-    p.set_defaults(func=cmd_student)
+    _command(sub, "student", cmd_student, "the fast deploy student: fit BatchNorms, narrow, distill, prune at 0.01",
+             "Turn a trained generator (the teacher) into a narrow student with foldable BatchNorm: norms fitted to "
+             "the teacher's, every layer narrowed to --width (or --target-gmacs) by channel magnitude, distilled on "
+             "photos, pruned at |gamma| < --threshold and fine-tuned. Writes the student and its folded twin (conv + "
+             "activation only; what export traces). Resumable: run it again.", weights="the teacher",
+             output=("student checkpoint to write", None, "runs/student/<teacher>.student.safetensors"),
+             run="OUTPUT (its .run folder)", quiet=True, configs=(StudentConfig,))
 
     from .pipeline.student_recipe import StudentRecipeConfig
 
-    p = sub.add_parser("student-recipe", help="teacher -> student -> ONNX FP32/INT8 + TFLite -> benchmark (make student)",
-                       description="pipelines/student.toml with these options, run by the pipeline runner into "
-                                   "OUTPUT: the student stage, its folded ONNX, INT8 Q/DQ (ONNX Runtime placement), "
-                                   "TFLite files, a benchmark of every variant against the FP32 torch original (fps, "
-                                   "speedup in the same run, PSNR/SSIM on --eval-dir) and the gate. Finished stages "
-                                   "are reused, an interrupted one continues; writes OUTPUT/pipeline.json, report.md "
-                                   "and report.html.")
-    _weights_option(p, role="the teacher")
-    _output_option(p, "output folder", "runs/student")
-    p.add_argument("--restart", dest="force", action="store_true",
-                   help="start over: run every stage again, discarding finished results and interrupted runs")
-    _quiet_option(p)
-    add_config_arguments(p, StudentRecipeConfig)
-    add_config_arguments(p, StudentConfig, skip=("eval_dir",))
-    p.set_defaults(func=cmd_student_recipe)
+    p = _command(sub, "student-recipe", cmd_student_recipe,
+                 "teacher -> student -> ONNX FP32/INT8 + TFLite -> benchmark (make student)",
+                 "pipelines/student.toml with these options, run by the pipeline runner into OUTPUT: the student "
+                 "stage, its folded ONNX, INT8 Q/DQ (ONNX Runtime placement), TFLite files, a benchmark of every "
+                 "variant against the FP32 torch original (fps, speedup in the same run, PSNR/SSIM on --eval-dir) and "
+                 "the gate. Finished stages are reused, an interrupted one continues; writes OUTPUT/pipeline.json, "
+                 "report.md and report.html.", weights="the teacher", output=("output folder", "runs/student"),
+                 quiet=True, configs=(StudentRecipeConfig, (StudentConfig, ("eval_dir",))))
+    _plan_restart_option(p)
 
     from .benchmarks.fidelity_check import FidelityCheckConfig
     from .compress.calibration import METHODS
     from .compress.quantize import QuantizeConfig
 
-    p = sub.add_parser("quantize", help="INT8: calibrate an FP32 ONNX and write Q/DQ ONNX + TensorRT cache + ranges",
-                       description=f"Calibrate activation ranges ({'/'.join(METHODS)}, one ONNX Runtime pass), "
-                                   "write a Q/DQ ONNX following TensorRT's rules, a TensorRT calibration cache, a "
-                                   "JSON of ranges and a report; --target-psnr keeps sensitive convs in float.")
+    # equalization rewrites the torch model before export: an ONNX file given here is past that point
+    p = _command(sub, "quantize", cmd_quantize,
+                 "INT8: calibrate an FP32 ONNX and write Q/DQ ONNX + TensorRT cache + ranges",
+                 f"Calibrate activation ranges ({'/'.join(METHODS)}, one ONNX Runtime pass), write a Q/DQ ONNX "
+                 "following TensorRT's rules, a TensorRT calibration cache, a JSON of ranges and a report; "
+                 "--target-psnr keeps sensitive convs in float.", output=("Q/DQ ONNX to write", None, "MODEL.int8.onnx"),
+                 quiet=True, configs=((QuantizeConfig, ("equalize",)),))
     p.add_argument("model", help="FP32 ONNX file to quantize (from `animegan export onnx`)")
-    _output_option(p, "Q/DQ ONNX to write", shown="MODEL.int8.onnx")
     p.add_argument("--reference", default=None,
                    help="FP32 torch checkpoint to measure fidelity against (default: the FP32 ONNX itself)")
-    _quiet_option(p)
-    # equalization rewrites the torch model before export: an ONNX file given here is past that point
-    add_config_arguments(p, QuantizeConfig, skip=("equalize",))
-    p.set_defaults(func=cmd_quantize)
 
-    p = sub.add_parser("check-fidelity", help="PSNR/SSIM of an exported variant vs the FP32 torch model, gated",
-                       description="Run VARIANT and the FP32 reference on photos, compare outputs as [0, 255] "
-                                   "images and exit 1 when PSNR or SSIM is below the precision's threshold.")
+    p = _command(sub, "check-fidelity", cmd_check_fidelity,
+                 "PSNR/SSIM of an exported variant vs the FP32 torch model, gated",
+                 "Run VARIANT and the FP32 reference on photos, compare outputs as [0, 255] images and exit 1 when "
+                 "PSNR or SSIM is below the precision's threshold.", configs=(FidelityCheckConfig,))
     p.add_argument("variant", help="exported model file (.onnx, .int8.onnx, ...)")
-    add_config_arguments(p, FidelityCheckConfig)
-    p.set_defaults(func=cmd_check_fidelity)
 
     from .compress.int8_simulation import Int8SimulationConfig
 
-    p = sub.add_parser("simulate-int8", help="what static int8 of every conv keeps, simulated in torch (seconds)",
-                       description="Round each conv's input and/or output to 8 bits on calibrated ranges (fake "
-                                   "quantization, the rest float) and measure PSNR/SSIM vs the float model: which "
-                                   "scheme holds which photos, before a minutes-long integer export.")
-    _weights_option(p)
-    _output_option(p, "report folder", "results/int8-simulation")
-    add_config_arguments(p, Int8SimulationConfig)
-    p.set_defaults(func=cmd_simulate_int8)
+    _command(sub, "simulate-int8", cmd_simulate_int8, "what static int8 of every conv keeps, simulated in torch "
+             "(seconds)", "Round each conv's input and/or output to 8 bits on calibrated ranges (fake quantization, "
+             "the rest float) and measure PSNR/SSIM vs the float model: which scheme holds which photos, before a "
+             "minutes-long integer export.", weights="", output=("report folder", "results/int8-simulation"),
+             configs=(Int8SimulationConfig,))
 
     from .benchmarks.zoo_report import ZooReportConfig
 
-    p = sub.add_parser("zoo-report", help="every INT8 setting measured on every zoo model (reports/zoo)",
-                       description="For each zoo model (models/zoo.py) and placement, build every combination of the "
-                                   "settings chosen per model and measure it on the validation and the evaluation "
-                                   "photos: is the chosen one within reach of the best, and of the old defaults?")
-    _output_option(p, "report folder", "reports/zoo")
-    _quiet_option(p)
-    add_config_arguments(p, ZooReportConfig)
-    p.set_defaults(func=cmd_zoo_report)
+    _command(sub, "zoo-report", cmd_zoo_report, "every INT8 setting measured on every zoo model (reports/zoo)",
+             "For each zoo model (models/zoo.py) and placement, build every combination of the settings chosen per "
+             "model and measure it on the validation and the evaluation photos: is the chosen one within reach of "
+             "the best, and of the old defaults?", output=("report folder", "reports/zoo"), quiet=True,
+             configs=(ZooReportConfig,))
 
     from .benchmarks.suite import BenchmarkConfig
 
-    p = sub.add_parser("benchmark", help="fps, latency, size and fidelity of every variant vs the FP32 original",
-                       description="Build (or reuse) the exported variants of a checkpoint, time them interleaved "
-                                   "against the FP32 torch original, measure PSNR/SSIM vs its output, and write "
-                                   "Markdown, CSV, JSON and PNG reports.")
-    _weights_option(p)
-    _output_option(p, "report folder", "results/benchmark")
+    p = _command(sub, "benchmark", cmd_benchmark, "fps, latency, size and fidelity of every variant vs the FP32 "
+                 "original", "Build (or reuse) the exported variants of a checkpoint, time them interleaved against "
+                 "the FP32 torch original, measure PSNR/SSIM vs its output, and write Markdown, CSV, JSON and PNG "
+                 "reports.", weights="", output=("report folder", "results/benchmark"), quiet=True,
+                 configs=(BenchmarkConfig,))
     p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when --compare finds regressions")
-    _quiet_option(p)
-    add_config_arguments(p, BenchmarkConfig)
-    p.set_defaults(func=cmd_benchmark)
 
     pipeline = sub.add_parser("pipeline", help="run the staged pipeline of a config file (cached, resumable)",
                               description="Chain train/prune/distill/quantize/export/benchmark/gate as one cached, "
@@ -568,8 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run this stage and every later one again (earlier ones must be finished)")
     p.add_argument("--until", default=None, metavar="STAGE", help="stop after this stage")
     p.add_argument("--dry-run", action="store_true", help="say which stages would run or be reused; write nothing")
-    p.add_argument("--restart", dest="force", action="store_true",
-                   help="start over: run every stage again, discarding finished results and interrupted runs")
+    _plan_restart_option(p)
     p.add_argument("--force", dest="force", action="store_true", help=argparse.SUPPRESS)  # the old spelling
     p.add_argument("--break-lock", action="store_true",
                    help="take over the folder's lock (only when the run it names is known to be gone)")
@@ -582,15 +571,11 @@ def build_parser() -> argparse.ArgumentParser:
     formats = export.add_subparsers(dest="format", metavar="FORMAT", required=True)
     for fmt in FORMATS.values():
         _, config_type = fmt.load()
-        p = formats.add_parser(fmt.name, help=fmt.description, description=fmt.description)
-        _weights_option(p)
-        if fmt.directory:
-            _output_option(p, "folder to write the files into, each with a JSON sidecar",
-                           shown=f"exports/<checkpoint>_{fmt.name}")
-        else:
-            _output_option(p, "file to write, a JSON sidecar beside it", shown=f"exports/<checkpoint>{fmt.suffix}")
-        add_config_arguments(p, config_type)
-        p.set_defaults(func=_make_export_command(fmt.name))
+        output = (("folder to write the files into, each with a JSON sidecar", None, f"exports/<checkpoint>_{fmt.name}")
+                  if fmt.directory else
+                  ("file to write, a JSON sidecar beside it", None, f"exports/<checkpoint>{fmt.suffix}"))
+        _command(formats, fmt.name, _make_export_command(fmt.name), fmt.description, fmt.description, weights="",
+                 output=output, configs=(config_type,))
     return parser
 
 
