@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .configs import add_config_arguments, config_from_args
-from .errors import UserError
+from .errors import UserError, failure_reason
 
 WEIGHTS_HELP = (
     "generator checkpoint: a .safetensors/.pt path, a URL, a public name (paprika, face_paint_512_v2, ...), "
@@ -571,9 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     formats = export.add_subparsers(dest="format", metavar="FORMAT", required=True)
     for fmt in FORMATS.values():
         _, config_type = fmt.load()
-        output = (("folder to write the files into, each with a JSON sidecar", None, f"exports/<checkpoint>_{fmt.name}")
-                  if fmt.directory else
-                  ("file to write, a JSON sidecar beside it", None, f"exports/<checkpoint>{fmt.suffix}"))
+        what = ("folder to write the files into, each with a JSON sidecar" if fmt.directory else
+                "file to write, a JSON sidecar beside it")
+        output = (what, None, fmt.default_output(Path("<checkpoint>")).as_posix())
         _command(formats, fmt.name, _make_export_command(fmt.name), fmt.description, fmt.description, weights="",
                  output=output, configs=(config_type,))
     return parser
@@ -633,11 +633,10 @@ def _silence_stdout() -> None:
 def _crashed(args: argparse.Namespace, exc: BaseException) -> int:
     if os.environ.get("ANIMEGAN_DEBUG"):
         raise exc
-    first = str(exc).splitlines()[0][:200] if str(exc) else ""
     log = _write_crash_log(args)
     where = f"the traceback is in {log}" if log else "no writable folder for the traceback"
     try:
-        print(f"error: {args.command} failed unexpectedly ({type(exc).__name__}: {first}); {where} (ANIMEGAN_DEBUG=1 "
+        print(f"error: {args.command} failed unexpectedly ({failure_reason(exc)}); {where} (ANIMEGAN_DEBUG=1 "
               "prints it); please report it", file=sys.stderr)
     except OSError:
         pass

@@ -9,6 +9,12 @@ class UserError(Exception):
     exit_code = 2
 
 
+def failure_reason(exc: BaseException) -> str:
+    """An unexpected exception as one line for a report row or message: its type and the first line of its text."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
+
+
 class MissingDependencyError(UserError):
     """An optional backend or tool is not installed here (e.g. TensorRT without a GPU)."""
 

@@ -211,7 +211,7 @@ def plot(rows: list[dict], path: Path) -> Path | None:
     return path
 
 
-# the files write_reports writes into the report folder (checked before a benchmark starts: see report_files)
+# the files write_reports writes into the report folder (run_benchmark checks them before any work)
 REPORT_FILES = {"json": "benchmark.json", "csv": "benchmark.csv", "md": "benchmark.md", "png": "benchmark.png"}
 
 
@@ -219,15 +219,14 @@ def write_reports(result, checkpoint: Path, config, photos: list[Path]) -> dict[
     folder = result.folder
     folder.mkdir(parents=True, exist_ok=True)
     rows = with_peak_share(result.rows, result.machine)
-    names = REPORT_FILES
     files = {
-        "json": atomic_write_json(folder / names["json"], {
+        "json": atomic_write_json(folder / REPORT_FILES["json"], {
             "checkpoint": str(checkpoint), "config": asdict(config), "machine": result.machine,
             "photos": [p.name for p in photos], "seconds": round(result.seconds, 1), "rows": rows}),
-        "csv": atomic_write_text(folder / names["csv"], write_csv(rows)),
-        "md": atomic_write_text(folder / names["md"], markdown_report(result, checkpoint, config, photos)),
+        "csv": atomic_write_text(folder / REPORT_FILES["csv"], write_csv(rows)),
+        "md": atomic_write_text(folder / REPORT_FILES["md"], markdown_report(result, checkpoint, config, photos)),
     }
-    png = plot(rows, folder / names["png"])
+    png = plot(rows, folder / REPORT_FILES["png"])
     if png:
         files["png"] = png
     return files

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from animegan_deploy.configs import option
-from animegan_deploy.errors import MissingDependencyError, UserError
+from animegan_deploy.errors import MissingDependencyError, UserError, failure_reason
 from animegan_deploy.export.targets import benchmark_groups
 
 from .row import benchmark_row
@@ -189,8 +189,7 @@ def measure(variants: list[Variant], config: BenchmarkConfig, photos: list[Path]
                     done[v.name] = _row(v, size, threads, status="unavailable", reason=str(exc))
                     continue
                 except Exception as exc:  # one broken variant must not stop the suite
-                    first = str(exc).splitlines()[0][:200] if str(exc) else ""
-                    done[v.name] = _row(v, size, threads, status="failed", reason=f"{type(exc).__name__}: {first}")
+                    done[v.name] = _row(v, size, threads, status="failed", reason=failure_reason(exc))
                     continue
                 memory[v.name] = rss.grown_mb
                 runners[v.name] = (lambda r=runner: r(timing_input))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from animegan_deploy.errors import MissingDependencyError, UserError
+from animegan_deploy.errors import MissingDependencyError, UserError, failure_reason
 from animegan_deploy.sidecar import sidecar_of, source_checkpoint
 
 
@@ -91,8 +91,7 @@ def build_variants(checkpoint: Path, formats: tuple[str, ...], user: tuple[str, 
         except (MissingDependencyError, UserError) as exc:
             variants.append(Variant(fmt, fmt, "-", None, checkpoint, None, "unavailable", str(exc)))
         except Exception as exc:  # the suite goes on; the row says why this format is missing
-            variants.append(Variant(fmt, fmt, "-", None, checkpoint, None, "failed",
-                                    f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"))
+            variants.append(Variant(fmt, fmt, "-", None, checkpoint, None, "failed", failure_reason(exc)))
     names = [v.name for v in variants]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from animegan_deploy.errors import MissingDependencyError
+from animegan_deploy.errors import MissingDependencyError, failure_reason
 from animegan_deploy.sidecar import sidecar_of
 
 from .targets import Target, targets
@@ -41,10 +41,6 @@ def built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = Non
     if config is not None and canonical_json(meta.get("config")) != canonical_json(config):
         return False
     return (meta.get("source") or {}).get("sha256") == content_hash(checkpoint)
-
-
-def _first_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
 def build_onnx(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
@@ -139,7 +135,7 @@ def build_tensorrt(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[in
                 export_tensorrt(checkpoint, TensorRTConfig(precision=target.precision,
                                                            onnx=str(qdq) if qdq else None), out)
         except Exception as exc:  # this precision's row says why; the other engines stand
-            built.append(Built(target, None, None, "failed", _first_line(exc)))
+            built.append(Built(target, None, None, "failed", failure_reason(exc)))
             continue
         built.append(Built(target, out))
     return built

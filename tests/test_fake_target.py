@@ -45,7 +45,7 @@ def fake_stage(inputs, config, output, progress, resume):
     out = FAKE.file(Path(inputs["model"]), output)
     export_fake(inputs["model"], config, out)
     check = check_fidelity(out, FidelityCheckConfig(size=config.check_size, photos=config.eval_dir,
-                                                    precision="fp16"))
+                                                    precision=FAKE.thresholds))
     figures = {"precision": FAKE.precision, "psnr_db": round(check.fidelity.psnr, 2),
                "ssim": round(check.fidelity.ssim, 4)}
     return S.StageResult("export", out, {FAKE.name: out}, {"files": {FAKE.precision: figures}}, format=FAKE.format)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from animegan_deploy.atomic import atomic_write_json, remove_dead_temporaries
-from animegan_deploy.errors import MissingDependencyError, UserError
+from animegan_deploy.errors import MissingDependencyError, UserError, failure_reason
 from animegan_deploy.lock import FolderLock
 from animegan_deploy.inputs import check_checkpoint, check_photo_folder
 
@@ -365,9 +365,7 @@ def _execute(stage: Planned, inputs: dict, key: str, folder: Path, out: Path, pr
         return S.StageResult(stage.section, None, status="failed", reason=str(exc), format=_fmt(stage))
     except Exception as exc:  # a bug in one stage: its row says what, the report is still written
         _drop_marker(marker)
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return S.StageResult(stage.section, None, status="failed", reason=f"{type(exc).__name__}: {first}",
-                             format=_fmt(stage))
+        return S.StageResult(stage.section, None, status="failed", reason=failure_reason(exc), format=_fmt(stage))
     result.seconds = round(time.perf_counter() - began, 1)
     if result.status == "unavailable":
         marker.unlink(missing_ok=True)
