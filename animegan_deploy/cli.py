@@ -586,9 +586,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                           help="replace files in the output places that animegan did not write (kept by default)")
     args = parser.parse_args(argv)
     from .ownership import allow_overwrite
+    from .threads import apply_to_runtimes
 
     allow_overwrite(getattr(args, "overwrite", False))
     try:
+        apply_to_runtimes()  # ANIMEGAN_THREADS, where set
         return int(args.func(args))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -27,6 +27,8 @@ import numpy as np
 import onnx
 from tqdm import tqdm
 
+from animegan_deploy.threads import cpu_threads
+
 BINS = 2048
 LEVELS = 128  # positive int8 levels
 Method = Literal["minmax", "entropy", "percentile", "mean-minmax"]
@@ -266,6 +268,7 @@ def collect_statistics(model_path: str | Path, images: Iterable[np.ndarray], ten
             model.graph.output.append(onnx.ValueInfoProto(name=name))
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
+    threads = cpu_threads(threads)
     if threads:
         options.intra_op_num_threads = threads
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

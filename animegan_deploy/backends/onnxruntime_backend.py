@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from animegan_deploy.errors import UserError
+from animegan_deploy.threads import cpu_threads
 
 
 class OnnxRuntimeRunner:
@@ -15,6 +16,7 @@ class OnnxRuntimeRunner:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        threads = cpu_threads(threads)
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from animegan_deploy.errors import UserError
+from animegan_deploy.threads import cpu_threads
 
 
 class TFLiteRunner:
@@ -16,7 +17,7 @@ class TFLiteRunner:
         if device not in ("cpu", "auto"):
             raise UserError(f"--device {device}: the tflite backend runs on CPU here (XNNPACK); use --device cpu")
         try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=threads or 2)
+            self.interpreter = Interpreter(model_path=str(path), num_threads=cpu_threads(threads) or 2)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"{path}: LiteRT cannot load it ({str(exc).splitlines()[0][:160]})") from None
