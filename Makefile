@@ -52,8 +52,11 @@ pipeline: install
 	set -e; text=$(call q,$(SET)); eval "items=($$text)"; args=(); for s in "$${items[@]}"; do args+=(--set "$$s"); done; \
 	$(ANIMEGAN) pipeline run $(call q,$(CONFIG)) -o $(call q,$(PIPELINE_OUT)) "$${args[@]}"
 
+# one pytest-xdist worker per core (at most 4: each holds torch, ONNX Runtime and TensorFlow), each running whole test
+# files with its share of the threads, the longest files first (tests/conftest.py)
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n > 4 ? 4 : n )))
 test: install
-	$(PY) -m pytest -q --durations=25  # the slowest tests, so the suite's time stays visible
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25  # the slowest tests, so the suite's time stays visible
 
 demo: install
 	$(ANIMEGAN) demo --weights $(call q,$(WEIGHTS)) --output demo

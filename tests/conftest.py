@@ -16,12 +16,45 @@ from PIL import Image
 
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import save_checkpoint
+from animegan_deploy.threads import apply_to_runtimes
 
 # The suite never writes into a user's cache (~/.cache/animegan-deploy, or their ANIMEGAN_CACHE): what exports keep
 # between processes (export/traced_graphs.py) goes to a folder of this session, which the CLI processes tests start
-# inherit.
-os.environ["ANIMEGAN_CACHE"] = tempfile.mkdtemp(prefix="animegan-test-cache-")
-atexit.register(shutil.rmtree, os.environ["ANIMEGAN_CACHE"], True)
+# and make test's workers inherit from the session's main process (which removes it at the end).
+if "ANIMEGAN_TEST_CACHE" not in os.environ:
+    os.environ["ANIMEGAN_TEST_CACHE"] = tempfile.mkdtemp(prefix="animegan-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["ANIMEGAN_TEST_CACHE"], True)
+os.environ["ANIMEGAN_CACHE"] = os.environ["ANIMEGAN_TEST_CACHE"]
+
+# `make test` splits the suite over pytest-xdist workers, one per core: each worker's runtimes (ONNX Runtime, torch,
+# LiteRT, TensorFlow in onnx2tf's helper processes) take its share of the cores, not every core each (runtimes that
+# spin against each other finish later than one job after the other). Measured on 2 cores: two INT8 exports at one
+# thread each side by side took 148 s, one after the other at two threads 200 s.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if WORKERS > 1:
+    _share = str(max(1, len(os.sched_getaffinity(0)) // WORKERS))
+    os.environ.update({"ANIMEGAN_THREADS": _share, "OMP_NUM_THREADS": _share})
+
+# make test runs whole files on a worker (--dist loadfile: a file's module fixtures are made once, and the fidelity
+# gate's default-model files share that model's graphs, calibration and reference outputs). The files that take
+# longest (seconds at 2 threads on 2 cores, one worker) go out first, so that the last ones to finish are short.
+LONGEST_FIRST = ("test_fidelity_gate.py",  # 250
+                 "test_fidelity_gate_tflite.py", "test_fidelity_gate_second_model.py",  # 100 each
+                 "test_export_kill.py", "test_tflite_float_fallback.py", "test_pipeline_kill.py",  # 85, 60, 55
+                 "test_mixed_precision.py", "test_trace_cache.py", "test_pipeline_run.py",
+                 "test_pipeline_gate_int16x8.py", "test_bad_input_corpus.py", "test_tflite_export.py",
+                 "test_train_resume.py", "test_student_recipe.py")  # 27 .. 15
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file's own order is kept
+
+
+apply_to_runtimes()
 
 DATA = Path(__file__).parent / "data"
 TINY_WIDTH = 0.25

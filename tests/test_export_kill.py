@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -41,10 +40,11 @@ def test_killed_export_reruns_clean(fmt, tmp_path, tiny_checkpoint, photo_folder
                                       str(photo_folders["calib"])]
     argv = args + ["-w", str(tiny_checkpoint), "-o", str(out)] + extra
     proc = _run(argv)
-    time.sleep(moment)
-    if proc.poll() is None:
+    try:
+        proc.wait(timeout=moment)  # an export done before the moment is not waited for
+    except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+        proc.wait()
     again = _run(argv)
     assert again.wait(timeout=600) == 0, (seed, moment, again.stderr.read().decode()[-2000:])
     files = [p for p in out.rglob("*")] if out.is_dir() else list(out.parent.iterdir())

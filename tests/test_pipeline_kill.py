@@ -7,8 +7,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 from animegan_deploy.sidecar import file_sha256, sidecar_path
 from pipeline_helpers import public_pt, quick_argv, statuses
@@ -27,10 +25,11 @@ def test_killed_run_completes_on_the_next_one(tmp_path, photo_folders):
     argv = quick_argv(weights, photo_folders, out)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = _start(argv, env)
-    time.sleep(moment)
-    if proc.poll() is None:
+    try:
+        proc.wait(timeout=moment)  # a run done before the moment is not waited for
+    except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the whole group: onnx2tf runs in a child process
-    proc.wait()
+        proc.wait()
     finished_before = {p.parent.name for p in out.rglob("stage.json")}
     again = _start(argv, env)
     assert again.wait(timeout=600) == 0, f"rerun failed (kill seed {seed}, at {moment:.1f} s)"

@@ -1,0 +1,24 @@
+"""CI gate: the default model's full-integer TFLite file (int8 in and out, the default float fallback) stays within the
+project's INT8 threshold of the FP32 torch model on the 15 unseen pictures."""
+
+import importlib.util
+
+import pytest
+
+from animegan_deploy.models.hub import default_checkpoint
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnx2tf") is None or importlib.util.find_spec("ai_edge_litert") is None,
+                    reason="the TFLite gate needs the [tflite] extra and onnx2tf (make install)")
+def test_full_integer_tflite_of_the_default_model_holds_30_db(tmp_path):
+    from animegan_deploy.export.tflite import TFLiteConfig, export_tflite
+
+    # the default settings: mean-minmax calibration, float fallback of the normalizations up to the int8 threshold
+    config = TFLiteConfig(size=256, precisions=("full_integer_quant",))
+    result = export_tflite(default_checkpoint(), config, tmp_path / "tflite")
+    record = result.files[0]
+    print(f"full-integer TFLite vs FP32 torch on 15 pictures: {record.psnr_db:.2f} dB (worst {record.psnr_min_db}, "
+          f"{record.worst_photo}), SSIM {record.ssim:.4f}, float fallback: {record.float_fallback}")
+    assert record.min_psnr == 30.0
+    assert record.status == "ok" and result.ok, record.reason
+    assert record.psnr_db >= 30.0 and record.ssim >= 0.9
