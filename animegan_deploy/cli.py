@@ -220,7 +220,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_distill(args: argparse.Namespace) -> int:
     from .compress.distill import DistillConfig, distill
-    from .sidecar import read_sidecar
 
     config = config_from_args(DistillConfig, args)
     output = _output_file(args, Path("runs/compress") / "student.safetensors", [args.student, config.teacher])
@@ -229,14 +228,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if result.steps < config.steps:
         print(f"paused at step {result.steps}/{config.steps}; run the same command again to continue")
         return 0
-    metrics = read_sidecar(result.path)["metrics"]
-    fid, speed = metrics["fidelity_vs_teacher"], metrics["torch_fps_vs_teacher"]
-    print(f"distilled {result.steps} steps in {result.seconds:.0f} s; student vs teacher on held-out photos: "
-          f"PSNR {fid['psnr_db']:.2f} dB, SSIM {fid['ssim']:.4f}")
-    print(f"params {metrics['teacher']['params']:,} -> {metrics['student']['params']:,}; GMACs@256 "
-          f"{metrics['teacher']['gmacs']:.2f} -> {metrics['student']['gmacs']:.2f}; torch CPU fps at {speed['size']}: "
-          f"{speed['student_fps']:.2f} vs {speed['original_fps']:.2f} ({speed['fps_ratio']:.2f}x, one interleaved run)")
-    print(f"wrote {result.path}")
+    for line in result.summary():
+        print(line)
     return 0
 
 
@@ -330,18 +323,14 @@ def cmd_simulate_int8(args: argparse.Namespace) -> int:
 
 
 def cmd_zoo_report(args: argparse.Namespace) -> int:
-    from .benchmarks.zoo_report import ZooReportConfig, zoo_report
+    from .benchmarks.zoo_report import ZooReportConfig, zoo_report, zoo_summary
     from .paths import check_output_dir
 
     config = config_from_args(ZooReportConfig, args)
     check_output_dir(args.output, "--output")
     report = zoo_report(config, Path(args.output), progress=not args.quiet)
-    for row in report["onnx_int8"]:
-        chosen = row["chosen"]
-        print(f"{row['model']:<14} {row['placement']:<17} chosen {chosen['evaluation_psnr_db']:.2f} dB (worst "
-              f"{chosen['evaluation_psnr_min_db']:.2f}), best tried {row['best']['evaluation_psnr_db']:.2f}, old defaults "
-              f"{row['old_default']['evaluation_psnr_db']:.2f}")
-    print(f"wrote {Path(args.output) / 'README.md'} and zoo.json")
+    for line in zoo_summary(report, Path(args.output)):
+        print(line)
     return 0
 
 

@@ -124,6 +124,17 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
     return report
 
 
+def zoo_summary(report: dict, output: Path) -> list[str]:
+    """One line per zoo model and placement: the chosen settings' PSNR on the evaluation photos vs the alternatives."""
+    lines = []
+    for row in report["onnx_int8"]:
+        chosen = row["chosen"]
+        lines.append(f"{row['model']:<14} {row['placement']:<17} chosen {chosen['evaluation_psnr_db']:.2f} dB (worst "
+                     f"{chosen['evaluation_psnr_min_db']:.2f}), best tried {row['best']['evaluation_psnr_db']:.2f}, "
+                     f"old defaults {row['old_default']['evaluation_psnr_db']:.2f}")
+    return lines + [f"wrote {output / 'README.md'} and zoo.json"]
+
+
 def _write(output: Path, report: dict) -> None:
     atomic_write_json(output / "zoo.json", report)
     atomic_write_text(output / "README.md", zoo_markdown(report))

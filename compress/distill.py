@@ -84,6 +84,20 @@ class DistillResult:
     seconds: float
     last_losses: dict[str, float]
 
+    def summary(self) -> list[str]:
+        """The finished run's figures, from its sidecar: fidelity and speed vs the teacher, size."""
+        from animegan_deploy.sidecar import read_sidecar
+
+        metrics = read_sidecar(self.path)["metrics"]
+        fid, speed = metrics["fidelity_vs_teacher"], metrics["torch_fps_vs_teacher"]
+        teacher, student = metrics["teacher"], metrics["student"]
+        return [f"distilled {self.steps} steps in {self.seconds:.0f} s; student vs teacher on held-out photos: "
+                f"PSNR {fid['psnr_db']:.2f} dB, SSIM {fid['ssim']:.4f}",
+                f"params {teacher['params']:,} -> {student['params']:,}; GMACs@256 {teacher['gmacs']:.2f} -> "
+                f"{student['gmacs']:.2f}; torch CPU fps at {speed['size']}: {speed['student_fps']:.2f} vs "
+                f"{speed['original_fps']:.2f} ({speed['fps_ratio']:.2f}x, one interleaved run)",
+                f"wrote {self.path}"]
+
 
 def norm_scales(model: nn.Module) -> list[torch.Tensor]:
     return [m.weight for m in model.modules() if has_channel_scale(m)]

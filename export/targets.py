@@ -18,13 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from animegan_deploy.lazy_import import resolve
 
-def resolve(ref: str | Callable[..., Any]) -> Callable[..., Any]:
-    """``"package.module:function"`` (imported when first needed, so the table imports nothing heavy) or a callable."""
-    if callable(ref):
-        return ref
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+__all__ = ["FORMATS", "TARGETS", "Format", "Target", "resolve", "targets"]
 
 
 @dataclass(frozen=True)

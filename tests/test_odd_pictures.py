@@ -48,8 +48,8 @@ def test_one_picture_the_model_cannot_take_is_named_and_the_rest_written(tmp_pat
                                                                          monkeypatch):
     from animegan_deploy.backends.registry import BACKENDS, Backend
 
-    monkeypatch.setitem(BACKENDS, "picky", Backend("picky", (".safetensors",), __name__, "picky_runner", (), "",
-                                                   "fails on small pictures"))
+    monkeypatch.setitem(BACKENDS, "picky", Backend("picky", (".safetensors",), (), "", "fails on small pictures",
+                                                   runner=picky_runner))
     save_photo(tmp_path / "in" / "a.png", photo(40, 56))
     save_photo(tmp_path / "in" / "b.png", photo(24, 32, seed=1))
     code = main(["stylize", str(tmp_path / "in"), "-w", str(tiny_checkpoint), "--size", "0", "--backend", "picky",

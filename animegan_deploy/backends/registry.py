@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from animegan_deploy.errors import MissingDependencyError, UserError
+from animegan_deploy.lazy_import import resolve
 
 
 class Runner(Protocol):
@@ -29,11 +30,12 @@ class Runner(Protocol):
 class Backend:
     name: str
     suffixes: tuple[str, ...]
-    module: str
-    loader: str  # fn(path, device, threads) -> Runner
     requires: tuple[str, ...]  # importable modules the backend needs
     install_hint: str
     description: str
+    # fn(path, device, threads) -> Runner: "module:function" or a callable; by default the project's own
+    # animegan_deploy.backends.<name>_backend:load_<name>_runner
+    runner: str | Callable[..., Runner] = ""
 
     def missing(self) -> list[str]:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
@@ -49,51 +51,21 @@ class Backend:
                 f"{path}: backend {self.name} runs {'/'.join(self.suffixes)} files; "
                 "pick the backend that matches the file (--backend)"
             )
-        loader: Callable[..., Runner] = getattr(importlib.import_module(self.module), self.loader)
+        loader = resolve(self.runner or f"animegan_deploy.backends.{self.name}_backend:load_{self.name}_runner")
         return loader(path, device=device, threads=threads)
 
 
-BACKENDS: dict[str, Backend] = {
-    b.name: b
-    for b in (
-        Backend(
-            name="torch",
-            suffixes=(".safetensors", ".pt", ".pth", ".ckpt", ".bin"),
-            module="animegan_deploy.backends.torch_backend",
-            loader="load_torch_runner",
-            requires=("torch",),
-            install_hint="run `make install`",
-            description="PyTorch eager on CPU or CUDA, from a generator checkpoint",
-        ),
-        Backend(
-            name="onnxruntime",
-            suffixes=(".onnx",),
-            module="animegan_deploy.backends.onnxruntime_backend",
-            loader="load_onnxruntime_runner",
-            requires=("onnxruntime",),
-            install_hint="run `make install`",
-            description="ONNX Runtime (CPU, or CUDA when onnxruntime-gpu is installed), FP32 or Q/DQ INT8",
-        ),
-        Backend(
-            name="tflite",
-            suffixes=(".tflite",),
-            module="animegan_deploy.backends.tflite_backend",
-            loader="load_tflite_runner",
-            requires=("ai_edge_litert",),
-            install_hint="run `make install` (installs ai-edge-litert)",
-            description="LiteRT interpreter (TFLite FP32/FP16/INT8, NHWC, XNNPACK) on CPU",
-        ),
-        Backend(
-            name="tensorrt",
-            suffixes=(".engine", ".plan"),
-            module="animegan_deploy.backends.tensorrt_backend",
-            loader="load_tensorrt_runner",
-            requires=("tensorrt", "pycuda"),
-            install_hint="it needs an NVIDIA GPU with CUDA: pip install -e '.[tensorrt]' from NVIDIA's index",
-            description="TensorRT engine (FP32/FP16/INT8) on an NVIDIA GPU, pycuda buffers",
-        ),
-    )
-}
+BACKENDS: dict[str, Backend] = {b.name: b for b in (
+    Backend("torch", (".safetensors", ".pt", ".pth", ".ckpt", ".bin"), ("torch",), "run `make install`",
+            "PyTorch eager on CPU or CUDA, from a generator checkpoint"),
+    Backend("onnxruntime", (".onnx",), ("onnxruntime",), "run `make install`",
+            "ONNX Runtime (CPU, or CUDA when onnxruntime-gpu is installed), FP32 or Q/DQ INT8"),
+    Backend("tflite", (".tflite",), ("ai_edge_litert",), "run `make install` (installs ai-edge-litert)",
+            "LiteRT interpreter (TFLite FP32/FP16/INT8, NHWC, XNNPACK) on CPU"),
+    Backend("tensorrt", (".engine", ".plan"), ("tensorrt", "pycuda"),
+            "it needs an NVIDIA GPU with CUDA: pip install -e '.[tensorrt]' from NVIDIA's index",
+            "TensorRT engine (FP32/FP16/INT8) on an NVIDIA GPU, pycuda buffers"),
+)}
 
 
 def backend_for_path(path: Path) -> str:
