@@ -23,6 +23,14 @@ VIDEO_FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 EXIF_ORIENTATION = 0x0112
 
 
+def media_in(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The files under ``folder`` with one of ``suffixes``, sorted; hidden ones left out (a name or a folder starting
+    with "."): editors' and macOS's companions (._IMG.jpg) and the temporaries another process is still writing
+    (.<name>.<pid>.<hex>.tmp.png, renamed into place when complete) are not pictures to read."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
 class InputError(Exception):
     """One input file cannot be used; the message is a short reason without the path."""
 

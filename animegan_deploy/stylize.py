@@ -31,6 +31,7 @@ from .imageio import (
     VideoWriter,
     is_video,
     iter_frames,
+    media_in,
     open_video,
     read_image,
     write_image,
@@ -86,8 +87,7 @@ def expand_inputs(specs: Iterable[str], report: StylizeReport, output_dir: Path 
             raise UserError(f"--output {output_dir}: is the input folder {spec}; the outputs would mix with the photos "
                             "(and be read as photos next time): write them to another folder")
         if path.is_dir():
-            media = [p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
-                     and not _inside(p, output_dir)]
+            media = [p for p in media_in(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES) if not _inside(p, output_dir)]
             if not media:
                 report.failed.append((spec, "folder holds no images or videos"))
             found.extend(media)

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json
-from animegan_deploy.imageio import IMAGE_SUFFIXES
+from animegan_deploy.imageio import IMAGE_SUFFIXES, media_in
 
 CACHE_DIR = ".animegan_cache"
 MANIFEST = "manifest.json"
@@ -66,8 +66,7 @@ def _write_rgb(path: Path, rgb: np.ndarray) -> None:
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and CACHE_DIR not in p.parts)
+    return media_in(folder, IMAGE_SUFFIXES)  # the style cache (CACHE_DIR) is hidden like every dot-folder
 
 
 def prepare_style_folder(style_dir: Path, progress: bool = True) -> list[StyleTriplet]:
