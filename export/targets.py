@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from animegan_deploy.lazy_import import resolve
 
-__all__ = ["FORMATS", "TARGETS", "Format", "Target", "resolve", "targets"]
+__all__ = ["FORMATS", "TARGETS", "Format", "Target", "resolve", "targets", "threshold_set", "threshold_sets"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,11 @@ def tflite_kinds(benchmarked_only: bool = False) -> dict[str, tuple[str, str]]:
 
 def tensorrt_precisions() -> tuple[str, ...]:
     return tuple(t.precision for t in targets("tensorrt"))
+
+
+def threshold_sets() -> tuple[str, ...]:
+    """The sections of benchmarks/fidelity_thresholds.toml the targets are held to, in table order."""
+    return tuple(dict.fromkeys(t.thresholds for t in TARGETS))
 
 
 def threshold_set(precision: str) -> str:

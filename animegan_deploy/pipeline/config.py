@@ -19,7 +19,7 @@ from typing import Any, get_args, get_origin
 
 from animegan_deploy.configs import at_least, option, read_toml
 from animegan_deploy.errors import UserError
-from animegan_deploy.export.targets import pipeline_formats, tensorrt_precisions
+from animegan_deploy.export.targets import pipeline_formats, tensorrt_precisions, threshold_sets
 
 # what [export] formats can name: every format with a pipeline stage (the INT8 ONNX is the [quantize] stage's file)
 EXPORT_STAGE_FORMATS = pipeline_formats()
@@ -112,18 +112,9 @@ class BenchmarkSection:
             raise UserError("[benchmark] warmup / sample_photos: must be >= 0")
 
 
-@dataclass
-class GateSection:
-    enabled: bool = option(True, "fail the run (report still written) when a floor is not met")
-    fp32_min_psnr: float | None = option(None, "floor of FP32 exports vs the model they were made from (default: "
-                                         "the project's thresholds file)")
-    fp32_min_ssim: float | None = option(None, "SSIM floor of FP32 exports")
-    fp16_min_psnr: float | None = option(None, "floor of FP16 exports")
-    fp16_min_ssim: float | None = option(None, "SSIM floor of FP16 exports")
-    int8_min_psnr: float | None = option(None, "floor of INT8 exports (all INT8 kinds)")
-    int8_min_ssim: float | None = option(None, "SSIM floor of INT8 exports")
-    model_min_psnr: float | None = option(None, "floor of the compressed model vs the original (none: not gated)")
-    model_min_ssim: float | None = option(None, "SSIM floor of the compressed model vs the original")
+class GateFloors:
+    """[gate]: whether a floor not met fails the run, each threshold set's floors (``<set>_min_psnr``,
+    ``<set>_min_ssim``: one pair per set of the targets table, export/targets.py) and the compressed model's."""
 
     def __post_init__(self) -> None:
         from animegan_deploy.benchmarks.thresholds import check_floor
@@ -138,9 +129,26 @@ class GateSection:
         from animegan_deploy.benchmarks.thresholds import load_thresholds
 
         psnr, ssim = load_thresholds(None, precision)
-        # a threshold set without a key of its own here (int16x8) takes the thresholds file's floors
+        # a threshold set the table did not have when this section was made takes the thresholds file's floors
         own_psnr, own_ssim = getattr(self, f"{precision}_min_psnr", None), getattr(self, f"{precision}_min_ssim", None)
         return (psnr if own_psnr is None else own_psnr), (ssim if own_ssim is None else own_ssim)
+
+
+def _floor_fields() -> list[tuple[str, Any, Any]]:
+    fields = []
+    for name in threshold_sets():
+        fields += [(f"{name}_min_psnr", float | None, option(None, f"PSNR floor of {name} exports vs the model they "
+                                                             "were made from (default: the project's thresholds file)")),
+                   (f"{name}_min_ssim", float | None, option(None, f"SSIM floor of {name} exports"))]
+    return fields
+
+
+GateSection = dataclasses.make_dataclass("GateSection", [
+    ("enabled", bool, option(True, "fail the run (report still written) when a floor is not met")),
+    *_floor_fields(),
+    ("model_min_psnr", float | None, option(None, "floor of the compressed model vs the original (none: not gated)")),
+    ("model_min_ssim", float | None, option(None, "SSIM floor of the compressed model vs the original")),
+], bases=(GateFloors,), namespace={"__module__": __name__})
 
 
 def _choices(label: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
