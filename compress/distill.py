@@ -41,38 +41,51 @@ RESUMABLE_CHANGES = frozenset({"steps", "checkpoint_every", "eval_size", "eval_d
 
 
 @dataclass
-class DistillConfig:
+class DistillOptions:
+    """The options `distill` and `student` share (the student recipe distills with them): what the student is shown
+    and judged on, the crops and their sampler, the output loss, the VGG weights and the threads."""
+
+    photo_dir: str | None = option(None, "training photos (default: the bundled demo training photos)")
+    eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs the teacher (default: the 15 unseen "
+                                  "pictures)")
+    eval_size: int = option(256, "longest side of held-out photos in the report")
+    batch_size: int = option(4, "photo crops per step")
+    crop: int = option(128, "crop size in pixels (crops are taken at 0.5-1.0 of the photo's scale)")
+    output_l1: float = option(1.0, "weight of the L1 loss between student and teacher outputs")
+    vgg_weights: str = option("random", "VGG19 for the content loss: imagenet, a path, or random")
+    seed: int = option(0, "seed of the crop sampler")
+    threads: int | None = option(None, "torch CPU threads")
+
+    def __post_init__(self) -> None:
+        at_least(self, ("batch_size", "eval_size", "threads"))
+        if self.crop < 16 or self.crop % 4:
+            raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
+        if self.output_l1 < 0:
+            raise UserError(f"--output-l1 {self.output_l1}: a loss weight must be >= 0")
+
+
+@dataclass
+class DistillConfig(DistillOptions):
     teacher: str | None = option(None, "teacher checkpoint (default: the embedded demo model)")
-    photo_dir: str | None = option(None, "training photos (default: the bundled demo photos)")
-    eval_dir: str | None = option(None, "held-out photos for the PSNR/SSIM report (default: the 15 unseen pictures)")
     steps: int = option(600, "optimization steps")
-    batch_size: int = option(4, "photos per step")
-    crop: int = option(128, "random crop size in pixels")
     lr: float = option(2e-4, "Adam learning rate (cosine-annealed to 10%)")
     beta1: float = option(0.5, "Adam beta1 (0.5 as in GAN training; 0.9 for plain output regression)")
-    output_l1: float = option(1.0, "weight of the L1 loss between student and teacher outputs")
     content: float = option(1.0, "weight of the VGG content loss between student and teacher outputs")
     hints: float = option(0.0, "weight of feature-map hints on block outputs (0 = off)")
     adversarial: float = option(0.0, "weight of the adversarial term (teacher outputs as real; 0 = off)")
     sparsity: float = option(0.0, "L1 weight on the student's norm scales |gamma| (network slimming; 0 = off)")
     scale_lr: float | None = option(None, "learning rate of the norm scales |gamma| (default: --lr); sparsity "
                                     "training raises it so unneeded scales reach 0 in a short run")
-    vgg_weights: str = option("random", "VGG19 for the content loss: imagenet, a path, or random")
-    seed: int = option(0, "seed of the batch sampler")
     checkpoint_every: int = option(50, "write a resumable checkpoint every N steps")
-    eval_size: int = option(256, "longest side of held-out photos in the report")
-    threads: int | None = option(None, "torch CPU threads")
-
 
     def __post_init__(self) -> None:
-        at_least(self, ("steps", "batch_size", "checkpoint_every", "eval_size", "threads"))
-        if self.crop < 16 or self.crop % 4:
-            raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
+        super().__post_init__()
+        at_least(self, ("steps", "checkpoint_every"))
         if self.lr <= 0 or (self.scale_lr is not None and self.scale_lr <= 0):
             raise UserError(f"--lr {self.lr} / --scale-lr {self.scale_lr}: must be > 0")
         if not 0 <= self.beta1 < 1:
             raise UserError(f"--beta1 {self.beta1}: must be in [0, 1)")
-        for name in ("output_l1", "content", "hints", "adversarial", "sparsity"):
+        for name in ("content", "hints", "adversarial", "sparsity"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: a loss weight must be >= 0")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -30,35 +30,27 @@ from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
 from animegan_deploy.models.student import fit_batchnorm, fold_norms, student_from_teacher
 from animegan_deploy.sidecar import write_sidecar
 
-from .distill import DistillConfig, Distiller
+from .distill import DistillConfig, DistillOptions, Distiller
 from .prune import prune_model
 from .measurements import fidelity_vs, model_numbers
 
 
 @dataclass
-class StudentConfig:
+class StudentConfig(DistillOptions):
     width: float = option(0.25, "channels kept per layer, as a fraction of the teacher's (ignored with --target-gmacs)")
     target_gmacs: float | None = option(None, "narrow until the student costs at most this many GMACs at 256x256")
     threshold: float = option(0.01, "after distillation, prune channels whose BatchNorm |gamma| is below this")
     sparsity: float = option(1e-5, "L1 weight on the BatchNorm scales during distillation (network slimming)")
     steps: int = option(2000, "distillation steps")
     finetune_steps: int = option(200, "fine-tuning steps after threshold pruning (skipped when nothing was pruned)")
-    batch_size: int = option(4, "photo crops per step")
-    crop: int = option(128, "crop size in pixels (crops are taken at 0.5-1.0 of the photo's scale)")
     lr: float = option(1e-3, "Adam learning rate (cosine-annealed to 10%; beta1 0.9)")
-    output_l1: float = option(1.0, "weight of the L1 loss between student and teacher outputs")
     content: float = option(0.0, "weight of a VGG content loss between the outputs (0 = off)")
     hints: float = option(1.0, "weight of block-output hints (feature maps through 1x1 adapters; 0 = off)")
-    vgg_weights: str = option("random", "VGG19 for --content: imagenet, a path, or random")
-    photo_dir: str | None = option(None, "training photos (default: the bundled demo training photos)")
-    eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs the teacher (default: bundled held-out)")
-    eval_size: int = option(256, "longest side of held-out photos in the report")
     fit_photos: int = option(8, "photo crops the BatchNorm fit uses")
-    seed: int = option(0, "seed of the crop sampler")
     checkpoint_every: int = option(100, "write a resumable checkpoint every N steps")
-    threads: int | None = option(None, "torch CPU threads")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0 < self.width <= 1:
             raise UserError(f"--width {self.width}: must be in (0, 1] (a fraction of the teacher's channels)")
         if self.target_gmacs is not None and self.target_gmacs <= 0:
@@ -70,19 +62,15 @@ class StudentConfig:
         for name in ("steps", "finetune_steps"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 0")
-        at_least(self, ("batch_size", "fit_photos", "checkpoint_every", "eval_size", "threads"))
-        if self.crop < 16 or self.crop % 4:
-            raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
+        at_least(self, ("fit_photos", "checkpoint_every"))
         if self.lr <= 0:
             raise UserError(f"--lr {self.lr}: must be > 0")
 
     def distill_config(self, teacher: Path, steps: int, sparsity: float) -> DistillConfig:
-        return DistillConfig(
-            teacher=str(teacher), photo_dir=self.photo_dir, eval_dir=self.eval_dir, steps=steps,
-            batch_size=self.batch_size, crop=self.crop, lr=self.lr, beta1=0.9, output_l1=self.output_l1, content=self.content,
-            hints=self.hints, sparsity=sparsity, vgg_weights=self.vgg_weights, seed=self.seed,
-            checkpoint_every=self.checkpoint_every, eval_size=self.eval_size, threads=self.threads,
-        )
+        """The distillation run of this recipe: the shared options as they are, beta1 0.9 (output regression)."""
+        shared = {f.name: getattr(self, f.name) for f in fields(DistillOptions)}
+        return DistillConfig(**shared, teacher=str(teacher), steps=steps, lr=self.lr, beta1=0.9, content=self.content,
+                             hints=self.hints, sparsity=sparsity, checkpoint_every=self.checkpoint_every)
 
 
 @dataclass
