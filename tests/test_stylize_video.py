@@ -1,7 +1,6 @@
 """Videos are stylized frame by frame into a video of the same size and frame count."""
 
 import cv2
-import numpy as np
 
 from animegan_deploy.stylize import StylizeConfig, stylize
 from conftest import photo

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from conftest import photo
 
