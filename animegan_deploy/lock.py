@@ -6,8 +6,10 @@ another process is seen as stale, not as a run in progress; ``break_lock`` remov
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 from .errors import UserError
 
@@ -73,3 +75,19 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Wait for, then hold, the one lock on ``path`` (created if missing) among this machine's processes: for work
+    several processes may start at once and must do once, such as building a cached photo set (the lock goes with
+    the process if it dies)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

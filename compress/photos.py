@@ -8,10 +8,23 @@ from pathlib import Path
 from animegan_deploy.models.hub import cache_dir
 
 
+def _demo_data() -> Path:
+    return cache_dir() / "demo-data"
+
+
+def _built(build, *parts: str):
+    """``build(folder)`` of the cached demo data, one process at a time: a process listing a set that another one
+    is still writing would see part of it."""
+    from animegan_deploy.lock import exclusive
+
+    with exclusive(_demo_data() / ".build.lock"):
+        return build(_demo_data().joinpath(*parts))
+
+
 def _demo_folders() -> dict[str, Path]:
     from animegan_deploy.train.demo_data import build_demo_dataset
 
-    return build_demo_dataset(cache_dir() / "demo-data")
+    return _built(build_demo_dataset)
 
 
 def default_train_photos() -> Path:
@@ -29,7 +42,7 @@ def default_unseen_photos() -> Path:
     for fidelity figures with a mean, a worst photo and a count that mean something."""
     from animegan_deploy.train.demo_data import build_unseen_set
 
-    return build_unseen_set(cache_dir() / "demo-data" / "unseen")
+    return _built(build_unseen_set, "unseen")
 
 
 def default_eval_photos() -> Path:
@@ -43,7 +56,7 @@ def default_calibration_photos() -> Path:
     them, and two more bundled pictures (train/demo_data.build_calibration_set); never an evaluation picture."""
     from animegan_deploy.train.demo_data import build_calibration_set
 
-    return build_calibration_set(cache_dir() / "demo-data" / "calibration")
+    return _built(build_calibration_set, "calibration")
 
 
 # a fidelity target (--target-psnr) is met on the validation photos with this much to spare, so that it holds on
