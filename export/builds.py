@@ -1,10 +1,13 @@
 """Each format's build function (``targets.Format.build``): a checkpoint and some of the format's targets in, their
-files out, reusing a file already built from the same checkpoint with the same settings (its sidecar says so).
+files out. A file is built again unless it is current by the pipeline's one reuse rule (pipeline/cache.py): its
+sidecar carries the key of the checkpoint's content, the canonical config it was built with (photo folders by
+their pictures' content) and the project version.
 
 ``build(checkpoint, targets, sizes, folder, search=()) -> list[Built]``: ``sizes`` are the input sizes asked for
-(fixed-size files are made per size, the others at the first), ``search`` more folders where a current file may
-already be (what ``make export-tflite`` wrote). A target that cannot be built here (TensorRT without a GPU) comes
-back unavailable with the reason, one that failed comes back failed: the caller still has its row.
+(fixed-size files are made per size, the others at the first), ``search`` more folders holding files given to be
+measured (what ``make export-tflite`` or a pipeline's export stage wrote): one made from this checkpoint at that size
+is taken as it is. A target that cannot be built here (TensorRT without a GPU) comes back unavailable with the
+reason, one that failed comes back failed: the caller still has its row.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from animegan_deploy.errors import MissingDependencyError, failure_reason
 from animegan_deploy.sidecar import sidecar_of
@@ -28,19 +32,26 @@ class Built:
     reason: str = ""
 
 
-def built_from(path: Path, checkpoint: Path, input_shape: list[int] | None = None, config: object = None) -> bool:
-    """``path`` exists and its sidecar says it was made from exactly this checkpoint (at this input shape, with
-    these settings: an INT8 file calibrated another way is not the one asked for)."""
+def build_once(out: Path, inputs: dict[str, Path], config: object, make: Callable[[], object]) -> None:
+    """``make()`` writes ``out`` unless ``out`` is current for ``inputs`` and ``config``; the key goes into its
+    sidecar."""
+    from animegan_deploy.pipeline.cache import artifact_current, cache_key, stamp_key
+
+    key = cache_key(inputs, config)
+    if not artifact_current(out, key):
+        make()
+        stamp_key(out, key)
+
+
+def made_from(path: Path, checkpoint: Path, input_shape: list[int]) -> bool:
+    """A given file (``search``): it exists, its sidecar describes it and says it was made from exactly this
+    checkpoint at this input shape."""
     if not path.is_file():
         return False
     meta = sidecar_of(path, verify=True)
-    if input_shape is not None and meta.get("size") != input_shape:
-        return False
-    from animegan_deploy.pipeline.cache import canonical_json, content_hash  # memoized per checkpoint
+    from animegan_deploy.pipeline.cache import content_hash  # memoized per checkpoint
 
-    if config is not None and canonical_json(meta.get("config")) != canonical_json(config):
-        return False
-    return (meta.get("source") or {}).get("sha256") == content_hash(checkpoint)
+    return meta.get("size") == input_shape and (meta.get("source") or {}).get("sha256") == content_hash(checkpoint)
 
 
 def build_onnx(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
@@ -50,8 +61,8 @@ def build_onnx(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, .
     built = []
     for target in wanted:
         out = target.file(checkpoint, folder)
-        if not built_from(out, checkpoint):
-            export_onnx(checkpoint, OnnxExportConfig(precision=target.precision, validate_sizes=((64, 64),)), out)
+        config = OnnxExportConfig(precision=target.precision, validate_sizes=((64, 64),))
+        build_once(out, {"model": checkpoint}, config, lambda: export_onnx(checkpoint, config, out))
         built.append(Built(target, out))
     return built
 
@@ -70,8 +81,7 @@ def build_onnx_int8(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[i
         config = QuantizeConfig(size=sizes[0], placement=target.placement,
                                 sensitivity_size=min(sizes[0], QuantizeConfig.sensitivity_size))
         config = dataclasses.replace(config, **dict(target.settings))
-        if not built_from(out, checkpoint, config=config):
-            export_onnx_int8(checkpoint, config, out, progress=False)
+        build_once(out, {"model": checkpoint}, config, lambda: export_onnx_int8(checkpoint, config, out, progress=False))
         built.append(Built(target, out))
     return built
 
@@ -80,15 +90,22 @@ def build_tflite(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int,
                  search: tuple[Path, ...] = ()) -> list[Built]:
     """TFLite files are fixed-size: one set per size, taken from ``search`` (``{size}`` in a folder name is the
     size) when they match the checkpoint, the missing kinds converted together into ``folder/tflite_<size>``."""
+    from animegan_deploy.pipeline.cache import artifact_current, cache_key, stamp_key
+
     from .tflite import TFLiteConfig, export_tflite, require_converter
 
     built = []
     for size in sizes:
-        folders = [Path(str(f).format(size=size)) for f in search] + [folder / f"tflite_{size}"]
+        given = [Path(str(f).format(size=size)) for f in search]
+        own = folder / f"tflite_{size}"
+        keys = {t: cache_key({"model": checkpoint}, TFLiteConfig(size=size, precisions=(t.kind,), allow_lossy=True))
+                for t in wanted}  # per kind, as the pipeline's export stage keys them
         found: dict[Target, Path] = {}
         for target in wanted:
-            path = next((p for p in (target.file(checkpoint, f) for f in folders)
-                         if built_from(p, checkpoint, input_shape=[1, size, size, 3])), None)
+            path = next((p for p in (target.file(checkpoint, f) for f in given)
+                         if made_from(p, checkpoint, [1, size, size, 3])), None)
+            if path is None and artifact_current(target.file(checkpoint, own), keys[target]):
+                path = target.file(checkpoint, own)
             if path is not None:
                 found[target] = path
         missing = [t for t in wanted if t not in found]
@@ -99,10 +116,11 @@ def build_tflite(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int,
                 built += [Built(t, None, size, "unavailable", str(exc)) for t in missing]
             else:
                 config = TFLiteConfig(size=size, precisions=tuple(t.kind for t in missing), allow_lossy=True)
-                result = export_tflite(checkpoint, config, folders[-1])
+                result = export_tflite(checkpoint, config, own)
                 by_kind = {t.kind: t for t in missing}
                 for record in result.files:
                     if record.path is not None:
+                        stamp_key(record.path, keys[by_kind[record.kind]])
                         found[by_kind[record.kind]] = record.path
                     else:
                         built.append(Built(by_kind[record.kind], None, size, "failed", record.reason))
@@ -127,13 +145,12 @@ def build_tensorrt(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[in
     for target in wanted:
         out = target.file(checkpoint, folder)
         try:
-            if not built_from(out, checkpoint):
-                qdq = None
-                if target.precision == "int8":
-                    source = next(t for t in targets("onnx-int8") if t.placement == "tensorrt")
-                    qdq = build_onnx_int8(checkpoint, (source,), sizes, folder)[0].path
-                export_tensorrt(checkpoint, TensorRTConfig(precision=target.precision,
-                                                           onnx=str(qdq) if qdq else None), out)
+            inputs, qdq = {"model": checkpoint}, None
+            if target.precision == "int8":  # the engine is made from the Q/DQ file: its content is an input
+                source = next(t for t in targets("onnx-int8") if t.placement == "tensorrt")
+                qdq = inputs["onnx int8"] = build_onnx_int8(checkpoint, (source,), sizes, folder)[0].path
+            config = TensorRTConfig(precision=target.precision, onnx=str(qdq) if qdq else None)
+            build_once(out, inputs, config, lambda: export_tensorrt(checkpoint, config, out))
         except Exception as exc:  # this precision's row says why; the other engines stand
             built.append(Built(target, None, None, "failed", failure_reason(exc)))
             continue
