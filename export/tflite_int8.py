@@ -142,8 +142,8 @@ def photo_ranges(base: bytes, one: np.ndarray) -> dict[int, tuple[float, float]]
 
 # TensorFlow's calibrator runs one photo on one core (about 3.8 s at 256 px) and holds the GIL; a photo's ranges do
 # not depend on the others', so past this much serial work the photos are shared with helper processes, one per
-# further core (export/tflite_calibration_worker.py; starting one, which imports TensorFlow, takes about 4 s). They
-# log the same ranges as one process does.
+# further core or thread of ANIMEGAN_THREADS (export/tflite_calibration_worker.py; starting one, which imports
+# TensorFlow, takes about 4 s). They log the same ranges as one process does.
 PARALLEL_AFTER_SECONDS = 15.0
 
 
@@ -153,7 +153,11 @@ def _ranges_of(base: bytes, images: np.ndarray, seconds_each: float, bar) -> lis
     import subprocess
     import tempfile
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from animegan_deploy.threads import cpu_threads
+
+    # ANIMEGAN_THREADS, where set, is this job's share of the cores: one calibrating process per thread of it
+    cores = cpu_threads(None) or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+                                  os.cpu_count() or 1)
     helpers = min(cores, len(images)) - 1 if seconds_each * len(images) > PARALLEL_AFTER_SECONDS else 0
     shares = [list(range(k, len(images), helpers + 1)) for k in range(helpers + 1)]
     logs: dict[int, dict[int, tuple[float, float]]] = {}

@@ -172,6 +172,7 @@ def test_helper_processes_log_the_ranges_one_process_logs(float_model, calibrati
 
     monkeypatch.setattr(tflite_int8, "PARALLEL_AFTER_SECONDS", 0.0)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # two cores, whatever runs this
+    monkeypatch.setenv("ANIMEGAN_THREADS", "2")  # make test's workers get one thread each
     shared = Calibration(float_model, _images(), progress=False)
     assert shared.tensors.keys() == calibration.tensors.keys()
     for index, rng in calibration.tensors.items():
