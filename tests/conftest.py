@@ -37,13 +37,15 @@ if WORKERS > 1:
 
 # make test runs whole files on a worker (--dist loadfile: a file's module fixtures are made once, and the fidelity
 # gate's default-model files share that model's graphs, calibration and reference outputs). The files that take
-# longest (seconds at 2 threads on 2 cores, one worker) go out first, so that the last ones to finish are short.
-LONGEST_FIRST = ("test_fidelity_gate.py",  # 250
-                 "test_fidelity_gate_tflite.py", "test_fidelity_gate_second_model.py",  # 100 each
-                 "test_export_kill.py", "test_tflite_float_fallback.py", "test_pipeline_kill.py",  # 85, 60, 55
+# longest (seconds at 1 thread per worker on 2 cores) go out first, so that the last ones to finish are short; the
+# second worker starts on the kill tests (tiny models) while the first traces the full-width generator, which the
+# other two gate files then take from the shared trace cache instead of tracing it at the same moment.
+LONGEST_FIRST = ("test_fidelity_gate.py", "test_export_kill.py",  # 380, 75
+                 "test_fidelity_gate_tflite.py", "test_fidelity_gate_second_model.py",  # 145, 145
+                 "test_tflite_float_fallback.py", "test_pipeline_kill.py",  # 60, 55
                  "test_mixed_precision.py", "test_trace_cache.py", "test_pipeline_run.py",
                  "test_pipeline_gate_int16x8.py", "test_bad_input_corpus.py", "test_tflite_export.py",
-                 "test_train_resume.py", "test_student_recipe.py")  # 27 .. 15
+                 "test_train_resume.py", "test_student_recipe.py")  # 30 .. 15
 
 
 def pytest_collection_modifyitems(config, items):
