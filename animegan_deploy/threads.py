@@ -35,6 +35,19 @@ def cpu_threads(threads: int | None) -> int | None:
     return threads or default_threads()
 
 
+def ort_session_options(threads: int | None = None):
+    """ONNX Runtime session options at ``threads`` (else ``ANIMEGAN_THREADS``, else ONNX Runtime's own: every
+    core); one inter-op thread (sessions run their graph sequentially)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    threads = cpu_threads(threads)
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return options
+
+
 def apply_to_runtimes() -> None:
     """Cap torch's intra-op threads, and TensorFlow's in the converters this process starts, at
     ``ANIMEGAN_THREADS`` where it is set (both read their own settings once, when they start)."""

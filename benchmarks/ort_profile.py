@@ -21,10 +21,10 @@ def op_times(path: str | Path, size: int, threads: int, runs: int = 3) -> dict[s
     """Operator type -> milliseconds per frame over ``runs`` profiled runs (after one unprofiled warm-up)."""
     import onnxruntime as ort
 
+    from animegan_deploy.threads import ort_session_options
+
     with tempfile.TemporaryDirectory() as tmp:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+        options = ort_session_options(threads)
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "ort")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 from tqdm import tqdm
 
-from animegan_deploy.threads import cpu_threads
+from animegan_deploy.threads import ort_session_options
 
 BINS = 2048
 LEVELS = 128  # positive int8 levels
@@ -266,11 +266,8 @@ def collect_statistics(model_path: str | Path, images: Iterable[np.ndarray], ten
     for name in wanted:
         if name not in existing_outputs and name not in graph_inputs:
             model.graph.output.append(onnx.ValueInfoProto(name=name))
-    options = ort.SessionOptions()
+    options = ort_session_options(threads)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
-    threads = cpu_threads(threads)
-    if threads:
-        options.intra_op_num_threads = threads
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     output_names = [o.name for o in session.get_outputs()]

@@ -29,7 +29,7 @@ from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
 from animegan_deploy.models.norms import has_channel_scale
 from animegan_deploy.models.student import freeze_norm_statistics
-from animegan_deploy.sidecar import write_sidecar
+from animegan_deploy.sidecar import read_sidecar, write_sidecar
 
 HINT_BLOCKS = ("block_a", "block_b", "block_c", "block_d", "block_e")
 
@@ -99,8 +99,6 @@ class DistillResult:
 
     def summary(self) -> list[str]:
         """The finished run's figures, from its sidecar: fidelity and speed vs the teacher, size."""
-        from animegan_deploy.sidecar import read_sidecar
-
         metrics = read_sidecar(self.path)["metrics"]
         fid, speed = metrics["fidelity_vs_teacher"], metrics["torch_fps_vs_teacher"]
         teacher, student = metrics["teacher"], metrics["student"]

@@ -248,12 +248,9 @@ def validate_against_torch(
 
     from animegan_deploy.finite import check_finite_output
 
-    from animegan_deploy.threads import cpu_threads
+    from animegan_deploy.threads import ort_session_options
 
-    options, threads = ort.SessionOptions(), cpu_threads(None)
-    if threads:
-        options.intra_op_num_threads = threads
-    session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model_bytes, ort_session_options(), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(seed)
     diffs: dict[str, float] = {}
     for height, width in sizes:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from animegan_deploy.errors import UserError
-from animegan_deploy.threads import cpu_threads
+from animegan_deploy.threads import ort_session_options
 
 
 class OnnxRuntimeRunner:
@@ -15,11 +15,7 @@ class OnnxRuntimeRunner:
         """``path``: an .onnx file, or a serialized model (bytes) already in memory."""
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        threads = cpu_threads(threads)
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        options = ort_session_options(threads)
         providers = ["CPUExecutionProvider"]
         if device.startswith("cuda") or device == "auto":
             available = ort.get_available_providers()
