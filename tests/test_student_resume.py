@@ -1,5 +1,6 @@
 """The student stage resumes: paused with --stop-after and run again, it ends where an uninterrupted run ends."""
 
+import pytest
 import torch
 
 from animegan_deploy.compress.student import StudentConfig, make_student
@@ -13,9 +14,10 @@ def _config(photo_folders, **kw):
                          eval_dir=str(photo_folders["eval"]), **kw)
 
 
-def test_paused_and_resumed_equals_uninterrupted(tmp_path, photo_folders):
+@pytest.mark.parametrize("norm, architecture", [("group", "animeganv2"), ("batch", "animeganv2-student")])
+def test_paused_and_resumed_equals_uninterrupted(tmp_path, photo_folders, norm, architecture):
     teacher = save_checkpoint(randomized_generator(width=0.25, seed=4), tmp_path / "t.safetensors")
-    config = _config(photo_folders)
+    config = _config(photo_folders, norm=norm)
     whole = make_student(teacher, config, tmp_path / "a" / "s.safetensors", progress=False)
     assert whole.finished and whole.steps_done == 4
     first = make_student(teacher, config, tmp_path / "b" / "s.safetensors", progress=False, stop_after=3)
@@ -28,4 +30,7 @@ def test_paused_and_resumed_equals_uninterrupted(tmp_path, photo_folders):
     for key in a:
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
     reloaded = load_generator(tmp_path / "a" / "s.safetensors")
-    assert reloaded.info.architecture == "animeganv2-student" and reloaded.model.plan.a0 <= 4
+    assert reloaded.info.architecture == architecture and reloaded.model.plan.a0 <= 4
+    # the deploy form: a BatchNorm student's folded twin, a GroupNorm student itself
+    assert whole.deploy.name == ("s.folded.safetensors" if norm == "batch" else "s.safetensors")
+    assert load_generator(whole.deploy).info.normalization in (("folded",) if norm == "batch" else ("group", "explicit"))

@@ -113,17 +113,20 @@ def distill_stage(inputs: dict[str, Path], config: Any, output: Path, progress: 
 
 
 def student_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress, resume: bool) -> StageResult:
-    """The fast deploy student of the model so far (BatchNorm fit, narrowing, distillation, pruning at the
-    threshold, folding); resumes its own checkpoints. The folded form is what the later stages export."""
+    """The fast deploy student of the model so far (narrowing in its normalization, distillation, pruning at the
+    threshold; a BatchNorm student folded); resumes its own checkpoints. Its deploy form is what later stages export."""
     from animegan_deploy.compress.student import make_student
 
     result = make_student(inputs["teacher"], config, output / "student.safetensors", progress=True)
     if not result.finished:
         raise UserError("[student] paused; run the pipeline again to continue")
     fid = result.metrics["fidelity_vs_teacher"]
-    return StageResult("student", result.folded, {"model": result.folded, "trainable": result.path}, {
+    outputs = {"model": result.deploy}
+    if result.path != result.deploy:  # a BatchNorm student: the trainable form beside its folded twin
+        outputs["trainable"] = result.path
+    return StageResult("student", result.deploy, outputs, {
         **_fid(fid), "gmacs": round(result.metrics["student"]["gmacs"], 3),
-        "width_ratio": result.metrics["width_ratio"]})
+        "width_ratio": result.metrics["width_ratio"], "norm": result.metrics["norm"]})
 
 
 ONNX_FILE = "model.onnx"
