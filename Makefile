@@ -110,9 +110,10 @@ benchmark: install
 		--tflite-dir $(call q,$(OUT)/tflite_{size}) $(if $(COMPARE),--compare $(call q,$(COMPARE)))
 
 # The fast deploy student of WEIGHTS (any trained generator, public .pt included): pipelines/student.toml run by the
-# pipeline runner (student-recipe writes its options into it): BatchNorm fit, narrowing, distillation with network
-# slimming, pruning at 0.01, folded ONNX, INT8, TFLite, a benchmark against the FP32 original on EVAL (photos the
-# recipe never trains or calibrates on) and the gate. Writes OUT/pipeline.json, report.md and report.html (default
+# pipeline runner (student-recipe writes its options into it): narrowing with the teacher's GroupNorm kept
+# (STUDENT_FLAGS=--norm batch: a BatchNorm student folded into the convs), distillation with network slimming, pruning
+# at 0.01, ONNX, INT8, TFLite, a benchmark against the FP32 original on EVAL (photos the recipe never trains or
+# calibrates on) and the gate. Writes OUT/pipeline.json, report.md and report.html (default
 # OUT: runs/student). Interrupted? Run it again: finished stages are reused and distillation resumes.
 STUDENT_OUT = $(if $(filter command line environment,$(origin OUT)),$(OUT),runs/student)
 student: install
@@ -122,6 +123,8 @@ student: install
 # files and the original's own variants measured in ONE benchmark run (same-run speedups), on the unseen photos.
 SWEEP_WIDTHS ?= 1.0 0.5 0.375 0.25
 SWEEP_OUT ?= runs/student-sweep
+# the exported student's file stem: a GroupNorm student is exported as is, a BatchNorm one as its folded twin
+SWEEP_STEM = $(if $(findstring batch,$(STUDENT_FLAGS)),student.folded,student)
 student-sweep: install
 	for w in $(SWEEP_WIDTHS); do \
 		$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --width $$w --output $(SWEEP_OUT)/w$$w --no-benchmark --no-gate \
@@ -132,8 +135,8 @@ student-sweep: install
 		--variants $(foreach w,$(SWEEP_WIDTHS),"w$(w) torch=$(SWEEP_OUT)/w$(w)/student/student.safetensors" \
 			"w$(w) onnx=$(SWEEP_OUT)/w$(w)/export/onnx/model.onnx" \
 			"w$(w) onnx int8=$(SWEEP_OUT)/w$(w)/quantize/model.int8.onnx" \
-			"w$(w) tflite fp32=$(SWEEP_OUT)/w$(w)/export/tflite/student.folded_float32.tflite" \
-			"w$(w) tflite int8=$(SWEEP_OUT)/w$(w)/export/tflite/student.folded_full_integer_quant.tflite")
+			"w$(w) tflite fp32=$(SWEEP_OUT)/w$(w)/export/tflite/$(SWEEP_STEM)_float32.tflite" \
+			"w$(w) tflite int8=$(SWEEP_OUT)/w$(w)/export/tflite/$(SWEEP_STEM)_full_integer_quant.tflite")
 
 clean:
 	rm -rf stylized exports results .pytest_cache

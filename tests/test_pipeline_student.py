@@ -29,4 +29,4 @@ def test_student_pipeline_until_quantize(tmp_path, photo_folders):
     assert record["stages"][0]["artifacts"] == ["student/student.safetensors"]
     quantize = record["stages"][2]
     assert quantize["status"] == "ran" and 10 < quantize["metrics"]["psnr_db"] < 80
-    assert json.loads((out / "quantize" / "stage.json").read_text())["config"]["placement"] == "onnxruntime"
+    assert json.loads((out / "quantize" / "stage.json").read_text())["config"]["placement"] == "onnxruntime-conv"

@@ -48,7 +48,7 @@ def test_the_recipe_is_the_student_pipeline_with_every_variant_measured_against_
                              "gate"]
     statuses = {n: s["status"] for n, s in zip(_names(first), first["stages"])}
     assert statuses.pop("export tensorrt") == "unavailable" and set(statuses.values()) == {"ran"}, statuses
-    assert first["settings"]["quantize"]["placement"] == "onnxruntime"  # pipelines/student.toml's
+    assert first["settings"]["quantize"]["placement"] == "onnxruntime-conv"  # pipelines/student.toml's
     assert first["settings"]["student"]["width"] == 0.5 and first["settings"]["data"]["size"] == 64  # the options'
     rows = {r["variant"]: r for r in first["benchmark"]}
     wanted = {"original", "student", "onnx fp32", "onnx int8", "tflite float32"}
@@ -100,4 +100,4 @@ def test_options_become_the_plan_settings(tmp_path, tiny_checkpoint, photo_folde
     assert not config.benchmark.enabled and not config.gate.enabled and "tflite" not in config.export.formats
     assert config.student.config.width == 0.375 and config.student.config.steps == 7
     assert config.quantize.config.method == "minmax" and config.data.size == 64
-    assert config.quantize.config.placement == "onnxruntime"  # pipelines/student.toml's, kept
+    assert config.quantize.config.placement == "onnxruntime-conv"  # pipelines/student.toml's, kept
