@@ -24,7 +24,7 @@ QUICK = str(QUICK_PATH)
     (["--set", "distill.student=\"tiny\""], ["[distill]", "student", "width:W"]),
     (["--set", "data.eval_dir=\"/no/such/photos\""], ["[data] eval_dir", "/no/such/photos"]),
     (["--set", "source.weights=\"/no/such.pt\""], ["/no/such.pt"]),
-    (["--from", "compile"], ["--from/--until compile"]),
+    (["--from", "compile"], ["--from/--until compile", "train, prune, distill, student, export, quantize, benchmark, gate"]),
     (["--until", "train"], ["--until train", "not enabled"]),
     (["--from", "export", "--until", "prune"], ["--until prune comes before --from export"]),
 ])

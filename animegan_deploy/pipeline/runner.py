@@ -92,8 +92,8 @@ def stage_ids_for(name: str) -> list[str]:
 
     ids = [i for i in stage_ids() if i == name or section_of(i) == name]
     if not ids:
-        raise UserError(f"--from/--until {name}: choose one of train, prune, distill, student, quantize, export, benchmark, "
-                        f"gate (or {', '.join(pipeline_formats())})")
+        sections = dict.fromkeys(section_of(i) for i in stage_ids())  # the plan's order, each section once
+        raise UserError(f"--from/--until {name}: choose one of {', '.join(sections)} (or {', '.join(pipeline_formats())})")
     return ids
 
 
