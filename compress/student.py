@@ -155,13 +155,13 @@ def _scaled_plan(model: Generator, ratio: float):
 
 def narrowed_student(teacher: Generator, config: StudentConfig) -> tuple[Generator, float]:
     """Steps 1-2: the student in ``config.norm`` narrowed to the configured width; returns (student, ratio)."""
+    # both students keep the teacher's channel plan until narrowed, so the width is the teacher's either way
+    ratio = keep_ratio_for(teacher, config.target_gmacs) if config.target_gmacs is not None else config.width
     if config.norm == "group":
-        ratio = keep_ratio_for(teacher, config.target_gmacs) if config.target_gmacs is not None else config.width
         narrowed = prune_model(teacher, threshold=0.0, keep_ratio=ratio).model if ratio < 1.0 else teacher
         return groupnorm_student(narrowed), ratio
     photos = fit_photos(config)
     student = student_from_teacher(teacher, photos)
-    ratio = keep_ratio_for(student, config.target_gmacs) if config.target_gmacs is not None else config.width
     if ratio < 1.0:
         narrowed = prune_model(student, threshold=0.0, keep_ratio=ratio)
         # refit the norms: each kept channel's affine map now also makes up for the inputs that were dropped
