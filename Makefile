@@ -124,7 +124,8 @@ student: install
 SWEEP_WIDTHS ?= 1.0 0.5 0.375 0.25
 SWEEP_OUT ?= runs/student-sweep
 # the exported student's file stem: a GroupNorm student is exported as is, a BatchNorm one as its folded twin
-SWEEP_STEM = $(if $(findstring batch,$(STUDENT_FLAGS)),student.folded,student)
+# (matched on the option itself: STUDENT_FLAGS may hold --batch-size, which is not a BatchNorm student)
+SWEEP_STEM = $(if $(or $(findstring --norm batch,$(STUDENT_FLAGS)),$(findstring --norm=batch,$(STUDENT_FLAGS))),student.folded,student)
 student-sweep: install
 	for w in $(SWEEP_WIDTHS); do \
 		$(ANIMEGAN) student-recipe --weights $(WEIGHTS) --width $$w --output $(SWEEP_OUT)/w$$w --no-benchmark --no-gate \
