@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json
 from animegan_deploy.imageio import IMAGE_SUFFIXES, media_in
+from animegan_deploy.lock import exclusive
 
 CACHE_DIR = ".animegan_cache"
 MANIFEST = "manifest.json"
@@ -70,8 +71,15 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def prepare_style_folder(style_dir: Path, progress: bool = True) -> list[StyleTriplet]:
-    """Make (or reuse) the gray and smoothed copies of every style image; returns the triplets."""
+    """Make (or reuse) the gray and smoothed copies of every style image; returns the triplets. Runs that start
+    at once on the same style folder take turns (a file lock in the cache): the first writes the copies, the
+    others wait and reuse them, where each would otherwise find the others' half-made cache and stop."""
     style_dir = Path(style_dir)
+    with exclusive(style_dir / CACHE_DIR / ".build.lock"):
+        return _prepare_style_folder(style_dir, progress)
+
+
+def _prepare_style_folder(style_dir: Path, progress: bool) -> list[StyleTriplet]:
     cache = style_dir / CACHE_DIR
     manifest_path = cache / MANIFEST
     manifest: dict[str, dict] = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
