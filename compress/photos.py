@@ -32,6 +32,11 @@ def default_train_photos() -> Path:
     return _demo_folders()["photos"]
 
 
+def cel_style_images() -> Path:
+    """The cel style set the default model is trained on: each training photo as flat palettes with dark outlines."""
+    return _demo_folders()["cel"]
+
+
 def heldout_photos() -> Path:
     """The 3 bundled photos the demo model never saw (chelsea, grace_hopper, flower): its style evaluation."""
     return _demo_folders()["heldout"]

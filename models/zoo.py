@@ -2,9 +2,10 @@
 (reports/zoo, `make zoo-report`) and the CI fidelity gate runs. A default tuned on one model is not a default:
 channel equalization gave the embedded default +6 dB and a real AnimeGANv2 checkpoint -7.7 dB.
 
-Two members ship with the embedded default (the model itself and its init phase); the others come from
-`make zoo` (train/configs/zoo_*.toml: short adversarial runs from the init-phase model with other GAN losses,
-loss balances and seeds, about 3-7 minutes each on 2 cores) and are committed beside it. ``--weights zoo:NAME``
+Four members ship with the embedded default (the model itself and its init phase, the previous default and its
+init phase); the others come from `make zoo` (train/configs/zoo_*.toml: short adversarial runs from the previous
+default's init-phase model with other GAN losses, loss balances and seeds, about 3-7 minutes each on 2 cores) and
+are committed beside it. ``--weights zoo:NAME``
 names one anywhere a checkpoint is taken.
 """
 
@@ -31,11 +32,18 @@ class ZooModel:
 
 
 ZOO: tuple[ZooModel, ...] = (
-    ZooModel("default", "animegan_demo.safetensors", "the embedded default: init phase, then 900 LSGAN steps with a "
-             "strong Gram style term (navy/peach duotone outputs)", "train/configs/demo.toml"),
-    ZooModel("init", "animegan_demo_init.safetensors", "the init phase alone: photo reconstruction (keeps colours, "
-             "no style)", "train/configs/demo_init.toml"),
-    ZooModel("hinge_seed1", "zoo_hinge_seed1.safetensors", "150 hinge-GAN steps from the init phase, seed 1",
+    ZooModel("default", "animegan_demo.safetensors", "the embedded default: a colour-faithful init phase, then 2000 "
+             "LSGAN steps on the cel style set with colour, chroma and tv terms (keeps the photo's colours, smooth "
+             "shading, dark lines)", "train/configs/demo.toml"),
+    ZooModel("init", "animegan_demo_init.safetensors", "the default's init phase alone: photo reconstruction (keeps "
+             "colours, no style)", "train/configs/demo_init.toml"),
+    ZooModel("duotone", "zoo_duotone.safetensors", "the embedded default until 2026-12-04: a colour-blind init phase, "
+             "then 900 LSGAN steps with a strong Gram style term (navy/peach duotone outputs with ripples)",
+             "train/configs/duotone.toml"),
+    ZooModel("duotone_init", "zoo_duotone_init.safetensors", "the duotone's init phase: 500 reconstruction steps "
+             "(outputs keep little colour); the hinge, paprika and shinkai members start from it",
+             "train/configs/duotone_init.toml"),
+    ZooModel("hinge_seed1", "zoo_hinge_seed1.safetensors", "150 hinge-GAN steps from the duotone's init phase, seed 1",
              "train/configs/zoo_hinge_seed1.toml"),
     ZooModel("paprika_seed2", "zoo_paprika_seed2.safetensors", "150 LSGAN steps, paprika balance (content 2, colour "
              "20, half the style weight), seed 2", "train/configs/zoo_paprika_seed2.toml"),
