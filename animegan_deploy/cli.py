@@ -422,9 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     _quiet_option(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("demo-data", help="build the offline demo dataset (bundled photos + procedural cartoon style)",
-                       description="Write photos/, heldout/ and style/ from photos shipped by scikit-image, "
-                                   "matplotlib and scikit-learn; the style is a procedural cartoon filter.")
+    p = sub.add_parser("demo-data", help="build the offline demo dataset (bundled photos + cel style renderings)",
+                       description="Write photos/, heldout/, unseen/, cel/ and style/ from photos shipped by "
+                                   "scikit-image, matplotlib and scikit-learn: cel/ (each training photo as flat "
+                                   "palettes with dark outlines, three colour schemes) is the default model's style "
+                                   "set, style/ the older procedural cartoon set zoo:duotone was trained on.")
     _output_option(p, "folder to write", "runs/demo-data")
     p.set_defaults(func=cmd_demo_data)
 

@@ -1,8 +1,10 @@
-"""The offline demo domain: photos that ship inside installed packages, and a procedural cartoon style.
+"""The offline demo domain: photos that ship inside installed packages, and style sets rendered from them.
 
 No anime dataset can be downloaded on the project's machines, so the demo style is generated: flat colors
-(edge-preserving smoothing, then k-means color quantization) with dark edge lines. It stands in for a real
-anime style so the whole recipe (training, compression, quantization, export) runs end to end offline.
+(edge-preserving smoothing, then k-means color quantization) with dark edge lines. The cel set (cel/: three
+palettes per training photo) is what the default model is trained on; the older cartoon set (style/) is what
+zoo:duotone and the short zoo runs were trained on. It stands in for a real anime style so the whole recipe
+(training, compression, quantization, export) runs end to end offline.
 """
 
 from __future__ import annotations
