@@ -31,6 +31,7 @@ class DataConfig:
     scale_min: float = 1.0  # random downscale before cropping: crops see more context
     scale_max: float = 1.0
     jitter: float = 0.1  # +- brightness/contrast on photos
+    hue_jitter: float = 0.0  # rotate each photo's hue by up to +- this many turns (0 = off, 0.5 = any hue)
     face_crop: bool = False
     eval_dir: str | None = None  # held-out photos for samples and evaluation
 
@@ -186,6 +187,7 @@ def validate(config: TrainConfig) -> None:
     checks = [
         (config.data.crop >= 16, f"data.crop {config.data.crop}: must be at least 16"),
         (0 < config.data.scale_min <= config.data.scale_max, "data.scale_min/scale_max: need 0 < min <= max"),
+        (0 <= config.data.hue_jitter <= 0.5, f"data.hue_jitter {config.data.hue_jitter}: must be in [0, 0.5] turns"),
         (config.optim.batch_size >= 1, "optim.batch_size: must be at least 1"),
         (config.optim.init_steps >= 0 and config.optim.gan_steps >= 0, "optim.init_steps/gan_steps: must be >= 0"),
         (config.total_steps > 0, "optim: init_steps + gan_steps must be > 0"),

@@ -1,8 +1,8 @@
 """Unpaired photo / style batches for AnimeGAN training.
 
 Batches are a pure function of (seed, step, rank): random crops (with an optional random downscale),
-horizontal flips and +-10% brightness/contrast jitter on photos. So a resumed or distributed run sees
-exactly the data an uninterrupted one would, with no data-loader state to save.
+horizontal flips, +-10% brightness/contrast jitter and an optional hue rotation on photos. So a resumed or
+distributed run sees exactly the data an uninterrupted one would, with no data-loader state to save.
 """
 
 from __future__ import annotations
@@ -53,10 +53,12 @@ def _to_tensor(images: list[np.ndarray]) -> torch.Tensor:
 class CropSampler:
     """Random scale, crop and flip windows, shared by every image of one training sample."""
 
-    def __init__(self, crop: int, scale_range: tuple[float, float] = (1.0, 1.0), jitter: float = 0.1) -> None:
+    def __init__(self, crop: int, scale_range: tuple[float, float] = (1.0, 1.0), jitter: float = 0.1,
+                 hue: float = 0.0) -> None:
         self.crop = crop
         self.scale_range = scale_range
         self.jitter = jitter
+        self.hue = hue  # rotate each photo's chroma by up to +-hue turns (0 = off, 0.5 = any hue)
 
     def window(self, rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[float, int, int, bool]:
         """Random scale, crop origin (in the scaled image) and flip for an image of ``shape``."""
@@ -79,14 +81,33 @@ class CropSampler:
         return np.ascontiguousarray(out[:, ::-1] if flip else out)
 
     def color_jitter(self, rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
-        if self.jitter <= 0:
-            return rgb
-        brightness = rng.uniform(1 - self.jitter, 1 + self.jitter)
-        contrast = rng.uniform(1 - self.jitter, 1 + self.jitter)
-        x = rgb.astype(np.float32)
-        mean = x.mean()
-        x = (x - mean) * contrast + mean * brightness
-        return np.clip(x, 0, 255).astype(np.uint8)
+        if self.jitter > 0:
+            brightness = rng.uniform(1 - self.jitter, 1 + self.jitter)
+            contrast = rng.uniform(1 - self.jitter, 1 + self.jitter)
+            x = rgb.astype(np.float32)
+            mean = x.mean()
+            x = (x - mean) * contrast + mean * brightness
+            rgb = np.clip(x, 0, 255).astype(np.uint8)
+        if self.hue > 0:  # drawn only when on: runs without it see the very batches they always did
+            rgb = rotate_hue(rgb, float(rng.uniform(-self.hue, self.hue)))
+        return rgb
+
+
+# BT.601 RGB <-> YUV: a rotation in the U-V plane changes hue and keeps luma
+_RGB_TO_YUV = np.array([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]], np.float32)
+_YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV).astype(np.float32)
+
+
+def rotate_hue(rgb: np.ndarray, turns: float) -> np.ndarray:
+    """``rgb`` (uint8 H x W x 3) with every pixel's chroma rotated by ``turns`` of a full circle, luma kept (up to
+    clipping into [0, 255]). For the init phase, where input and target are the same photo, it teaches the generator
+    to give back hues the few training photos lack (the default's init turned teal foliage blue: reports/demo)."""
+    angle = 2 * np.pi * turns
+    c, s = np.cos(angle), np.sin(angle)
+    rotate = np.array([[1, 0, 0], [0, c, -s], [0, s, c]], np.float32)
+    matrix = _YUV_TO_RGB @ rotate @ _RGB_TO_YUV
+    out = rgb.astype(np.float32) @ matrix.T
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 class PhotoBatches:
@@ -123,8 +144,9 @@ class UnpairedData:
         jitter: float = 0.1,
         face_crop: bool = False,
         progress: bool = True,
+        hue_jitter: float = 0.0,
     ) -> None:
-        self.sampler = CropSampler(crop, scale_range, jitter)
+        self.sampler = CropSampler(crop, scale_range, jitter, hue_jitter)
         self.photo_batches = PhotoBatches(photo_dir, self.sampler, face_crop)
         self.photos = self.photo_batches.photos
         self.style_dir = Path(style_dir)

@@ -138,7 +138,7 @@ class Trainer:
         self.data = UnpairedData(
             config.data.photo_dir, config.data.style_dir, crop=config.data.crop,
             scale_range=(config.data.scale_min, config.data.scale_max), jitter=config.data.jitter,
-            face_crop=config.data.face_crop, progress=self.progress,
+            face_crop=config.data.face_crop, progress=self.progress, hue_jitter=config.data.hue_jitter,
         )
         self.vgg = load_vgg(run.vgg_weights).to(self.dist.device)
         if config.model.init_from:
@@ -201,11 +201,16 @@ class Trainer:
             torch.save(self._state(), tmp)
 
     def _saved_settings(self) -> dict | None:
-        """The settings the run in run_dir was started with (its config.json), None where it kept none."""
+        """The settings the run in run_dir was started with (its config.json), None where it kept none. A key added
+        since (data.hue_jitter, loss.chroma) takes its default, the behaviour the older version had."""
         try:
-            return json.loads((self.run_dir / "config.json").read_text())
+            saved = json.loads((self.run_dir / "config.json").read_text())
         except (OSError, ValueError):
             return None
+        merged = TrainConfig().to_dict()
+        for section, values in saved.items():
+            merged[section] = {**merged[section], **values} if isinstance(merged.get(section), dict) else values
+        return merged
 
     def load_checkpoint(self) -> bool:
         path = self.ckpt_dir / CHECKPOINT
