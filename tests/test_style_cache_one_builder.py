@@ -28,4 +28,3 @@ def test_a_second_run_waits_then_reuses_the_cache(tmp_path):
     (triplets,) = done
     assert [t.style.name for t in triplets] == ["s0.png", "s1.png", "s2.png"]
     assert {t.smooth: t.smooth.stat().st_mtime_ns for t in triplets} == stamps  # reused, nothing rewritten
-
