@@ -92,6 +92,9 @@ class OptimConfig:
     beta2: float = 0.999
     cosine: bool = True
     min_lr_ratio: float = 0.1
+    # the cosine schedule's span in GAN steps; 0 = gan_steps. Longer than gan_steps, the run ends partway down the
+    # curve: how a time-boxed run (stopped at step N of a longer schedule) is written as a recipe that ends there
+    cosine_steps: int = 0
 
 
 @dataclass
@@ -199,6 +202,9 @@ def validate(config: TrainConfig) -> None:
         (config.run.threads is None or config.run.threads >= 1, f"run.threads {config.run.threads}: must be >= 1"),
         (config.run.max_nonfinite >= 1, "run.max_nonfinite: must be at least 1"),
         (0 <= config.optim.min_lr_ratio <= 1, "optim.min_lr_ratio: must be in [0, 1]"),
+        (config.optim.cosine_steps == 0 or config.optim.cosine_steps >= config.optim.gan_steps,
+         f"optim.cosine_steps {config.optim.cosine_steps}: must be 0 (= gan_steps) or at least gan_steps "
+         f"({config.optim.gan_steps})"),
         (0 <= config.optim.beta1 < 1 and 0 <= config.optim.beta2 < 1, "optim.beta1/beta2: must be in [0, 1)"),
     ]
     checks += [(getattr(config.optim, name) > 0, f"optim.{name} {getattr(config.optim, name)}: must be > 0")

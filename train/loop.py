@@ -158,7 +158,7 @@ class Trainer:
         self.opt_init = torch.optim.Adam(self.G.parameters(), lr=o.init_lr, betas=betas)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=o.g_lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=o.d_lr, betas=betas)
-        span = max(1, o.gan_steps)
+        span = max(1, o.cosine_steps or o.gan_steps)
         if o.cosine:
             self.sched_g = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt_g, span, eta_min=o.g_lr * o.min_lr_ratio)
             self.sched_d = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt_d, span, eta_min=o.d_lr * o.min_lr_ratio)
