@@ -26,7 +26,7 @@ help:
 	@echo "make pipeline     run CONFIG=$(CONFIG) (prune, distill, INT8, ONNX/TFLite/TensorRT, benchmark, gate) into OUT=runs/pipeline; cached, resumable"
 	@echo "make train-teacher  train the width-2.0 teacher for distillation (hours on 2 cores)"
 	@echo "make zoo          train the zoo generators that INT8/TFLite defaults are measured on (~20 min)"
-	@echo "make train-demo   retrain the embedded default from scratch (three stages: ~4 h on 2 cores, ~13 min with DEVICE=cuda)"
+	@echo "make train-demo   retrain the embedded default from scratch (three stages: ~3.2 h on 2 cores, ~14 min with DEVICE=cuda)"
 	@echo "make export-onnx  export WEIGHTS=$(WEIGHTS) to $(OUT)/ as ONNX"
 	@echo "make benchmark    every variant of WEIGHTS=$(WEIGHTS) vs the FP32 original at SIZE=$(SIZE) -> results/benchmark/"
 	@echo "make student     fast student of WEIGHTS=$(WEIGHTS): distill, prune, INT8, TFLite, benchmark (EVAL=photos OUT=folder)"
@@ -61,11 +61,11 @@ test: install
 demo: install
 	$(ANIMEGAN) demo --weights $(call q,$(WEIGHTS)) --output demo
 
-# Reproduces the embedded default: offline demo data, stage 1 (colour-faithful reconstruction init, 3000 steps),
-# stage 2 (GAN on the cel style set, 2000 steps), stage 3 (a 150-step colour polish), then the look and style
+# Reproduces the embedded default: offline demo data, stage 1 (colour-faithful reconstruction init, 2400 steps),
+# stage 2 (GAN on the cel style set, 1600 steps), stage 3 (a 150-step colour polish), then the look and style
 # evaluation on the 15 unseen pictures against the init phase and the previous default (zoo:duotone) that
-# reports/demo quotes. Every stage resumes if interrupted (run the target again). On 2 CPU cores about 1.7 h + 2.2 h
-# + 6 min; DEVICE=cuda runs stages 1-2 on a GPU (225 s + 198 s on an H200; stage 3 was run on the CPU).
+# reports/demo quotes. Every stage resumes if interrupted (run the target again). On 2 CPU cores about 1.3 h + 1.8 h
+# + 6 min; DEVICE=cuda runs stages 1-2 on a GPU (237 s + 221 s on an H200; stage 3 was run on the CPU).
 DEVICE ?= cpu
 train-demo: install
 	$(ANIMEGAN) demo-data --output runs/demo-data

@@ -32,9 +32,9 @@ class ZooModel:
 
 
 ZOO: tuple[ZooModel, ...] = (
-    ZooModel("default", "animegan_demo.safetensors", "the embedded default: a colour-faithful init phase, 2000 LSGAN "
-             "steps on the cel style set with colour, chroma and tv terms, then a 150-step colour polish (keeps the "
-             "photo's colours, smooth shading, dark lines)", "train/configs/demo_polish.toml"),
+    ZooModel("default", "animegan_demo.safetensors", "the embedded default: a colour-faithful init phase, 1600 LSGAN "
+             "steps on the cel style set with colour, chroma and tv terms, then a 150-step colour polish, all with hue "
+             "jitter (keeps the photo's colours, smooth shading, dark lines)", "train/configs/demo_polish.toml"),
     ZooModel("init", "animegan_demo_init.safetensors", "the default's init phase alone: photo reconstruction (keeps "
              "colours, no style)", "train/configs/demo_init.toml"),
     ZooModel("duotone", "zoo_duotone.safetensors", "the embedded default until 2026-12-04: a colour-blind init phase, "
