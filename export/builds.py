@@ -86,6 +86,20 @@ def build_onnx_int8(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[i
     return built
 
 
+def build_onnx_dynamic(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
+                       search: tuple[Path, ...] = ()) -> list[Built]:
+    """The dynamic-scale INT8 ONNX (no calibration; measured at the working size)."""
+    from .onnx_dynamic import DynamicQuantizeConfig, export_onnx_dynamic
+
+    built = []
+    for target in wanted:
+        out = target.file(checkpoint, folder)
+        config = DynamicQuantizeConfig(size=sizes[0], **dict(target.settings))
+        build_once(out, {"model": checkpoint}, config, lambda: export_onnx_dynamic(checkpoint, config, out))
+        built.append(Built(target, out))
+    return built
+
+
 def build_tflite(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
                  search: tuple[Path, ...] = ()) -> list[Built]:
     """TFLite files are fixed-size: one set per size, taken from ``search`` (``{size}`` in a folder name is the

@@ -162,6 +162,27 @@ def quantize_stage(inputs: dict[str, Path], config: Any, output: Path, progress:
         "settings": result.report["settings"]["chosen"]})
 
 
+def onnx_dynamic_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress,
+                       resume: bool) -> StageResult:
+    """The dynamic-scale INT8 ONNX of the final model (no calibration), measured against it."""
+    from animegan_deploy.export.onnx_dynamic import export_onnx_dynamic
+    from animegan_deploy.export.targets import targets
+
+    (target,) = targets("onnx-dynamic")
+    out = target.file(inputs["model"], output)
+    result = export_onnx_dynamic(inputs["model"], config, out)
+    return StageResult("export", out, {target.name: out}, {
+        "precision": target.precision, **_fid(result.fidelity.to_dict()), "quantized_convs": result.quantized_convs,
+        "photos": len(result.fidelity.per_image)}, format=target.format)
+
+
+def plan_onnx_dynamic(ctx: PlanContext) -> ExportPlan:
+    from animegan_deploy.export.onnx_dynamic import DynamicQuantizeConfig
+
+    return ExportPlan(onnx_dynamic_stage, {"model": ctx.model},
+                      DynamicQuantizeConfig(size=ctx.config.data.size, eval_dir=ctx.eval_dir))
+
+
 def tflite_stage(inputs: dict[str, Path], config: Any, output: Path, progress: Progress, resume: bool) -> StageResult:
     """TFLite files of the final model; a kind already built from the same model and settings is kept, so a
     stage interrupted after some conversions only converts the rest."""
