@@ -54,17 +54,24 @@ def made_from(path: Path, checkpoint: Path, input_shape: list[int]) -> bool:
     return meta.get("size") == input_shape and (meta.get("source") or {}).get("sha256") == content_hash(checkpoint)
 
 
+def one_file_per_target(checkpoint: Path, wanted: tuple[Target, ...], folder: Path,
+                        config_of: Callable[[Target], object], export: Callable[..., object]) -> list[Built]:
+    """Formats whose targets are one file each: ``export(checkpoint, config, out)`` with ``config_of(target)``,
+    unless the file is current."""
+    built = []
+    for target in wanted:
+        out, config = target.file(checkpoint, folder), config_of(target)
+        build_once(out, {"model": checkpoint}, config, lambda: export(checkpoint, config, out))
+        built.append(Built(target, out))
+    return built
+
+
 def build_onnx(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
                search: tuple[Path, ...] = ()) -> list[Built]:
     from .onnx_export import OnnxExportConfig, export_onnx
 
-    built = []
-    for target in wanted:
-        out = target.file(checkpoint, folder)
-        config = OnnxExportConfig(precision=target.precision, validate_sizes=((64, 64),))
-        build_once(out, {"model": checkpoint}, config, lambda: export_onnx(checkpoint, config, out))
-        built.append(Built(target, out))
-    return built
+    return one_file_per_target(checkpoint, wanted, folder, lambda t: OnnxExportConfig(
+        precision=t.precision, validate_sizes=((64, 64),)), export_onnx)
 
 
 def build_onnx_int8(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
@@ -74,16 +81,14 @@ def build_onnx_int8(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[i
 
     from .onnx_int8 import export_onnx_int8
 
-    built = []
-    for target in wanted:
-        out = target.file(checkpoint, folder)
+    def config_of(target: Target) -> QuantizeConfig:
         # the sensitivity pass (a --target-psnr entry) at the working size when that is smaller
         config = QuantizeConfig(size=sizes[0], placement=target.placement,
                                 sensitivity_size=min(sizes[0], QuantizeConfig.sensitivity_size))
-        config = dataclasses.replace(config, **dict(target.settings))
-        build_once(out, {"model": checkpoint}, config, lambda: export_onnx_int8(checkpoint, config, out, progress=False))
-        built.append(Built(target, out))
-    return built
+        return dataclasses.replace(config, **dict(target.settings))
+
+    return one_file_per_target(checkpoint, wanted, folder, config_of,
+                               lambda c, config, out: export_onnx_int8(c, config, out, progress=False))
 
 
 def build_onnx_dynamic(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
@@ -91,13 +96,8 @@ def build_onnx_dynamic(checkpoint: Path, wanted: tuple[Target, ...], sizes: tupl
     """The dynamic-scale INT8 ONNX (no calibration; measured at the working size)."""
     from .onnx_dynamic import DynamicQuantizeConfig, export_onnx_dynamic
 
-    built = []
-    for target in wanted:
-        out = target.file(checkpoint, folder)
-        config = DynamicQuantizeConfig(size=sizes[0], **dict(target.settings))
-        build_once(out, {"model": checkpoint}, config, lambda: export_onnx_dynamic(checkpoint, config, out))
-        built.append(Built(target, out))
-    return built
+    return one_file_per_target(checkpoint, wanted, folder,
+                               lambda t: DynamicQuantizeConfig(size=sizes[0], **dict(t.settings)), export_onnx_dynamic)
 
 
 def build_tflite(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,
