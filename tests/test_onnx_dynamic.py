@@ -5,6 +5,7 @@ default model is gated in test_fidelity_gate.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import onnx
@@ -54,3 +55,16 @@ def test_a_pipeline_makes_it_and_gates_it_by_the_int8_floors(tmp_path, photo_fol
     assert check["precision"] == "int8" and check["min_psnr"] == 99.0 and not check["passed"]
     assert 10.0 < check["psnr_db"] < 99.0
     assert any(r["variant"] == "onnx int8 dynamic" for r in record["benchmark"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--weight-type", "int4"], "--weight-type: invalid choice: 'int4'"),
+    (["--size", "8"], "--size 8: must be at least 16"),
+])
+def test_bad_settings_are_one_line_errors(tiny_checkpoint, tmp_path, capsys, argv, message):
+    out = tmp_path / "x.int8-dyn.onnx"
+    with pytest.raises(SystemExit) if "invalid choice" in message else contextlib.nullcontext():
+        code = main(["export", "onnx-dynamic", "-w", str(tiny_checkpoint), "-o", str(out), *argv])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not out.exists()
