@@ -49,18 +49,33 @@ def changed_settings(saved: dict, current: dict, ignore: frozenset[str] = frozen
 
 
 def check_same_settings(checkpoint: Path, saved: dict | None, current: dict, ignore: frozenset[str],
-                        elsewhere: str) -> None:
+                        elsewhere: str, unrecorded: dict | None = None) -> None:
     """An interrupted run is continued only with the settings it was started with: a UserError naming the
     checkpoint, what changed and the two ways out (``--restart``, or ``elsewhere``) otherwise. ``saved`` None: a run
-    that recorded no settings (older versions), continued as before."""
+    that recorded no settings (older versions), continued as before.
+
+    ``unrecorded``: what a setting added since the run's version was, for that version (the one rule for every kind
+    of run that resumes: a training run's keys take the TrainConfig defaults, which are the older behaviour; a
+    student narrowed before ``norm`` existed was BatchNorm); a setting it names is compared as that value, one it
+    does not name as unset, which any value changes."""
     if saved is None:
         return
+    if unrecorded:
+        saved = _under(unrecorded, saved)
     changed = changed_settings(saved, current, ignore)
     if changed:
         shown = ", ".join(f"{n} ({_value(saved, n)} -> {_value(current, n)})" for n in changed[:4])
         more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
         raise UserError(f"{checkpoint}: an interrupted run with other settings is here ({shown}{more}); pass "
                         f"--restart to discard it and start over, or choose {elsewhere}")
+
+
+def _under(base: dict, saved: dict) -> dict:
+    """``saved`` over ``base``, nested dicts merged key by key."""
+    merged = dict(base)
+    for key, value in saved.items():
+        merged[key] = _under(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
 
 
 def _value(d: dict, dotted: str) -> object:

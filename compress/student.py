@@ -206,11 +206,10 @@ def make_student(teacher_path: str | Path, config: StudentConfig, output: str | 
         from animegan_deploy.resume import check_same_settings
 
         narrowed = load_generator(init_path)
-        saved = narrowed.info.provenance.get("narrowing")
-        if saved is not None and "norm" not in saved:  # recorded before --norm existed: those were BatchNorm
-            saved = {**saved, "norm": "batch"}
-        # an interrupted run narrowed with other settings is another run (a changed --width is never ignored)
-        check_same_settings(init_path, saved, narrowing, frozenset(), "another output")
+        # an interrupted run narrowed with other settings is another run (a changed --width is never ignored); one
+        # recorded before --norm existed was BatchNorm
+        check_same_settings(init_path, narrowed.info.provenance.get("narrowing"), narrowing, frozenset(),
+                            "another output", unrecorded={"norm": "batch"})
         student, ratio = narrowed.model, float(narrowed.info.provenance["width_ratio"])
     else:
         student, ratio = narrowed_student(teacher, config)

@@ -201,16 +201,11 @@ class Trainer:
             torch.save(self._state(), tmp)
 
     def _saved_settings(self) -> dict | None:
-        """The settings the run in run_dir was started with (its config.json), None where it kept none. A key added
-        since (data.hue_jitter, loss.chroma) takes its default, the behaviour the older version had."""
+        """The settings the run in run_dir was started with (its config.json), None where it kept none."""
         try:
-            saved = json.loads((self.run_dir / "config.json").read_text())
+            return json.loads((self.run_dir / "config.json").read_text())
         except (OSError, ValueError):
             return None
-        merged = TrainConfig().to_dict()
-        for section, values in saved.items():
-            merged[section] = {**merged[section], **values} if isinstance(merged.get(section), dict) else values
-        return merged
 
     def load_checkpoint(self) -> bool:
         path = self.ckpt_dir / CHECKPOINT
@@ -400,8 +395,10 @@ class Trainer:
             dist.barrier()  # every rank sees the checkpoint the main rank kept or discarded
         if resume:
             if (self.ckpt_dir / CHECKPOINT).is_file():
+                # a key added since the run's version (data.hue_jitter, loss.chroma) takes its default, the
+                # behaviour that version had
                 check_same_settings(self.ckpt_dir / CHECKPOINT, self._saved_settings(), self.config.to_dict(),
-                                    RESUMABLE_CHANGES, "another run.run_dir")
+                                    RESUMABLE_CHANGES, "another run.run_dir", unrecorded=TrainConfig().to_dict())
             if not self.load_checkpoint() and self.dist.main:
                 self._truncate_log(0)  # steps a run killed before its first checkpoint logged
         elif (self.ckpt_dir / CHECKPOINT).is_file():
