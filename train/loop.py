@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import time
+import types
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,12 +371,7 @@ class Trainer:
     def _open_tensorboard(self) -> None:
         if not (self.dist.main and self.config.run.tensorboard):
             return
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            print("warning: tensorboard is not installed; scalars go to losses.jsonl only", file=sys.stderr)
-            return
-        self.tb = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+        self.tb = open_summary_writer(self.run_dir / "tensorboard")
 
     def _save_init_generator(self) -> None:
         if self.dist.main:
@@ -476,6 +472,20 @@ class Trainer:
         if len(set(gathered)) != 1 and self.dist.main:
             raise RuntimeError(f"DDP ranks ended with different generator weights: {gathered}")
         return list(gathered)
+
+
+def open_summary_writer(log_dir: Path):
+    """A TensorBoard event writer, None (with a warning) where tensorboard is not installed. It writes events with
+    tensorboard's own TensorFlow stub: left to itself, tensorboard imports the TensorFlow that onnx2tf needs (6.5 s
+    and TensorFlow's log lines at every training start); a module named ``tensorboard.compat.notf`` is its switch
+    for the stub (what its no-TensorFlow build ships)."""
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        print("warning: tensorboard is not installed; scalars go to losses.jsonl only", file=sys.stderr)
+        return None
+    return SummaryWriter(log_dir=str(log_dir))
 
 
 def cv2_resize(rgb: np.ndarray, size: int) -> np.ndarray:
