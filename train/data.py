@@ -18,6 +18,7 @@ import torch
 from animegan_deploy.errors import UserError
 
 from .faces import crop_face
+from .losses import RGB_TO_YUV
 from .preprocess import StyleTriplet, list_images, prepare_style_folder
 
 
@@ -93,8 +94,8 @@ class CropSampler:
         return rgb
 
 
-# BT.601 RGB <-> YUV: a rotation in the U-V plane changes hue and keeps luma
-_RGB_TO_YUV = np.array([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]], np.float32)
+# the colour loss's RGB -> YUV (BT.601): a rotation in the U-V plane changes hue and keeps luma
+_RGB_TO_YUV = RGB_TO_YUV.numpy()
 _YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV).astype(np.float32)
 
 
