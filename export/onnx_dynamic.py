@@ -11,8 +11,6 @@ TensorRT builds static scales only.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from animegan_deploy.configs import at_least, option
 from animegan_deploy.errors import UserError
 from animegan_deploy.sidecar import write_sidecar
 
-from .onnx_export import OnnxExportConfig, export_onnx
+from .onnx_export import OnnxExportConfig, export_onnx, quiet_loggers
 
 __all__ = ["DynamicQuantizeConfig", "DynamicQuantizeResult", "export_onnx_dynamic"]
 
@@ -68,17 +66,6 @@ class DynamicQuantizeResult:
         ]
 
 
-@contextlib.contextmanager
-def _quiet_root_logger():
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-
-
 def export_onnx_dynamic(checkpoint: str | Path, config: DynamicQuantizeConfig, output: str | Path) -> DynamicQuantizeResult:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -93,7 +80,7 @@ def export_onnx_dynamic(checkpoint: str | Path, config: DynamicQuantizeConfig, o
         fp32 = export_onnx(checkpoint, OnnxExportConfig(validate_sizes=((64, 64),)), Path(tmp) / "fp32.onnx").path
         quantized = Path(tmp) / "dynamic.onnx"
         # its advice to pre-process (shape inference, graph optimization) is what onnxsim did to the FP32 file
-        with _quiet_root_logger():
+        with quiet_loggers(""):  # ORT's quantizer warns on the root logger
             quantize_dynamic(fp32, quantized, op_types_to_quantize=["Conv"], per_channel=config.per_channel,
                              weight_type=getattr(QuantType, WEIGHT_TYPES[config.weight_type]))
         model = onnx.load(str(quantized))

@@ -105,21 +105,27 @@ class OnnxExportResult:
 
 
 @contextlib.contextmanager
-def _quiet_exporter() -> Iterator[None]:
-    """The dynamo exporter logs a warning per missing torchvision op; keep the user's terminal readable."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+def quiet_loggers(*names: str) -> Iterator[None]:
+    """Only errors from the named loggers ("" is the root logger) while inside; their levels restored after."""
+    loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.filterwarnings("ignore", message="Constant folding")  # TorchScript exporter, opset 17
-            yield
+        yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The dynamo exporter logs a warning per missing torchvision op; keep the user's terminal readable."""
+    with quiet_loggers("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")  # TorchScript exporter, opset 17
+        yield
 
 
 # torch's dynamo exporter emits opset 18 or newer (asked for 17 it silently writes 18); opset 17 comes from the
