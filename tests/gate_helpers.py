@@ -12,11 +12,12 @@ from animegan_deploy.export.targets import targets
 from animegan_deploy.models.hub import resolve_weights
 
 
-def gated_int8(model: str, placement: str, floor: float, worst_floor: float, folder: Path) -> QuantizeResult:
-    """Build zoo model ``model``'s INT8 file of ``placement`` and assert its mean PSNR vs the FP32 torch model is at
+def gated_int8(model: str, placement: str, floor: float, worst_floor: float, folder: Path, size: int = 256
+               ) -> QuantizeResult:
+    """Build zoo model ``model``'s INT8 file of ``placement`` at ``size`` and assert its mean PSNR vs the FP32 torch model is at
     least ``floor`` (and the project's INT8 threshold) and its worst picture's at least ``worst_floor``."""
     (target,) = [t for t in targets("onnx-int8") if t.placement == placement]
-    config = dataclasses.replace(QuantizeConfig(size=256, cache_all_tensors=False, placement=placement),
+    config = dataclasses.replace(QuantizeConfig(size=size, cache_all_tensors=False, placement=placement),
                                  **dict(target.settings))
     result = export_onnx_int8(resolve_weights(f"zoo:{model}"), config, folder / f"{model}{target.suffix}",
                               progress=False)

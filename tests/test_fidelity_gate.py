@@ -29,7 +29,7 @@ def test_calibration_and_evaluation_photos_are_disjoint():
     assert not sources & held_out
 
 
-# (INT8 placement, floor on the mean PSNR, floor on the worst picture): each INT8 file of the targets table of the
+# (INT8 placement, floor on the mean PSNR, floor on the worst picture): INT8 files of the targets table of the
 # default model; a second generator trained differently is gated in test_fidelity_gate_second_model.py. The floors sit
 # about 1.5 dB below the figures measured on the current default (in brackets: mean (worst), AMD EPYC Zen 4,
 # 2026-12-04); the project's INT8 threshold is 30 dB. The default before (no hue jitter, 5b1b855) measured 42.45
@@ -38,19 +38,16 @@ GATE = (
     ("tensorrt", 40.0, 0.0),  # 41.69 (19.57): centered, bias-corrected, percentile calibration chosen
     ("onnxruntime-conv", 41.0, 0.0),  # 42.74 (19.67): the benchmark's ORT file, 13 sensitive convs float
     # (its entry's target_psnr 36), what it promises: >= 35 dB on pictures nobody tuned on
-    ("tensorrt-two-digit", 48.5, 37.5),  # what the two digits are for: the worst picture (49.90, 39.12)
 )
+# The tensorrt-two-digit file (49.90 (39.12) here at 256) is gated on the second model at 128
+# (test_fidelity_gate_second_model.py): its convs run twice, 114 s of this file's time at 256.
 
 
 @pytest.mark.parametrize("placement,floor,worst_floor", GATE, ids=[p for p, _, _ in GATE])
 def test_int8_qdq_of_the_default_model_holds_its_floor(gate_dir, placement, floor, worst_floor):
     """Every INT8 ONNX file shipped, with default settings (the files share the model's FP32 graphs, calibration
     statistics and reference outputs, made once in this process)."""
-    result = gated_int8("default", placement, floor, worst_floor, gate_dir)
-    if placement == GATE[0][0]:  # the standalone checker agrees with the number the quantizer reported
-        check = check_fidelity(result.path, FidelityCheckConfig(size=256))  # (once: 15 more INT8 runs)
-        assert check.passed and check.precision == "int8"
-        assert check.fidelity.psnr == pytest.approx(result.fidelity.psnr, abs=0.05)
+    gated_int8("default", placement, floor, worst_floor, gate_dir)  # the standalone checker: the second model's gate
 
 
 def test_dynamic_int8_of_the_default_model_holds_its_worst_picture(gate_dir):

@@ -1,5 +1,9 @@
 """CI gate: the default model's full-integer TFLite file (int8 in and out, the default float fallback) stays within the
-project's INT8 threshold of the FP32 torch model on the 15 unseen pictures."""
+project's INT8 threshold of the FP32 torch model on the 15 unseen pictures.
+
+At 128 px, where the ONNX gate of the same model is at 256: calibration (TensorFlow's calibrator, one photo at a time)
+and evaluation scale with the pixels, onnx2tf's conversion does not; 73 s instead of 133 s at one thread. The default
+measured 34.51 dB (worst 22.40) at 128 and 34.38 (22.64) at 256 (AMD EPYC Zen 4, 2026-12-04), nothing kept float."""
 
 import importlib.util
 
@@ -14,7 +18,7 @@ def test_full_integer_tflite_of_the_default_model_holds_30_db(tmp_path):
     from animegan_deploy.export.tflite import TFLiteConfig, export_tflite
 
     # the default settings: mean-minmax calibration, float fallback of the normalizations up to the int8 threshold
-    config = TFLiteConfig(size=256, precisions=("full_integer_quant",))
+    config = TFLiteConfig(size=128, precisions=("full_integer_quant",))
     result = export_tflite(default_checkpoint(), config, tmp_path / "tflite")
     record = result.files[0]
     print(f"full-integer TFLite vs FP32 torch on 15 pictures: {record.psnr_db:.2f} dB (worst {record.psnr_min_db}, "
