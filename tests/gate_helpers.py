@@ -14,8 +14,8 @@ from animegan_deploy.models.hub import resolve_weights
 
 def gated_int8(model: str, placement: str, floor: float, worst_floor: float, folder: Path, size: int = 256
                ) -> QuantizeResult:
-    """Build zoo model ``model``'s INT8 file of ``placement`` at ``size`` and assert its mean PSNR vs the FP32 torch model is at
-    least ``floor`` (and the project's INT8 threshold) and its worst picture's at least ``worst_floor``."""
+    """Build zoo model ``model``'s INT8 file of ``placement`` at ``size`` and assert its mean PSNR vs the FP32 torch
+    model is at least ``floor`` (and the project's INT8 threshold) and its worst picture's at least ``worst_floor``."""
     (target,) = [t for t in targets("onnx-int8") if t.placement == placement]
     config = dataclasses.replace(QuantizeConfig(size=size, cache_all_tensors=False, placement=placement),
                                  **dict(target.settings))
