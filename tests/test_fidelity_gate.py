@@ -45,8 +45,8 @@ GATE = (
 
 @pytest.mark.parametrize("placement,floor,worst_floor", GATE, ids=[p for p, _, _ in GATE])
 def test_int8_qdq_of_the_default_model_holds_its_floor(gate_dir, placement, floor, worst_floor):
-    """The default model's INT8 ONNX files of GATE, with default settings (the files share the model's FP32 graphs, calibration
-    statistics and reference outputs, made once in this process)."""
+    """The default model's INT8 ONNX files of GATE, with default settings (the files share the model's FP32
+    graphs, calibration statistics and reference outputs, made once in this process)."""
     gated_int8("default", placement, floor, worst_floor, gate_dir)  # the standalone checker: the second model's gate
 
 
