@@ -69,11 +69,9 @@ class Placement:
         outputs, unless excluded) where only convs are quantized; None (every tensor) otherwise."""
         if self.op_types != ("Conv",):
             return None
-        convs = conv_nodes(model)
-        names = {c.activation for c in convs}
         if "Conv" not in self.extra_options.get("OpTypesToExcludeOutputQuantization", ()):
-            names |= {n.output[0] for n in model.graph.node if n.op_type == "Conv"}
-        return sorted(names)
+            return conv_tensors(model)
+        return sorted({c.activation for c in conv_nodes(model)})
 
     @property
     def symmetric(self) -> bool:
