@@ -148,8 +148,10 @@ class QuantizeConfig:
                                    "to quantize (default: chosen per model; on with --no-choose)")
     choose: bool = option(True, "choose each setting left unset (equalize, center, bias correction, method) by the "
                           "INT8 file's PSNR on the validation photos; --no-choose takes the placement's defaults")
-    choose_search: Literal["greedy", "grid"] = option("greedy", "how settings are chosen: greedy (one change at a time "
-                                                      "from the defaults while it gains) or grid (every combination)")
+    choose_search: Literal["per-graph", "greedy", "grid"] = option(
+        "per-graph", "how settings are chosen: per-graph (on the equalized and the plain FP32 graph, one change at a "
+        "time from the defaults while it gains; about half the combinations), greedy (one change at a time, "
+        "equalization included; about a quarter) or grid (every combination)")
     size: int = option(256, "longest side of calibration and evaluation photos (as inference)")
     eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs FP32 (default: the 15 unseen pictures)")
     target_psnr: float | None = option(None, "keep the most sensitive convs in float until this PSNR (dB) vs FP32 "
