@@ -31,9 +31,9 @@ from animegan_deploy.threads import ort_session_options
 
 BINS = 2048
 LEVELS = 128  # positive int8 levels
-Method = Literal["minmax", "entropy", "percentile", "mean-minmax"]
-Range = float | tuple[float, float]  # a tensor's range as the quantizer takes it: amax (+-amax) or (low, high)
 METHODS: tuple[str, ...] = ("minmax", "entropy", "percentile", "mean-minmax")
+Method = Literal[METHODS]  # the CLI's choices and config checks come from METHODS
+Range = float | tuple[float, float]  # a tensor's range as the quantizer takes it: amax (+-amax) or (low, high)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from animegan_deploy.sidecar import write_sidecar
 
 from .bias_correction import settle_biases
 from .calibration import METHODS, Calibration, Method, Range, collect_statistics, range_bounds
+from .choose import SEARCHES
 from .centered_inputs import center_conv_inputs, centers_in
 from .photos import TARGET_MARGIN_DB
 from .prefix_search import smallest_prefix
@@ -115,6 +116,9 @@ PLACEMENTS: dict[str, Placement] = {
 }
 
 
+PLACEMENT_NAMES = tuple(PLACEMENTS)
+
+
 @dataclass
 class QuantizeConfig:
     # percentile by default: on this generator the KL (entropy) method clips the sparse large activations of the
@@ -123,7 +127,7 @@ class QuantizeConfig:
         None, "activation range calibration method (default: chosen per model among the placement's methods on the "
         "validation photos; with --no-choose the placement's first: percentile for tensorrt, mean-minmax for "
         "onnxruntime-conv and tensorrt-two-digit)")
-    placement: Literal["tensorrt", "tensorrt-two-digit", "onnxruntime", "onnxruntime-conv"] = option(
+    placement: Literal[PLACEMENT_NAMES] = option(
         "tensorrt", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT), tensorrt-two-digit "
         "(the same with each conv input as two int8 digits: outliers kept, twice the conv work), onnxruntime "
         "(every op with an integer kernel: fastest on ORT's CPU provider for a folded student) or "
@@ -148,8 +152,8 @@ class QuantizeConfig:
                                    "to quantize (default: chosen per model; on with --no-choose)")
     choose: bool = option(True, "choose each setting left unset (equalize, center, bias correction, method) by the "
                           "INT8 file's PSNR on the validation photos; --no-choose takes the placement's defaults")
-    choose_search: Literal["per-graph", "greedy", "grid"] = option(
-        "per-graph", "how settings are chosen: per-graph (on the equalized and the plain FP32 graph, one change at a "
+    choose_search: Literal[SEARCHES] = option(
+        SEARCHES[0], "how settings are chosen: per-graph (on the equalized and the plain FP32 graph, one change at a "
         "time from the defaults while it gains; about half the combinations), greedy (one change at a time, "
         "equalization included; about a quarter) or grid (every combination)")
     size: int = option(256, "longest side of calibration and evaluation photos (as inference)")

@@ -31,6 +31,7 @@ from animegan_deploy.models.norms import set_export_form
 from animegan_deploy.models.student import deploy_form
 
 from . import traced_graphs
+from .targets import targets
 
 MIN_OPSET = 17
 INPUT_NAME = "input"
@@ -42,6 +43,9 @@ IO_CONTRACT = {
     "animegan.input_range": "[-1,1] = pixel/127.5 - 1",
     "animegan.output_range": "[-1,1] (tanh); pixel = (y + 1) * 127.5",
 }
+
+
+PRECISIONS = tuple(t.precision for t in targets("onnx"))  # the float ONNX files of export/targets.py's table
 
 
 @dataclass
@@ -67,7 +71,7 @@ class OnnxExportConfig:
     tolerance: float | None = option(None, "largest max-abs-diff allowed between ONNX Runtime and torch "
                                      "(default: 1e-4 for fp32, 2e-2 for fp16)")
     align_corners: bool | None = option(None, "override the checkpoint's bilinear upsampling mode")
-    precision: Literal["fp32", "fp16"] = option("fp32", "fp16 stores weights and computes in half precision "
+    precision: Literal[PRECISIONS] = option("fp32", "fp16 stores weights and computes in half precision "
                                                 "(inputs/outputs stay float32)")
     equalize: bool = option(False, "equalize activation channels into the next convs (exact in float; per-tensor "
                             "INT8 then resolves every channel: for a file that will be quantized)")

@@ -23,6 +23,8 @@ from animegan_deploy.configs import option
 from animegan_deploy.errors import MissingDependencyError, UserError
 from animegan_deploy.sidecar import write_sidecar
 
+from .targets import tensorrt_precisions
+
 INSTALL_HINT = ("TensorRT engines need an NVIDIA GPU with CUDA; install the extra with NVIDIA's package index: "
                 "pip install -e '.[tensorrt]' (not possible on CPU-only machines)")
 
@@ -41,9 +43,12 @@ def trt_version_tuple(version: str) -> tuple[int, int]:
     return major, minor
 
 
+PRECISIONS = tensorrt_precisions()  # the engine precisions of export/targets.py's table
+
+
 @dataclass
 class TensorRTConfig:
-    precision: Literal["fp32", "fp16", "int8"] = option("fp16", "engine precision")
+    precision: Literal[PRECISIONS] = option("fp16", "engine precision")
     onnx: str | None = option(None, "build from this ONNX (FP32, or Q/DQ for int8) instead of exporting the checkpoint")
     calibration_cache: str | None = option(None, "TensorRT <= 10.0 implicit INT8: calibration cache from `animegan quantize`")
     min_shape: tuple[int, int] = option((128, 128), "smallest HxW of the optimization profile", size=True)
@@ -54,10 +59,8 @@ class TensorRTConfig:
     timing_cache: str | None = option("exports/tensorrt.timing-cache", "timing cache file, reused and updated across builds")
 
     def __post_init__(self) -> None:
-        from .targets import tensorrt_precisions
-
-        if self.precision not in tensorrt_precisions():
-            raise UserError(f"--precision {self.precision}: use fp32, fp16 or int8")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"--precision {self.precision}: use {', '.join(PRECISIONS)}")
         lo, opt, hi = self.min_shape, self.opt_shape, self.max_shape
         if not all(a <= b <= c for a, b, c in zip(lo, opt, hi)):
             raise UserError(f"--min-shape/--opt-shape/--max-shape: need min <= opt <= max, got {lo}, {opt}, {hi}")

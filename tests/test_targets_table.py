@@ -59,3 +59,26 @@ def test_tflite_kinds_are_held_to_their_precisions_floors():
     assert benchmarked == {"float32", "float16", "full_integer_quant", "dynamic_range_quant"}
     # the two labels that once had no threshold section (check-fidelity of a dynamic-range / integer file)
     assert threshold_set("int8-weights") == threshold_set("int8-float-io") == "int8"
+
+
+def test_config_choices_are_the_tables_own_lists(capsys):
+    """The options' choices (CLI and config checks) are views of the tables, not lists kept beside them: the engine
+    and ONNX precisions of TARGETS, the INT8 placements of PLACEMENTS, the calibration methods and searches."""
+    from typing import get_args, get_type_hints
+
+    from animegan_deploy.compress.calibration import METHODS
+    from animegan_deploy.compress.choose import SEARCHES
+    from animegan_deploy.export.onnx_export import OnnxExportConfig
+    from animegan_deploy.export.tensorrt import TensorRTConfig
+
+    def choices(config, field):
+        return get_args(get_type_hints(config)[field])
+
+    assert choices(TensorRTConfig, "precision") == tuple(t.precision for t in TARGETS if t.format == "tensorrt")
+    assert choices(OnnxExportConfig, "precision") == tuple(t.precision for t in TARGETS if t.format == "onnx")
+    assert choices(QuantizeConfig, "placement") == tuple(PLACEMENTS)
+    assert choices(QuantizeConfig, "choose_search") == SEARCHES
+    assert get_args(get_args(get_type_hints(QuantizeConfig)["method"])[0]) == METHODS
+    with pytest.raises(SystemExit):  # the CLI refuses what the table does not list
+        build_parser().parse_args(["export", "tensorrt", "--precision", "int4"])
+    assert "invalid choice: 'int4'" in capsys.readouterr().err
