@@ -35,7 +35,7 @@ class ZooRow:
     model: str
     placement: str
     rows: list[dict] = field(default_factory=list)  # every combination: validation and evaluation figures
-    chosen: dict = field(default_factory=dict)  # what the default (greedy) search chooses
+    chosen: dict = field(default_factory=dict)  # what the default search chooses
     grid_chosen: dict = field(default_factory=dict)  # what the full grid search chooses
     seconds: float = 0.0
 
@@ -74,11 +74,12 @@ def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: i
         prepared = choose_for_checkpoint(checkpoint, config, Path(tmp), progress, also={"evaluation": evaluation})
     grid = prepared.choice
     # the default search, over the grid's measurements (nothing is built again)
-    greedy = choose_settings({eq: (m, c) for eq, (_, m, c) in prepared.graphs.items()},
-                             replace(config, choose_search="greedy"), prepared.validation, prepared.reference,
-                             qdq_builder(config), None, False, search="greedy",
+    default_search = QuantizeConfig.choose_search
+    chosen = choose_settings({eq: (m, c) for eq, (_, m, c) in prepared.graphs.items()},
+                             replace(config, choose_search=default_search), prepared.validation, prepared.reference,
+                             qdq_builder(config), None, False, search=default_search,
                              measured={t.settings: t for t in grid.tried})
-    return ZooRow(model_name, placement, grid.record()["tried"], asdict(greedy.chosen), asdict(grid.chosen),
+    return ZooRow(model_name, placement, grid.record()["tried"], asdict(chosen.chosen), asdict(grid.chosen),
                   time.perf_counter() - started)
 
 
@@ -97,7 +98,9 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
     """Measure, write ``output``/zoo.json and README.md; returns the JSON."""
     from animegan_deploy.benchmarks.fidelity import photo_inputs
     from animegan_deploy.benchmarks.machine import machine_info
+    from animegan_deploy.compress.choose import WORST_WEIGHT
     from animegan_deploy.compress.photos import calibration_split, default_eval_photos
+    from animegan_deploy.compress.quantize import QuantizeConfig
     from animegan_deploy.models.zoo import ZOO, zoo_checkpoint, zoo_model
 
     output = Path(output)
@@ -107,6 +110,9 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
     split = calibration_split(None, 32)
     report: dict = {"size": config.size, "machine": machine_info(), "split": split.record(),
                     "evaluation_photos": [n for n, _ in evaluation],
+                    "choice": {"search": QuantizeConfig.choose_search,
+                               "score": f"{round(1 - WORST_WEIGHT, 2)} x mean + {WORST_WEIGHT} x worst-photo PSNR on "
+                                        "the validation photos"},
                     "models": [{"name": m.name, "how": m.how, "config": m.config} for m in members],
                     "onnx_int8": [], "tflite": []}
     for member in members:
@@ -156,7 +162,9 @@ def zoo_markdown(report: dict) -> str:
              f"(worst picture) / SSIM, on the {len(report['evaluation_photos'])} evaluation pictures, which nothing "
              f"was calibrated or chosen on. Settings are chosen on {len(report['split']['validation'])} validation "
              f"pictures (the calibration set's every third source photo: "
-             f"{', '.join(sorted({n.split('__')[0] for n in report['split']['validation']}))}).", "",
+             f"{', '.join(sorted({n.split('__')[0] for n in report['split']['validation']}))})"
+             + (f" by the default search ({report['choice']['search']}), which maximizes "
+                f"{report['choice']['score']}." if "choice" in report else "."), "",
              "## Models", "", "| model | how it was trained | config |", "| --- | --- | --- |"]
     lines += [f"| {m['name']} | {m['how']} | `{m['config']}` |" for m in report["models"]]
     lines += ["", "## ONNX INT8: chosen per model vs the best tried vs the old fixed defaults", "",
