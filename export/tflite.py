@@ -75,11 +75,11 @@ class TFLiteConfig:
                                        "until this PSNR (dB) vs torch is met with a 0.5 dB margin on the validation "
                                        "photos of the calibration split, never the evaluation photos (default: the "
                                        "kind's threshold, int8 30 dB; 0: every op int8); the sidecar records them")
-    conv_fallback: str = option("dynamic", "integer files: how the convs --target-psnr keeps out of static int8 run: "
+    conv_fallback: str = option("dynamic-then-float", "integer files: how the convs --target-psnr keeps out of static int8 run: "
                                 + "; ".join(f"{k} = {v}" for k, v in CONV_FALLBACKS.items()))
     target_worst_psnr: float | None = option(None, "integer files: the fallback also goes on until the worst "
-                                             "evaluation photo reaches this PSNR (dB) vs torch (e.g. 30: a dark, "
-                                             "flat photo loses most in int8)")
+                                             "validation photo reaches this PSNR (dB) vs torch, with the same margin "
+                                             "(e.g. 30: a dark, flat photo loses most in int8)")
 
     def __post_init__(self) -> None:
         if isinstance(self.precisions, str):
@@ -325,6 +325,8 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                     extra["float_fallback"], extra["float_ops"] = fallback.label, fallback.op_counts
                     if fallback.convs:  # past the ladder: the convs kept out of static int8, and how they run
                         extra["fallback_convs"], extra["conv_fallback"] = fallback.convs, config.conv_fallback
+                        if config.conv_fallback == "dynamic-then-float":
+                            extra["float_convs"] = fallback.float_convs
                 elif kind == "int16x8_quant":
                     extra["calibration"] = "minmax (int16 activations)" + (
                         ", photos + augmented copies" if config.calib_augment != "none" else "")
@@ -352,6 +354,7 @@ class Fallback:
     label: str
     op_counts: dict[str, int]
     convs: list[str] = field(default_factory=list)
+    float_convs: list[str] = field(default_factory=list)  # of ``convs``, those float where the others are dynamic
 
 
 class _IntegerBuilder:
@@ -405,15 +408,17 @@ class _IntegerBuilder:
             self._sensitive_convs(kind, target, label, nodes, goal)
         return round(time.perf_counter() - started + self.calibration_seconds, 1)
 
-    def _quantize(self, kind: str, float_nodes: list[str], convs: Sequence[str] = ()) -> bytes:
-        """``kind`` with ``float_nodes`` float and ``convs`` kept out of static int8 as --conv-fallback says, each of
-        those convs with the pads/resizes that feed it."""
+    def _quantize(self, kind: str, float_nodes: list[str], convs: Sequence[str] = (),
+                  float_convs: Sequence[str] = ()) -> bytes:
+        """``kind`` with ``float_nodes`` float and ``convs`` kept out of static int8, each with the pads/resizes that
+        feed it: dynamic-range unless --conv-fallback is float; ``float_convs`` (of ``convs``) float regardless."""
         from . import tflite_int8
 
         model = self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind],
                                           float_nodes=self.graph.with_inputs([*float_nodes, *convs]))
-        if convs and self.config.conv_fallback == "dynamic":
-            model = tflite_int8.dynamic_range_convs(model, convs)
+        dynamic = [c for c in convs if c not in set(float_convs)] if self.config.conv_fallback != "float" else []
+        if dynamic:
+            model = tflite_int8.dynamic_range_convs(model, dynamic)
         return model
 
     def _meets(self, kind: str, target: Path, what: str, goal: "FallbackTarget") -> bool:
@@ -442,18 +447,38 @@ class _IntegerBuilder:
             self.conv_ranking = [name for name, _ in tflite_int8.rank_by_loss(self.graph.convs(besides=nodes), score,
                                                                               progress=True)]
             probe.unlink(missing_ok=True)
-        ranking = self.conv_ranking
-        how = "dynamic-range" if self.config.conv_fallback == "dynamic" else "float"
+        ranking, n = self.conv_ranking, len(self.conv_ranking)
+        how = "float" if self.config.conv_fallback == "float" else "dynamic-range"
+        met: dict[int, bool] = {}
 
         def meets(k: int) -> bool:
             target.write_bytes(self._quantize(kind, nodes, ranking[:k]))
-            return self._meets(kind, target, f"{label} in float + {k} of {len(ranking)} convs {how}", goal)
+            met[k] = self._meets(kind, target, f"{label} in float + {k} of {n} convs {how}", goal)
+            return met[k]
 
         k = smallest_prefix(ranking, meets)
-        target.write_bytes(self._quantize(kind, nodes, ranking[:k]))  # the bisection's last file may be another k
-        self.fallback[kind] = Fallback(f"{label} + {k} of {len(ranking)} convs {how} (by measured loss)",
+        floats: list[str] = []
+        if self.config.conv_fallback == "dynamic-then-float" and not met.get(k, True):
+            # every conv dynamic-range still misses the target: the most lossy ones float, as few as meet it
+            met_float: dict[int, bool] = {}
+
+            def meets_float(j: int) -> bool:
+                target.write_bytes(self._quantize(kind, nodes, ranking, ranking[:j]))
+                met_float[j] = self._meets(kind, target, f"{label} in float + {j} of {n} convs float, the other "
+                                           f"{n - j} dynamic-range", goal)
+                return met_float[j]
+
+            floats = ranking[:smallest_prefix(ranking, meets_float)]
+            met = {k: met_float[len(floats)]}
+        if not met.get(k, True):
+            print(f"{kind}: {goal} is not met on the validation photos even with every conv kept out of static int8; "
+                  "the file keeps the most the fallback can (its size shows it)", file=sys.stderr)
+        target.write_bytes(self._quantize(kind, nodes, ranking[:k], floats))  # the search's last file may differ
+        what = (f"{len(floats)} of {n} convs float, the other {n - len(floats)} dynamic-range" if floats else
+                f"{k} of {n} convs {how}")
+        self.fallback[kind] = Fallback(f"{label} + {what} (by measured loss)",
                                        self.graph.op_counts(self.graph.with_inputs([*nodes, *ranking[:k]])),
-                                       ranking[:k])
+                                       ranking[:k], floats)
 
     def target(self, kind: str) -> "FallbackTarget":
         """What the fallback ladder aims at: --target-psnr (else the kind's threshold; 0: no fallback) for the

@@ -35,6 +35,8 @@ CALIBRATIONS: dict[str, str] = {
 IO_TYPES = ("int8", "float32")
 # how the convs a --target-psnr keeps out of static int8 (past the fallback ladder) run
 CONV_FALLBACKS: dict[str, str] = {
+    "dynamic-then-float": "dynamic-range (below) and, where all of them still miss the target, the most lossy "
+                          "ones float, as few as meet it",
     "dynamic": "int8 weights, inputs quantized per picture at run time (TFLite's dynamic-range kernels): int8-sized "
                "file, holds pictures past the calibrated ranges",
     "float": "float weights and arithmetic",

@@ -42,11 +42,13 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
         assert record.status in ("ok", "below-threshold") and record.path is not None
         err = capfd.readouterr().err
         conversions.append("converted the same graph before" in err)
+        unmet.append("is not met on the validation photos" in err)
         return record, read_sidecar(record.path), _steps_with_worst(err) if with_worst else _steps(err)
 
     conversions: list[bool] = []  # per export: onnx2tf's outputs for this graph came from memory
+    unmet: list[bool] = []  # per export: it said the target is out of the fallback's reach
 
-    # unreachable: every rung, then every conv float
+    # unreachable: every rung, then every conv dynamic-range, then every conv float
     record, meta, steps_worst = export(99.0, "all", with_worst=True)
     steps = [(label, psnr) for label, psnr, _ in steps_worst]
     assert [label for label, _ in steps[: len(FALLBACK_LADDER)]] == [f"{label} in float" for label, _ in FALLBACK_LADDER]
@@ -55,8 +57,15 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
     # tried all first; by default the convs past the ladder run as dynamic-range (int8 weights, per-picture inputs)
     assert steps[len(FALLBACK_LADDER)][0] == f"{last_rung} in float + {total} of {total} convs dynamic-range"
     all_convs_psnr = steps[len(FALLBACK_LADDER)][1]
-    assert meta["float_fallback"] == f"{last_rung} + {total} of {total} convs dynamic-range (by measured loss)"
-    assert meta["conv_fallback"] == "dynamic"
+    # and where all of them still miss the target, the most lossy ones float: all, first (the bisection's upper end)
+    assert steps[len(FALLBACK_LADDER) + 1][0] == (f"{last_rung} in float + {total} of {total} convs float, the other "
+                                                  "0 dynamic-range")
+    all_float_psnr = steps[len(FALLBACK_LADDER) + 1][1]
+    assert all_float_psnr > all_convs_psnr + 1.0, steps  # float convs hold what per-picture int8 inputs lose
+    assert len(steps) == len(FALLBACK_LADDER) + 2 and unmet == [True]  # neither meets 99 dB: one try each, and said
+    assert meta["float_fallback"] == (f"{last_rung} + {total} of {total} convs float, the other 0 dynamic-range (by "
+                                      "measured loss)")
+    assert meta["conv_fallback"] == "dynamic-then-float" and meta["float_convs"] == meta["fallback_convs"]
     assert len(meta["fallback_convs"]) == total and meta["config"]["target_psnr"] == 99.0
     # the last rung: every norm's statistics (2 staged means + variance mean, centering, square, rsqrt, normalizing
     # multiply...), its scale/shift (a 1x1 depthwise conv) and the LeakyReLU after it; then the other convs
@@ -70,8 +79,22 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
     interpreter = Interpreter(model_path=str(record.path))
     interpreter.allocate_tensors()
     assert interpreter.get_input_details()[0]["dtype"] == np.int8  # still int8 at the edges
-    assert _conv_types(record.path, meta["fallback_convs"]) == {("FLOAT32", "INT8")}  # float in, int8 weights
+    assert _conv_types(record.path, meta["fallback_convs"]) == {("FLOAT32", "FLOAT32")}  # float in, float weights
     assert all_convs_psnr > rung_psnr + 1.0, steps  # dynamic-range convs are worth it on this model
+
+    # a target between all convs dynamic-range and all float: every conv out of static int8, the fewest float
+    target = round((all_convs_psnr + all_float_psnr) / 2 - TARGET_MARGIN_DB, 2)
+    record, meta, steps = export(target, "mixed")
+    floats = meta["float_convs"]
+    assert 0 < len(floats) < total and len(meta["fallback_convs"]) == total, steps
+    assert floats == meta["fallback_convs"][: len(floats)]  # the most lossy first
+    dynamic = meta["fallback_convs"][len(floats):]
+    assert _conv_types(record.path, floats) == {("FLOAT32", "FLOAT32")}
+    assert _conv_types(record.path, dynamic) == {("FLOAT32", "INT8")}  # float in, int8 weights
+    met = {int(re.search(r"\+ (\d+) of \d+ convs float", label).group(1)): psnr for label, psnr in steps
+           if "convs float" in label}
+    goal = target + TARGET_MARGIN_DB
+    assert met[len(floats)] >= goal and (len(floats) - 1 not in met or met[len(floats) - 1] < goal), met
 
     # a target between the last rung and all convs float: some convs, not all, and the file meets it (the figures
     # printed are the validation photos', where the target must hold with the margin)
@@ -97,7 +120,8 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
     met = {int(re.search(r"\+ (\d+) of", label).group(1)): w for label, _, w in steps if " convs" in label}
     goal = worst_target + TARGET_MARGIN_DB
     assert met[k] >= goal and (k - 1 not in met or met[k - 1] < goal), met
-    assert conversions[1:] == [True, True]  # one graph, converted by onnx2tf once in this process
+    assert unmet == [True, False, False, False]
+    assert conversions[1:] == [True, True, True]  # one graph, converted by onnx2tf once in this process
 
 
 def test_conv_fallback_float_keeps_float_weights(tmp_path, tiny_checkpoint, photo_folders, capfd):

@@ -76,10 +76,11 @@ class ExportSection:
     tflite_target_psnr: float | None = option(None, "integer TFLite files: keep the normalizations float, then the "
                                               "convs that lose most as int8 out of static int8, until this PSNR vs "
                                               "the model (default: the int8 threshold; 0: all int8)")
-    tflite_target_worst_psnr: float | None = option(None, "integer TFLite files: go on until the worst evaluation "
+    tflite_target_worst_psnr: float | None = option(None, "integer TFLite files: go on until the worst validation "
                                                     "photo reaches this PSNR too")
-    tflite_conv_fallback: str = option("dynamic", "how those convs run: dynamic (int8 weights, per-picture int8 "
-                                       "inputs) or float")
+    tflite_conv_fallback: str = option("dynamic-then-float", "how those convs run: dynamic (int8 weights, "
+                                       "per-picture int8 inputs), float, or dynamic-then-float (dynamic, and the "
+                                       "most lossy ones float where all dynamic still miss the target)")
     tensorrt_precisions: tuple[str, ...] = option(tensorrt_precisions(), "TensorRT engines (GPU only)")
     timeout: int = option(1800, "seconds one onnx2tf run may take")
 
