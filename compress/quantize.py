@@ -34,8 +34,8 @@ from animegan_deploy.sidecar import write_sidecar
 
 from .bias_correction import settle_biases
 from .calibration import METHODS, Calibration, Method, Range, collect_statistics, range_bounds
-from .choose import SEARCHES
 from .centered_inputs import center_conv_inputs, centers_in
+from .choose import SEARCHES
 from .photos import TARGET_MARGIN_DB
 from .prefix_search import smallest_prefix
 from .trt_cache import write_cache

@@ -75,8 +75,8 @@ class TFLiteConfig:
                                        "until this PSNR (dB) vs torch is met with a 0.5 dB margin on the validation "
                                        "photos of the calibration split, never the evaluation photos (default: the "
                                        "kind's threshold, int8 30 dB; 0: every op int8); the sidecar records them")
-    conv_fallback: str = option("dynamic-then-float", "integer files: how the convs --target-psnr keeps out of static int8 run: "
-                                + "; ".join(f"{k} = {v}" for k, v in CONV_FALLBACKS.items()))
+    conv_fallback: str = option("dynamic-then-float", "integer files: how the convs --target-psnr keeps out of "
+                                "static int8 run: " + "; ".join(f"{k} = {v}" for k, v in CONV_FALLBACKS.items()))
     target_worst_psnr: float | None = option(None, "integer files: the fallback also goes on until the worst "
                                              "validation photo reaches this PSNR (dB) vs torch, with the same margin "
                                              "(e.g. 30: a dark, flat photo loses most in int8)")
@@ -416,7 +416,8 @@ class _IntegerBuilder:
 
         model = self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind],
                                           float_nodes=self.graph.with_inputs([*float_nodes, *convs]))
-        dynamic = [c for c in convs if c not in set(float_convs)] if self.config.conv_fallback != "float" else []
+        floats = set(float_convs)
+        dynamic = [c for c in convs if c not in floats] if self.config.conv_fallback != "float" else []
         if dynamic:
             model = tflite_int8.dynamic_range_convs(model, dynamic)
         return model
