@@ -68,12 +68,14 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
     assert meta["conv_fallback"] == "dynamic-then-float" and meta["float_convs"] == meta["fallback_convs"]
     assert len(meta["fallback_convs"]) == total and meta["config"]["target_psnr"] == 99.0
     # the last rung: every norm's statistics (2 staged means + variance mean, centering, square, rsqrt, normalizing
-    # multiply...), its scale/shift (a 1x1 depthwise conv) and the LeakyReLU after it; then the other convs
+    # multiply...), its scale/shift (a 1x1 depthwise conv), the LeakyReLU after it and every residual add (so every
+    # ADD of the file: the others add the variance's epsilon); then the other convs
     ops = meta["float_ops"]
     assert ops["MEAN"] >= 24 and ops["RSQRT"] == 24 and ops["LEAKY_RELU"] == 20, ops
     assert sum(v for k, v in ops.items() if k in ("CONV_2D", "DEPTHWISE_CONV_2D")) == 24 + total, ops
     # and with each float conv the pads (and resizes) that feed it: every reflect pad of the generator
     file_ops = [kind for kind, _, _ in FloatGraph.parse(record.path.read_bytes()).ops]
+    assert ops["ADD"] == file_ops.count("ADD") > 24, ops  # 24 epsilon adds and the residual ones
     assert ops["MIRROR_PAD"] == file_ops.count("MIRROR_PAD") > 0, ops
     assert ops["RESIZE_BILINEAR"] == file_ops.count("RESIZE_BILINEAR") > 0, ops
     interpreter = Interpreter(model_path=str(record.path))
