@@ -167,7 +167,8 @@ def choose_settings(graphs: dict[bool, tuple[onnx.ModelProto, Calibration]], con
     elif search == "greedy":
         combos = [greedy(defaults, AXES)]
     else:
-        combos = [greedy(replace(defaults, equalize=eq), AXES[1:]) for eq in values["equalize"]]
+        others = tuple(a for a in AXES if a != "equalize")
+        combos = [greedy(replace(defaults, equalize=eq), others) for eq in values["equalize"]]
     best = max(combos, key=lambda s: (score(s), -combos.index(s)))  # ties: the earlier (default-first) one
     bar.close()
     fixed = {a: values[a][0] for a in AXES if len(values[a]) == 1}

@@ -458,8 +458,9 @@ class _IntegerBuilder:
             return met[k]
 
         k = smallest_prefix(ranking, meets)
+        reached = met[k]  # smallest_prefix always measured the k it returns
         floats: list[str] = []
-        if self.config.conv_fallback == "dynamic-then-float" and not met.get(k, True):
+        if self.config.conv_fallback == "dynamic-then-float" and not reached:
             # every conv dynamic-range still misses the target: the most lossy ones float, as few as meet it
             met_float: dict[int, bool] = {}
 
@@ -469,9 +470,9 @@ class _IntegerBuilder:
                                            f"{n - j} dynamic-range", goal)
                 return met_float[j]
 
-            floats = ranking[:smallest_prefix(ranking, meets_float)]
-            met = {k: met_float[len(floats)]}
-        if not met.get(k, True):
+            j = smallest_prefix(ranking, meets_float)
+            floats, reached = ranking[:j], met_float[j]
+        if not reached:
             print(f"{kind}: {goal} is not met on the validation photos even with every conv kept out of static int8; "
                   "the file keeps the most the fallback can (its size shows it)", file=sys.stderr)
         target.write_bytes(self._quantize(kind, nodes, ranking[:k], floats))  # the search's last file may differ
