@@ -12,13 +12,13 @@ from animegan_deploy.compress.quantize import QuantizeConfig
 def test_open_axes_are_tried_and_explicit_flags_fix_theirs():
     values = candidate_values(QuantizeConfig(), can_equalize=True)
     assert values == {"equalize": (True, False), "center": (True, False), "bias_correction": (True, False),
-                      "method": ("percentile", "mean-minmax", "entropy")}
+                      "method": ("percentile", "mean-minmax", "entropy", "minmax")}
     fixed = candidate_values(QuantizeConfig(equalize=False, center=True, method="minmax"), can_equalize=True)
     assert fixed == {"equalize": (False,), "center": (True,), "bias_correction": (True, False), "method": ("minmax",)}
     # an ONNX file given to quantize cannot be equalized; ORT's uint8 placement neither centers nor keeps float biases
     ort = candidate_values(QuantizeConfig(placement="onnxruntime-conv"), can_equalize=False)
     assert ort == {"equalize": (False,), "center": (False,), "bias_correction": (False,),
-                   "method": ("mean-minmax", "percentile")}
+                   "method": ("mean-minmax", "percentile", "minmax")}
     assert not needs_choice(QuantizeConfig(choose=False), can_equalize=True)
     assert defaults_of(QuantizeConfig(choose=False), can_equalize=True) == Settings(True, True, True, "percentile")
 
@@ -27,7 +27,7 @@ def test_the_combination_with_the_best_validation_psnr_wins_and_every_alternativ
     """A fake quantizer whose error depends on the settings: the chooser must find the least noisy one."""
     noise = {Settings(eq, c, b, m): 0.002 + 0.01 * i for i, (eq, c, b, m) in enumerate(
         (eq, c, b, m) for eq in (True, False) for c in (True, False) for b in (True, False)
-        for m in ("percentile", "mean-minmax", "entropy"))}
+        for m in ("percentile", "mean-minmax", "entropy", "minmax"))}
     best = Settings(False, True, False, "entropy")
     noise[best] = 0.0005
     graphs = {True: ("graph-eq", "calibration-eq"), False: ("graph-plain", "calibration-plain")}
@@ -45,12 +45,12 @@ def test_the_combination_with_the_best_validation_psnr_wins_and_every_alternativ
     inputs = [(f"p{i}", np.random.default_rng(i).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)) for i in range(3)]
     choice = choose_settings(graphs, QuantizeConfig(), inputs, np.tanh, build, runner, progress=False, search="grid")
     assert choice.chosen == best
-    assert len(built) == 24 == len(set(built))
+    assert len(built) == 32 == len(set(built))
     record = choice.record()
     assert record["chosen"] == {"equalize": False, "center": True, "bias_correction": False, "method": "entropy"}
     assert record["validation_photos"] == ["p0", "p1", "p2"]
     psnrs = [row["psnr_db"] for row in record["tried"]]
-    assert psnrs == sorted(psnrs, reverse=True) and len(psnrs) == 24
+    assert psnrs == sorted(psnrs, reverse=True) and len(psnrs) == 32
     assert record["tried"][0]["method"] == "entropy" and psnrs[0] > psnrs[1] + 3
 
 
@@ -79,10 +79,10 @@ def test_unknown_method_is_a_one_line_error():
 
 def test_greedy_search_finds_a_separable_optimum_with_fewer_builds_and_reuses_measurements():
     """Each setting adds its own error (as equalization, centering and the method roughly do): changing one setting
-    at a time from the defaults reaches the best combination without building all 24."""
+    at a time from the defaults reaches the best combination without building all 32."""
     cost = {"equalize": {True: 0.004, False: 0.001}, "center": {True: 0.0, False: 0.003},
             "bias_correction": {True: 0.002, False: 0.0},
-            "method": {"percentile": 0.003, "mean-minmax": 0.0, "entropy": 0.006}}
+            "method": {"percentile": 0.003, "mean-minmax": 0.0, "entropy": 0.006, "minmax": 0.002}}
     built = []
 
     def build(model, calibration, settings):
@@ -147,7 +147,7 @@ def test_per_graph_search_finds_a_gain_that_needs_equalization_and_another_metho
     assert choice.chosen == Settings(True, True, True, "entropy")
     assert abs(choice.record()["tried"][0]["psnr_db"] - 35.25) < 0.2
     assert choice.record()["by"].endswith("(per-graph search)")
-    assert greedy_builds < len(built) < 24 and len(set(built)) == len(built)
+    assert greedy_builds < len(built) < 32 and len(set(built)) == len(built)
 
 
 def test_a_slightly_better_mean_does_not_win_over_a_much_better_worst_photo():

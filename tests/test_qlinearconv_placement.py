@@ -28,9 +28,9 @@ def test_the_placement_brings_its_calibration_methods(ort_conv):
     from animegan_deploy.compress.quantize import PLACEMENTS
 
     _, config, result = ort_conv
-    assert PLACEMENTS["onnxruntime-conv"].methods == ("mean-minmax", "percentile")
+    assert PLACEMENTS["onnxruntime-conv"].methods == ("mean-minmax", "percentile", "minmax")
     settings = result.report["settings"]
-    assert {row["method"] for row in settings["tried"]} == {"mean-minmax", "percentile"}
+    assert {row["method"] for row in settings["tried"]} == {"mean-minmax", "percentile", "minmax"}
     best = max(settings["tried"], key=lambda row: row["psnr_db"])
     assert result.report["method"] == settings["chosen"]["method"] == best["method"]
     assert settings["chosen"]["center"] is False and settings["chosen"]["bias_correction"] is False
