@@ -4,6 +4,9 @@ trades float layers for fidelity (ONNX Q/DQ --target-psnr, TFLite's conv fallbac
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def smallest_prefix(ranking: Sequence[str], meets: Callable[[int], bool]) -> int:
@@ -19,3 +22,17 @@ def smallest_prefix(ranking: Sequence[str], meets: Callable[[int], bool]) -> int
         else:
             lo = mid + 1
     return hi
+
+
+def smallest_measured_prefix(ranking: Sequence[str], measure: Callable[[int], T],
+                             good: Callable[[T], bool]) -> tuple[int, T]:
+    """:func:`smallest_prefix` where ``meets(k)`` is ``good(measure(k))``, also returning the measurement at the k
+    it returns (always one it took: the last k that met, or ``len(ranking)`` when none did)."""
+    measured: dict[int, T] = {}
+
+    def meets(k: int) -> bool:
+        measured[k] = measure(k)
+        return good(measured[k])
+
+    k = smallest_prefix(ranking, meets)
+    return k, measured[k]

@@ -37,7 +37,7 @@ from .calibration import METHODS, Calibration, Method, Range, collect_statistics
 from .centered_inputs import center_conv_inputs, centers_in
 from .choose import SEARCHES
 from .photos import TARGET_MARGIN_DB
-from .prefix_search import smallest_prefix
+from .prefix_search import smallest_measured_prefix
 from .trt_cache import write_cache
 
 TRT_EXTRA_OPTIONS = {
@@ -307,19 +307,18 @@ def mixed_precision(model: onnx.ModelProto, ranges: dict, ranking: list[Sensitiv
     against ``reference`` (default: the float ONNX model): all INT8 first, then a bisection over the ranking.
     Returns the float layers and the fidelity measured for them (the file need not be run again)."""
     reference = reference or session_fn(model, threads)
-    measured: dict[int, Fidelity] = {}
 
-    def meets(k: int) -> bool:
+    def fidelity_with(k: int) -> Fidelity:
         exclude = [r.node for r in ranking[:k]]
         candidate = build_qdq(model, ranges, exclude=exclude, placement=placement, center=center,
                               input_means=input_means)
-        measured[k] = compare(reference, session_fn(candidate, threads), inputs)
-        return measured[k].psnr >= target
+        return compare(reference, session_fn(candidate, threads), inputs)
 
-    if meets(0):  # the common case: all INT8 already meets it
-        return [], measured[0]
-    k = smallest_prefix(ranking, meets)
-    return [r.node for r in ranking[:k]], measured[k]
+    all_int8 = fidelity_with(0)
+    if all_int8.psnr >= target:  # the common case: all INT8 already meets it
+        return [], all_int8
+    k, fidelity = smallest_measured_prefix(ranking, fidelity_with, lambda f: f.psnr >= target)
+    return [r.node for r in ranking[:k]], fidelity
 
 
 def conv_bounds(model: onnx.ModelProto, calibration: Calibration, placement: str, method: str,

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -432,7 +432,7 @@ class _IntegerBuilder:
         """Rank the remaining convs by the PSNR each loses as the only int8 one (with its input pads; on a few
         calibration photos: every third, 4 at most), then keep the fewest leading ones out of static int8 that
         meet ``goal`` on the validation photos (bisection over the ranking: a handful of evaluations)."""
-        from animegan_deploy.compress.prefix_search import smallest_prefix
+        from animegan_deploy.compress.prefix_search import smallest_measured_prefix
 
         from . import tflite_int8
 
@@ -450,28 +450,23 @@ class _IntegerBuilder:
             probe.unlink(missing_ok=True)
         ranking, n = self.conv_ranking, len(self.conv_ranking)
         how = "float" if self.config.conv_fallback == "float" else "dynamic-range"
-        met: dict[int, bool] = {}
 
-        def meets(k: int) -> bool:
-            target.write_bytes(self._quantize(kind, nodes, ranking[:k]))
-            met[k] = self._meets(kind, target, f"{label} in float + {k} of {n} convs {how}", goal)
-            return met[k]
+        def search(quantized: Callable[[int], bytes], what: Callable[[int], str]) -> tuple[int, bool]:
+            """The fewest leading convs of the ranking for which ``quantized(k)`` meets the goal, and whether it
+            does (with k = all: maybe not)."""
+            def meets(k: int) -> bool:
+                target.write_bytes(quantized(k))
+                return self._meets(kind, target, f"{label} in float + {what(k)}", goal)
 
-        k = smallest_prefix(ranking, meets)
-        reached = met[k]  # smallest_prefix always measured the k it returns
+            return smallest_measured_prefix(ranking, meets, bool)
+
+        k, reached = search(lambda k: self._quantize(kind, nodes, ranking[:k]), lambda k: f"{k} of {n} convs {how}")
         floats: list[str] = []
         if self.config.conv_fallback == "dynamic-then-float" and not reached:
             # every conv dynamic-range still misses the target: the most lossy ones float, as few as meet it
-            met_float: dict[int, bool] = {}
-
-            def meets_float(j: int) -> bool:
-                target.write_bytes(self._quantize(kind, nodes, ranking, ranking[:j]))
-                met_float[j] = self._meets(kind, target, f"{label} in float + {j} of {n} convs float, the other "
-                                           f"{n - j} dynamic-range", goal)
-                return met_float[j]
-
-            j = smallest_prefix(ranking, meets_float)
-            floats, reached = ranking[:j], met_float[j]
+            j, reached = search(lambda j: self._quantize(kind, nodes, ranking, ranking[:j]),
+                                lambda j: f"{j} of {n} convs float, the other {n - j} dynamic-range")
+            floats = ranking[:j]
         if not reached:
             print(f"{kind}: {goal} is not met on the validation photos even with every conv kept out of static int8; "
                   "the file keeps the most the fallback can (its size shows it)", file=sys.stderr)

@@ -13,7 +13,7 @@ pytest.importorskip("ai_edge_litert", reason="TFLite checks need ai-edge-litert 
 
 from animegan_deploy.export import tflite as tfl  # noqa: E402
 from animegan_deploy.compress.photos import TARGET_MARGIN_DB  # noqa: E402
-from animegan_deploy.compress.prefix_search import smallest_prefix  # noqa: E402
+from animegan_deploy.compress.prefix_search import smallest_measured_prefix, smallest_prefix  # noqa: E402
 from animegan_deploy.export.tflite_int8 import FALLBACK_LADDER, FloatGraph, rank_by_loss  # noqa: E402
 from animegan_deploy.sidecar import read_sidecar  # noqa: E402
 from tflite_helpers import conv_tensor_types  # noqa: E402
@@ -163,6 +163,9 @@ def test_smallest_prefix_bisects_to_the_first_k_that_meets():
     assert calls[0] == 25 and len(calls) <= 7
     assert smallest_prefix(list("abc"), lambda k: False) == 3  # none meets: all
     assert smallest_prefix(list("abc"), lambda k: True) == 0
+    # the measured form returns what it measured at that k: the last k that met, or all when none did
+    assert smallest_measured_prefix(list("abcdefghijklmnopqrstuvwxy"), lambda k: 30.0 + k, lambda v: v >= 37) == (7, 37)
+    assert smallest_measured_prefix(list("abc"), lambda k: 30.0 + k, lambda v: v >= 40) == (3, 33.0)
 
 
 def test_rank_by_loss_orders_by_what_each_loses_as_the_only_int8_conv():
