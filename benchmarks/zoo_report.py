@@ -37,6 +37,7 @@ class ZooRow:
     rows: list[dict] = field(default_factory=list)  # every combination: validation and evaluation figures
     chosen: dict = field(default_factory=dict)  # what the default search chooses
     grid_chosen: dict = field(default_factory=dict)  # what the full grid search chooses
+    default_file: dict = field(default_factory=dict)  # the file the defaults write: chosen settings + placement target
     seconds: float = 0.0
 
     def summary(self) -> dict:
@@ -53,34 +54,44 @@ class ZooRow:
         grid = row_of(self.grid_chosen)
         fixed = row_of(asdict(defaults_of(QuantizeConfig(placement=self.placement, choose=False), can_equalize=True)))
         return {"model": self.model, "placement": self.placement, "chosen": chosen, "best": best, "old_default": fixed,
-                "grid_chosen": grid,
+                "grid_chosen": grid, "default_file": self.default_file,
                 "gap_to_best_db": round(best["evaluation_psnr_db"] - chosen["evaluation_psnr_db"], 3),
                 "tried": len(self.rows), "seconds": round(self.seconds, 1)}
 
 
 def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: int, evaluation, threads,
-                      progress: bool) -> ZooRow:
+                      progress: bool, eval_dir: str | None = None) -> ZooRow:
     from dataclasses import asdict, replace
 
     from animegan_deploy.compress.choose import choose_settings
-    from animegan_deploy.compress.quantize import QuantizeConfig, qdq_builder
+    from animegan_deploy.compress.quantize import QuantizeConfig, qdq_builder, quantize_onnx
 
     from animegan_deploy.export.onnx_int8 import choose_for_checkpoint
 
     started = time.perf_counter()
     config = QuantizeConfig(size=size, placement=placement, cache_all_tensors=False, threads=threads,
-                            choose_search="grid")
+                            choose_search="grid", eval_dir=eval_dir)
+    default_search = QuantizeConfig.choose_search
     with tempfile.TemporaryDirectory() as tmp:
         prepared = choose_for_checkpoint(checkpoint, config, Path(tmp), progress, also={"evaluation": evaluation})
-    grid = prepared.choice
-    # the default search, over the grid's measurements (nothing is built again)
-    default_search = QuantizeConfig.choose_search
-    chosen = choose_settings({eq: (m, c) for eq, (_, m, c) in prepared.graphs.items()},
-                             replace(config, choose_search=default_search), prepared.validation, prepared.reference,
-                             qdq_builder(config), None, False, search=default_search,
-                             measured={t.settings: t for t in grid.tried})
+        grid = prepared.choice
+        # the default search, over the grid's measurements (nothing is built again)
+        chosen = choose_settings({eq: (m, c) for eq, (_, m, c) in prepared.graphs.items()},
+                                 replace(config, choose_search=default_search), prepared.validation,
+                                 prepared.reference, qdq_builder(config), None, False, search=default_search,
+                                 measured={t.settings: t for t in grid.tried})
+        # the file the defaults write: the chosen settings, then the placement's target (its most sensitive convs
+        # float until the target is met on the validation photos), measured on the evaluation photos
+        fp32, _, calibration = prepared.graphs[chosen.chosen.equalize]
+        written = quantize_onnx(fp32, replace(config, equalize=chosen.chosen.equalize, choose_search=default_search),
+                                Path(tmp) / "default.int8.onnx", reference=prepared.reference, progress=False,
+                                calibration=calibration, choice=chosen)
+    default_file = {"target_psnr": written.report["target_psnr"], "float_convs": len(written.float_layers),
+                    "quantized_convs": written.report["quantized_convs"],
+                    **{f"evaluation_{k}": round(v, 5 if k == "ssim" else 3)
+                       for k, v in written.fidelity.to_dict().items() if k in ("psnr_db", "psnr_min_db", "ssim")}}
     return ZooRow(model_name, placement, grid.record()["tried"], asdict(chosen.chosen), asdict(grid.chosen),
-                  time.perf_counter() - started)
+                  default_file, time.perf_counter() - started)
 
 
 def measure_tflite(checkpoint: Path, size: int, targets: tuple[float, ...], eval_dir: str | None, workdir: Path) -> dict:
@@ -119,7 +130,7 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
         checkpoint = zoo_checkpoint(member.name)
         for placement in config.placements:
             row = measure_onnx_int8(checkpoint, member.name, placement, config.size, evaluation, config.threads,
-                                    progress)
+                                    progress, config.eval_dir)
             report["onnx_int8"].append({**row.summary(), "rows": row.rows})
             _write(output, report)
         if config.tflite:
@@ -137,7 +148,9 @@ def zoo_summary(report: dict, output: Path) -> list[str]:
         chosen = row["chosen"]
         lines.append(f"{row['model']:<14} {row['placement']:<17} chosen {chosen['evaluation_psnr_db']:.2f} dB (worst "
                      f"{chosen['evaluation_psnr_min_db']:.2f}), best tried {row['best']['evaluation_psnr_db']:.2f}, "
-                     f"old defaults {row['old_default']['evaluation_psnr_db']:.2f}")
+                     f"old defaults {row['old_default']['evaluation_psnr_db']:.2f}"
+                     + (f"; default file {row['default_file']['evaluation_psnr_db']:.2f} dB with "
+                        f"{row['default_file']['float_convs']} convs float" if row.get("default_file") else ""))
     return lines + [f"wrote {output / 'README.md'} and zoo.json"]
 
 
@@ -174,6 +187,17 @@ def zoo_markdown(report: dict) -> str:
         lines.append(f"| {r['model']} | {r['placement']} | {_settings(r['chosen'])} | {_fig(r['chosen'])} | "
                      f"{_settings(r['best'])}: {_fig(r['best'])} | {r['gap_to_best_db']:.2f} | {_fig(r['old_default'])} "
                      f"| {r['tried']} in {r['seconds']:.0f} s |")
+    files = [r for r in report["onnx_int8"] if r.get("default_file")]
+    if files:
+        lines += ["", "## ONNX INT8: the file the defaults write", "",
+                  "The chosen settings, then the placement's target: its most sensitive convs kept float until the "
+                  "target (+0.5 dB) is met on the validation pictures.", "",
+                  "| model | placement | target dB | convs float | evaluation figure |",
+                  "| --- | --- | ---: | ---: | --- |"]
+        for r in files:
+            file = r["default_file"]
+            lines.append(f"| {r['model']} | {r['placement']} | {file['target_psnr'] or 'none'} | "
+                         f"{file['float_convs']} of {file['float_convs'] + file['quantized_convs']} | {_fig(file)} |")
     if report["tflite"]:
         lines += ["", "## TFLite full-integer with the fallback targets (judged on the validation pictures, +0.5 dB)",
                   "", "| model | targets (mean, worst) | PSNR (worst) | SSIM | MB | float fallback |",

@@ -38,7 +38,7 @@ GATE = (
     # 46.13 (29.25), SSIM 0.9919: equalized, centered, bias-corrected, minmax calibration chosen (the moon's
     # normalized edges, clipped by every narrower range, are what the worst picture loses)
     ("tensorrt", 44.5, 27.5),
-    # 39.71 (24.55), SSIM 0.9723: the benchmark's ORT file (its entry's target_psnr 36), minmax chosen, every conv
+    # 39.71 (24.55), SSIM 0.9723: the benchmark's ORT file (its placement's target 36 dB), minmax chosen, every conv
     # int8 (the target met without float convs); what it promises: >= 35 dB on pictures nobody tuned on
     ("onnxruntime-conv", 38.0, 23.0),
 )

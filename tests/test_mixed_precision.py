@@ -71,3 +71,41 @@ def test_quantize_onnx_reports_the_fidelity_of_the_mixed_file_it_wrote(tiny_int8
     # the reported figure is the written file's on the evaluation photos
     evaluated = compare(reference, written, eval_inputs(list_images(photo_folders["eval"]), 32))
     assert result.fidelity.psnr == pytest.approx(evaluated.psnr, abs=1e-6)
+
+
+def test_the_sensitivity_pass_runs_only_where_all_int8_misses_the_target(setup):
+    """The ranking (one file per conv) is made only when the all-int8 file misses the target: a default target that
+    most models meet with every conv int8 costs them one validation run, not 25 builds."""
+    model, amax, inputs = setup
+    all_int8 = compare(session_fn(model), session_fn(build_qdq(model, amax)), inputs).psnr
+    calls = []
+
+    def rank():
+        calls.append(1)
+        return layer_sensitivity(model, amax, inputs[:1], progress=False)
+
+    kept_float, fidelity = mixed_precision(model, amax, rank, all_int8 - 1.0, inputs)
+    assert kept_float == [] and not calls and fidelity.psnr == pytest.approx(all_int8, abs=1e-6)
+    kept_float, fidelity = mixed_precision(model, amax, rank, all_int8 + 2.0, inputs)
+    assert calls == [1] and kept_float and fidelity.psnr >= all_int8 + 2.0
+
+
+@pytest.mark.parametrize("placement,asked,target", [
+    ("tensorrt", None, 40.0),  # the placement's own target (zoo: duotone 38.0 -> 41.7 dB with 7 convs float)
+    ("onnxruntime-conv", None, 36.0),
+    ("tensorrt-two-digit", None, None),  # its second digit holds the tail: no float convs by default
+    ("tensorrt", 45.0, 45.0),  # --target-psnr wins
+    ("tensorrt", 0.0, None),  # --target-psnr 0: every conv int8
+])
+def test_each_placement_has_its_default_target_that_the_flag_overrides(placement, asked, target):
+    from animegan_deploy.compress.quantize import QuantizeConfig
+
+    assert QuantizeConfig(placement=placement, target_psnr=asked).target == target
+
+
+def test_a_target_out_of_range_is_refused_naming_the_flag():
+    from animegan_deploy.compress.quantize import QuantizeConfig
+    from animegan_deploy.errors import UserError
+
+    with pytest.raises(UserError, match=r"--target-psnr -1.0: must be in \[0, 100\) dB"):
+        QuantizeConfig(target_psnr=-1.0)
