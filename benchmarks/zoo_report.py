@@ -14,8 +14,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from animegan_deploy.atomic import atomic_write_json, atomic_write_text
+from animegan_deploy.compress.choose import SEARCHES
 from animegan_deploy.configs import option
 
 
@@ -28,6 +30,10 @@ class ZooReportConfig:
     tflite: bool = option(False, "also export each model's full-integer TFLite file with --tflite-targets")
     tflite_targets: tuple[float, ...] = option((35.0, 30.0), "TFLite fallback targets: mean and worst-photo PSNR")
     threads: int | None = option(None, "ONNX Runtime CPU threads")
+    search: Literal[SEARCHES] = option("grid", "which combinations are built and measured: grid (every one), or the "
+                                       "default search's tries only (per-graph: about half; greedy)")
+    worst_target: float | None = option(None, "also build each model's file with --target-worst-psnr at this value "
+                                        "(its convs float until the worst validation photo reaches it)")
 
 
 @dataclass
@@ -38,6 +44,7 @@ class ZooRow:
     chosen: dict = field(default_factory=dict)  # what the default search chooses
     grid_chosen: dict = field(default_factory=dict)  # what the full grid search chooses
     default_file: dict = field(default_factory=dict)  # the file the defaults write: chosen settings + placement target
+    worst_target_file: dict = field(default_factory=dict)  # the same with --target-worst-psnr (ZooReportConfig)
     seconds: float = 0.0
 
     def summary(self) -> dict:
@@ -54,13 +61,14 @@ class ZooRow:
         grid = row_of(self.grid_chosen)
         fixed = row_of(asdict(defaults_of(QuantizeConfig(placement=self.placement, choose=False), can_equalize=True)))
         return {"model": self.model, "placement": self.placement, "chosen": chosen, "best": best, "old_default": fixed,
-                "grid_chosen": grid, "default_file": self.default_file,
+                "grid_chosen": grid, "default_file": self.default_file, "worst_target_file": self.worst_target_file,
                 "gap_to_best_db": round(best["evaluation_psnr_db"] - chosen["evaluation_psnr_db"], 3),
                 "tried": len(self.rows), "seconds": round(self.seconds, 1)}
 
 
 def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: int, evaluation, threads,
-                      progress: bool, eval_dir: str | None = None) -> ZooRow:
+                      progress: bool, eval_dir: str | None = None, search: str = "grid",
+                      worst_target: float | None = None) -> ZooRow:
     from dataclasses import asdict, replace
 
     from animegan_deploy.compress.choose import choose_settings
@@ -70,28 +78,34 @@ def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: i
 
     started = time.perf_counter()
     config = QuantizeConfig(size=size, placement=placement, cache_all_tensors=False, threads=threads,
-                            choose_search="grid", eval_dir=eval_dir)
+                            choose_search=search, eval_dir=eval_dir)
     default_search = QuantizeConfig.choose_search
     with tempfile.TemporaryDirectory() as tmp:
         prepared = choose_for_checkpoint(checkpoint, config, Path(tmp), progress, also={"evaluation": evaluation})
-        grid = prepared.choice
-        # the default search, over the grid's measurements (nothing is built again)
-        chosen = choose_settings({eq: (m, c) for eq, (_, m, c) in prepared.graphs.items()},
-                                 replace(config, choose_search=default_search), prepared.validation,
-                                 prepared.reference, qdq_builder(config), None, False, search=default_search,
-                                 measured={t.settings: t for t in grid.tried})
+        tried = prepared.choice
+        # the default search, over the measurements made (nothing is built again)
+        chosen = tried if search == default_search else choose_settings(
+            {eq: (m, c) for eq, (_, m, c) in prepared.graphs.items()}, replace(config, choose_search=default_search),
+            prepared.validation, prepared.reference, qdq_builder(config), None, False, search=default_search,
+            measured={t.settings: t for t in tried.tried})
         # the file the defaults write: the chosen settings, then the placement's target (its most sensitive convs
         # float until the target is met on the validation photos), measured on the evaluation photos
         fp32, _, calibration = prepared.graphs[chosen.chosen.equalize]
-        written = quantize_onnx(fp32, replace(config, equalize=chosen.chosen.equalize, choose_search=default_search),
-                                Path(tmp) / "default.int8.onnx", reference=prepared.reference, progress=False,
-                                calibration=calibration, choice=chosen)
-    default_file = {"target_psnr": written.report["target_psnr"], "float_convs": len(written.float_layers),
-                    "quantized_convs": written.report["quantized_convs"],
-                    **{f"evaluation_{k}": round(v, 5 if k == "ssim" else 3)
-                       for k, v in written.fidelity.to_dict().items() if k in ("psnr_db", "psnr_min_db", "ssim")}}
-    return ZooRow(model_name, placement, grid.record()["tried"], asdict(chosen.chosen), asdict(grid.chosen),
-                  default_file, time.perf_counter() - started)
+        chosen_config = replace(config, equalize=chosen.chosen.equalize, choose_search=default_search)
+
+        def file_with(file_config: QuantizeConfig) -> dict:
+            written = quantize_onnx(fp32, file_config, Path(tmp) / "default.int8.onnx", reference=prepared.reference,
+                                    progress=False, calibration=calibration, choice=chosen)
+            return {"target_psnr": written.report["target_psnr"], "target_worst_psnr": written.report[
+                "target_worst_psnr"], "float_convs": len(written.float_layers),
+                "quantized_convs": written.report["quantized_convs"],
+                **{f"evaluation_{k}": round(v, 5 if k == "ssim" else 3)
+                   for k, v in written.fidelity.to_dict().items() if k in ("psnr_db", "psnr_min_db", "ssim")}}
+
+        default_file = file_with(chosen_config)
+        worst_file = file_with(replace(chosen_config, target_worst_psnr=worst_target)) if worst_target else {}
+    return ZooRow(model_name, placement, tried.record()["tried"], asdict(chosen.chosen), asdict(tried.chosen),
+                  default_file, worst_file, time.perf_counter() - started)
 
 
 def measure_tflite(checkpoint: Path, size: int, targets: tuple[float, ...], eval_dir: str | None, workdir: Path) -> dict:
@@ -130,7 +144,7 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
         checkpoint = zoo_checkpoint(member.name)
         for placement in config.placements:
             row = measure_onnx_int8(checkpoint, member.name, placement, config.size, evaluation, config.threads,
-                                    progress, config.eval_dir)
+                                    progress, config.eval_dir, config.search, config.worst_target)
             report["onnx_int8"].append({**row.summary(), "rows": row.rows})
             _write(output, report)
         if config.tflite:
@@ -191,13 +205,19 @@ def zoo_markdown(report: dict) -> str:
     if files:
         lines += ["", "## ONNX INT8: the file the defaults write", "",
                   "The chosen settings, then the placement's target: its most sensitive convs kept float until the "
-                  "target (+0.5 dB) is met on the validation pictures.", "",
-                  "| model | placement | target dB | convs float | evaluation figure |",
-                  "| --- | --- | ---: | ---: | --- |"]
+                  "target (+0.5 dB) is met on the validation pictures. With `--target-worst-psnr W` (where measured) "
+                  "they go on until the worst validation picture reaches W too, ranked by what each conv costs it.",
+                  "", "| model | placement | target dB | convs float | evaluation figure | with a worst-photo target |",
+                  "| --- | --- | ---: | ---: | --- | --- |"]
+
+        def floats(file: dict) -> str:
+            return f"{file['float_convs']} of {file['float_convs'] + file['quantized_convs']}"
+
         for r in files:
-            file = r["default_file"]
-            lines.append(f"| {r['model']} | {r['placement']} | {file['target_psnr'] or 'none'} | "
-                         f"{file['float_convs']} of {file['float_convs'] + file['quantized_convs']} | {_fig(file)} |")
+            file, worst = r["default_file"], r.get("worst_target_file")
+            lines.append(f"| {r['model']} | {r['placement']} | {file['target_psnr'] or 'none'} | {floats(file)} | "
+                         f"{_fig(file)} | " + (f"{worst['target_worst_psnr']:g} dB: {_fig(worst)}, {floats(worst)} "
+                                               "float" if worst else "") + " |")
     if report["tflite"]:
         lines += ["", "## TFLite full-integer with the fallback targets (judged on the validation pictures, +0.5 dB)",
                   "", "| model | targets (mean, worst) | PSNR (worst) | SSIM | MB | float fallback |",

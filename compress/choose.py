@@ -89,6 +89,10 @@ class Choice:
     validation: list[str]  # photo names
     search: str = "per-graph"
 
+    def validation_fidelity(self) -> Fidelity | None:
+        """The chosen settings' all-int8 file on the validation photos, as measured while choosing."""
+        return next((t.fidelity for t in self.tried if t.settings == self.chosen), None)
+
     def record(self) -> dict:
         """What the sidecar keeps: the choice, how it was made, and every alternative's figures (best score first)."""
         mean = round(1 - WORST_WEIGHT, 2)

@@ -4,6 +4,7 @@ trades float layers for fidelity (ONNX Q/DQ --target-psnr, TFLite's conv fallbac
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -36,3 +37,23 @@ def smallest_measured_prefix(ranking: Sequence[str], measure: Callable[[int], T]
 
     k = smallest_prefix(ranking, meets)
     return k, measured[k]
+
+
+@dataclass(frozen=True)
+class FidelityTarget:
+    """What a float fallback aims at on the validation photos: a mean PSNR and a worst photo's PSNR (0 dB: no aim)."""
+
+    mean_psnr: float
+    worst_psnr: float = 0.0
+
+    @property
+    def wanted(self) -> bool:
+        return self.mean_psnr > 0 or self.worst_psnr > 0
+
+    def met_by(self, fid, margin: float = 0.0) -> bool:
+        """``fid`` (a Fidelity) meets the mean and the worst-photo aims, each with ``margin`` dB to spare."""
+        worst_met = fid.psnr_min >= self.worst_psnr + (margin if self.worst_psnr else 0)
+        return fid.psnr >= self.mean_psnr + margin and worst_met
+
+    def __str__(self) -> str:
+        return f"target {self.mean_psnr:g}" + (f", worst {self.worst_psnr:g}" if self.worst_psnr else "")

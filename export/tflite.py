@@ -28,6 +28,7 @@ import numpy as np
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 from animegan_deploy.compress.photos import TARGET_MARGIN_DB
+from animegan_deploy.compress.prefix_search import FidelityTarget
 from animegan_deploy.configs import at_least, option
 from animegan_deploy.digest import file_sha256
 from animegan_deploy.lock import die_with_parent
@@ -422,13 +423,13 @@ class _IntegerBuilder:
             model = tflite_int8.dynamic_range_convs(model, dynamic)
         return model
 
-    def _meets(self, kind: str, target: Path, what: str, goal: "FallbackTarget") -> bool:
+    def _meets(self, kind: str, target: Path, what: str, goal: FidelityTarget) -> bool:
         fid = self.fidelity_of(target, self.validation)
         print(f"{kind} with {what}: {fid.psnr:.2f} dB, worst photo {fid.psnr_min:.2f} dB on {len(self.validation)} "
               f"validation photos ({goal}, +{TARGET_MARGIN_DB:g} dB margin)", file=sys.stderr)
         return goal.met_by(fid, TARGET_MARGIN_DB)
 
-    def _sensitive_convs(self, kind: str, target: Path, label: str, nodes: list[str], goal: "FallbackTarget") -> None:
+    def _sensitive_convs(self, kind: str, target: Path, label: str, nodes: list[str], goal: FidelityTarget) -> None:
         """Rank the remaining convs by the PSNR each loses as the only int8 one (with its input pads; on a few
         calibration photos: every third, 4 at most), then keep the fewest leading ones out of static int8 that
         meet ``goal`` on the validation photos (bisection over the ranking: a handful of evaluations)."""
@@ -477,33 +478,15 @@ class _IntegerBuilder:
                                        self.graph.op_counts(self.graph.with_inputs([*nodes, *ranking[:k]])),
                                        ranking[:k], floats)
 
-    def target(self, kind: str) -> "FallbackTarget":
+    def target(self, kind: str) -> FidelityTarget:
         """What the fallback ladder aims at: --target-psnr (else the kind's threshold; 0: no fallback) for the
         mean, and --target-worst-psnr for the worst photo."""
         worst = self.config.target_worst_psnr or 0.0
         if self.config.target_psnr is not None:
-            return FallbackTarget(self.config.target_psnr, worst)
+            return FidelityTarget(self.config.target_psnr, worst)
         from animegan_deploy.benchmarks.thresholds import load_thresholds
 
-        return FallbackTarget(load_thresholds(self.config.thresholds, PRECISIONS[kind][1])[0], worst)
-
-
-@dataclass(frozen=True)
-class FallbackTarget:
-    """The fidelity an integer file's float fallback aims at on the validation photos (0 dB: no aim)."""
-
-    mean_psnr: float
-    worst_psnr: float = 0.0
-
-    @property
-    def wanted(self) -> bool:
-        return self.mean_psnr > 0 or self.worst_psnr > 0
-
-    def met_by(self, fid, margin: float = 0.0) -> bool:
-        return fid.psnr >= self.mean_psnr + margin and fid.psnr_min >= self.worst_psnr + (margin if self.worst_psnr else 0)
-
-    def __str__(self) -> str:
-        return f"target {self.mean_psnr:g}" + (f", worst {self.worst_psnr:g}" if self.worst_psnr else "")
+        return FidelityTarget(load_thresholds(self.config.thresholds, PRECISIONS[kind][1])[0], worst)
 
 
 def _first_line(exc: BaseException) -> str:
