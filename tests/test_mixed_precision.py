@@ -27,6 +27,14 @@ def setup(tmp_path_factory):
     return model, {c.activation: amax[c.activation] for c in convs}, inputs
 
 
+@pytest.fixture(scope="module")
+def by_worst(setup):
+    """Every conv's sensitivity on the setup's photos, most costly to the worst photo first (one pass serves the
+    tests that rank by the mean too: the same measurements sorted by it)."""
+    model, amax, inputs = setup
+    return layer_sensitivity(model, amax, inputs, progress=False, by_worst=True)
+
+
 def test_sensitivity_ranks_every_conv_most_sensitive_first(setup):
     model, amax, inputs = setup
     ranking = layer_sensitivity(model, amax, inputs[:2], progress=False)
@@ -36,12 +44,12 @@ def test_sensitivity_ranks_every_conv_most_sensitive_first(setup):
     assert psnrs[0] < psnrs[-1] - 3  # layers differ clearly in how much INT8 costs them
 
 
-def test_mixed_precision_meets_the_target_with_the_fewest_float_convs(setup):
+def test_mixed_precision_meets_the_target_with_the_fewest_float_convs(setup, by_worst):
     model, amax, inputs = setup
     reference = session_fn(model)
     all_int8 = compare(reference, session_fn(build_qdq(model, amax)), inputs).psnr
     target = all_int8 + 3.0
-    ranking = layer_sensitivity(model, amax, inputs, progress=False)
+    ranking = sorted(by_worst, key=lambda r: r.psnr_db)  # what layer_sensitivity(model, amax, inputs) returns
     kept_float, fidelity = mixed_precision(model, amax, ranking, target, inputs)
     assert fidelity.psnr >= target
     # the returned fidelity is that of the file it chose (quantize_onnx reports it without running it again)
@@ -73,7 +81,7 @@ def test_quantize_onnx_reports_the_fidelity_of_the_mixed_file_it_wrote(tiny_int8
     assert result.fidelity.psnr == pytest.approx(evaluated.psnr, abs=1e-6)
 
 
-def test_the_sensitivity_pass_runs_only_where_all_int8_misses_the_target(setup):
+def test_the_sensitivity_pass_runs_only_where_all_int8_misses_the_target(setup, by_worst):
     """The ranking (one file per conv) is made only when the all-int8 file misses the target: a default target that
     most models meet with every conv int8 costs them one validation run, not 25 builds."""
     model, amax, inputs = setup
@@ -82,7 +90,7 @@ def test_the_sensitivity_pass_runs_only_where_all_int8_misses_the_target(setup):
 
     def rank():
         calls.append(1)
-        return layer_sensitivity(model, amax, inputs[:1], progress=False)
+        return by_worst
 
     kept_float, fidelity = mixed_precision(model, amax, rank, all_int8 - 1.0, inputs)
     assert kept_float == [] and not calls and fidelity.psnr == pytest.approx(all_int8, abs=1e-6)
@@ -121,14 +129,14 @@ def test_a_target_out_of_range_is_refused_naming_the_flag():
         QuantizeConfig(target_worst_psnr=100.0)
 
 
-def test_a_worst_photo_target_keeps_the_convs_that_cost_the_worst_photo_most_float(setup):
+def test_a_worst_photo_target_keeps_the_convs_that_cost_the_worst_photo_most_float(setup, by_worst):
     """--target-worst-psnr: the ranking is by what each conv alone costs the worst photo, and the float prefix goes
     on until the worst photo meets its aim (the default model's moon.png: 29.25 -> 36.79 dB with 8 of 25 convs float
     ranked this way on the validation photos, 31.13 ranked by the mean)."""
     from animegan_deploy.compress.prefix_search import FidelityTarget
 
     model, amax, inputs = setup
-    ranking = layer_sensitivity(model, amax, inputs, progress=False, by_worst=True)
+    ranking = by_worst
     worst_first = [r.psnr_min_db for r in ranking]
     assert worst_first == sorted(worst_first) and all(r.psnr_min_db <= r.psnr_db for r in ranking)
     reference = session_fn(model)
