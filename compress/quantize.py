@@ -468,12 +468,12 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     exclude: list[str] = []
     sensitivity: list[Sensitivity] = []
     target_photos = validation or calib_images
-    if config.target is not None:
-        # rank layers cheaply (small size, calibration photos); then keep the smallest prefix in float that meets
-        # the target with a margin on the validation photos, never on the evaluation photos it is reported on
-        # (the ranking is made only where all INT8 misses the target)
-        # (a worst-photo aim ranks by what each conv costs the worst validation photo, at the sensitivity size)
-        by_worst = bool(config.target.worst_psnr) and bool(validation)
+    target = config.target
+    if target is not None:
+        # rank layers cheaply (small size, calibration photos; a worst-photo aim: what each conv costs the worst
+        # validation photo), only where all INT8 misses the target; then keep the smallest prefix in float that
+        # meets the target with a margin on the validation photos, never on the evaluation photos it is reported on
+        by_worst = bool(target.worst_psnr) and bool(validation)
 
         def rank() -> list[Sensitivity]:
             photos = split.validation if by_worst else split.calibration[:2]
@@ -483,7 +483,7 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
             return sensitivity
 
         measured = choice.validation_fidelity() if choice is not None and validation else None  # while choosing
-        exclude, _ = mixed_precision(model, bounds, rank, config.target, target_photos, config.threads,
+        exclude, _ = mixed_precision(model, bounds, rank, target, target_photos, config.threads,
                                      reference=reference, placement=config.placement, center=config.center,
                                      input_means=means, all_int8=measured, margin=TARGET_MARGIN_DB)
     qdq = build_qdq(model, bounds, exclude=exclude, placement=config.placement, center=config.center,
@@ -528,9 +528,9 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         "centered_convs": len(centers),
         "bias_correction": bool(config.bias_correction and PLACEMENTS[config.placement].float_bias),
         "float_convs": float_layers,
-        "target_psnr": config.target.mean_psnr or None if config.target else None,
-        "target_worst_psnr": config.target.worst_psnr or None if config.target else None,
-        "target_margin_db": TARGET_MARGIN_DB if config.target is not None else None,
+        "target_psnr": (target.mean_psnr or None) if target else None,
+        "target_worst_psnr": (target.worst_psnr or None) if target else None,
+        "target_margin_db": TARGET_MARGIN_DB if target else None,
         "sensitivity": [vars(s) for s in sensitivity],
         "calibration_cache": str(cache_path),
         "ranges": str(ranges_path),

@@ -12,7 +12,6 @@ reason, one that failed comes back failed: the caller still has its row.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -82,10 +81,9 @@ def build_onnx_int8(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[i
     from .onnx_int8 import export_onnx_int8
 
     def config_of(target: Target) -> QuantizeConfig:
-        # the sensitivity pass (a --target-psnr entry) at the working size when that is smaller
-        config = QuantizeConfig(size=sizes[0], placement=target.placement,
-                                sensitivity_size=min(sizes[0], QuantizeConfig.sensitivity_size))
-        return dataclasses.replace(config, **dict(target.settings))
+        # the sensitivity pass (where the placement's target is missed) at the working size when that is smaller
+        return QuantizeConfig(size=sizes[0], placement=target.placement,
+                              sensitivity_size=min(sizes[0], QuantizeConfig.sensitivity_size))
 
     return one_file_per_target(checkpoint, wanted, folder, config_of,
                                lambda c, config, out: export_onnx_int8(c, config, out, progress=False))
@@ -97,7 +95,7 @@ def build_onnx_dynamic(checkpoint: Path, wanted: tuple[Target, ...], sizes: tupl
     from .onnx_dynamic import DynamicQuantizeConfig, export_onnx_dynamic
 
     return one_file_per_target(checkpoint, wanted, folder,
-                               lambda t: DynamicQuantizeConfig(size=sizes[0], **dict(t.settings)), export_onnx_dynamic)
+                               lambda t: DynamicQuantizeConfig(size=sizes[0]), export_onnx_dynamic)
 
 
 def build_tflite(checkpoint: Path, wanted: tuple[Target, ...], sizes: tuple[int, ...], folder: Path,

@@ -58,7 +58,6 @@ class Target:
     placement: str | None = None  # INT8 ONNX: the Q/DQ placement (compress/quantize.py)
     row: str = ""  # benchmark row name (default "<format> <precision>")
     benchmarked: bool = True  # built by the benchmark's default --formats
-    settings: tuple[tuple[str, object], ...] = ()  # its format's config fields this file is built with (name, value)
 
     @property
     def name(self) -> str:

@@ -1,8 +1,7 @@
 """The fidelity gate's INT8 check: one INT8 ONNX file of the targets table (export/targets.py), built from a zoo
-model as its defaults and its entry's settings make it (settings chosen per model on the validation photos), held to
-its floors on the 15 unseen pictures (never calibrated on, never used to choose)."""
+model as its defaults make it (settings chosen per model on the validation photos, then the placement's target),
+held to its floors on the 15 unseen pictures (never calibrated on, never used to choose)."""
 
-import dataclasses
 from pathlib import Path
 
 from animegan_deploy.benchmarks.thresholds import load_thresholds
@@ -17,8 +16,7 @@ def gated_int8(model: str, placement: str, floor: float, worst_floor: float, fol
     """Build zoo model ``model``'s INT8 file of ``placement`` at ``size`` and assert its mean PSNR vs the FP32 torch
     model is at least ``floor`` (and the project's INT8 threshold) and its worst picture's at least ``worst_floor``."""
     (target,) = [t for t in targets("onnx-int8") if t.placement == placement]
-    config = dataclasses.replace(QuantizeConfig(size=size, cache_all_tensors=False, placement=placement),
-                                 **dict(target.settings))
+    config = QuantizeConfig(size=size, cache_all_tensors=False, placement=placement)
     result = export_onnx_int8(resolve_weights(f"zoo:{model}"), config, folder / f"{model}{target.suffix}",
                               progress=False)
     min_psnr, _ = load_thresholds(None, "int8")
