@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -366,7 +367,8 @@ def _make_export_command(fmt_name: str) -> Callable[[argparse.Namespace], int]:
         config = config_from_args(config_type, args)
         source = _weights(args.weights)
         output = _output_file(args, fmt.default_output(source), [source], folder=fmt.directory)
-        result = exporter(source, config, output)
+        shows_progress = "progress" in inspect.signature(exporter).parameters
+        result = exporter(source, config, output, **({"progress": not args.quiet} if shows_progress else {}))
         for line in result.summary():
             print(line)
         if not getattr(result, "ok", True):
@@ -561,12 +563,12 @@ def build_parser() -> argparse.ArgumentParser:
                                         "against the torch model before writing.")
     formats = export.add_subparsers(dest="format", metavar="FORMAT", required=True)
     for fmt in FORMATS.values():
-        _, config_type = fmt.load()
+        exporter, config_type = fmt.load()
         what = ("folder to write the files into, each with a JSON sidecar" if fmt.directory else
                 "file to write, a JSON sidecar beside it")
         output = (what, None, fmt.default_output(Path("<checkpoint>")).as_posix())
         _command(formats, fmt.name, _make_export_command(fmt.name), fmt.description, fmt.description, weights="",
-                 output=output, configs=(config_type,))
+                 output=output, quiet="progress" in inspect.signature(exporter).parameters, configs=(config_type,))
     return parser
 
 

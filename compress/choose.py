@@ -47,6 +47,18 @@ SEARCHES = ("per-graph", "greedy", "grid")
 WORST_WEIGHT = 0.2  # the worst validation photo's share of the score (the module docstring says why)
 
 
+def choice_score(fid: Fidelity) -> float:
+    """What a choice among settings maximizes: (1 - WORST_WEIGHT) x mean + WORST_WEIGHT x worst-photo PSNR on the
+    validation photos (a failed file scores lowest)."""
+    return float(np.nan_to_num((1 - WORST_WEIGHT) * fid.psnr + WORST_WEIGHT * fid.psnr_min, nan=-np.inf))
+
+
+def choice_rule() -> str:
+    """The rule :func:`choice_score` applies, in words, for sidecars and reports."""
+    return (f"highest {round(1 - WORST_WEIGHT, 2)} x mean + {WORST_WEIGHT} x worst-photo PSNR vs FP32 on the "
+            "validation photos")
+
+
 @dataclass(frozen=True)
 class Settings:
     equalize: bool
@@ -67,10 +79,7 @@ class Tried:
 
     @property
     def score(self) -> float:
-        """What the choice maximizes: (1 - WORST_WEIGHT) x mean + WORST_WEIGHT x worst-photo PSNR on the validation
-        photos (a failed file scores lowest)."""
-        fid = self.fidelity
-        return float(np.nan_to_num((1 - WORST_WEIGHT) * fid.psnr + WORST_WEIGHT * fid.psnr_min, nan=-np.inf))
+        return choice_score(self.fidelity)
 
     def row(self) -> dict:
         out = asdict(self.settings)
@@ -95,10 +104,7 @@ class Choice:
 
     def record(self) -> dict:
         """What the sidecar keeps: the choice, how it was made, and every alternative's figures (best score first)."""
-        mean = round(1 - WORST_WEIGHT, 2)
-        return {"chosen": asdict(self.chosen),
-                "by": f"highest {mean} x mean + {WORST_WEIGHT} x worst-photo PSNR vs FP32 on the validation photos "
-                      f"({self.search} search)",
+        return {"chosen": asdict(self.chosen), "by": f"{choice_rule()} ({self.search} search)",
                 "fixed": self.fixed, "validation_photos": self.validation,
                 "tried": [t.row() for t in sorted(self.tried, key=lambda t: -t.score)]}
 

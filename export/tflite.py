@@ -63,8 +63,9 @@ class TFLiteConfig:
         "int16x8", "which files calibrate on each photo plus a high-contrast, a zoomed-out (2x2 tiled) and a sharpened "
         "copy (ranges that hold on textures and hard photos): 16x8 on the default model 42.7 -> 45.2 dB on 15 unseen "
         "pictures; the int8 kinds measured 0.1 dB worse with it, so by default only int16x8")
-    calibration: str = option("mean-minmax", "activation ranges of the integer files: " + "; ".join(
-        f"{k} = {v}" for k, v in CALIBRATIONS.items()))
+    calibration: str | None = option(None, "activation ranges of the integer files: " + "; ".join(
+        f"{k} = {v}" for k, v in CALIBRATIONS.items()) + " (default: chosen per model: each one's all-int8 file "
+        "measured on the validation photos, the highest 0.8 x mean + 0.2 x worst-photo PSNR kept)")
     eval_dir: str | None = option(None, "photos for the LiteRT-vs-torch check (default: the 15 unseen pictures)")
     thresholds: str | None = option(None, "TOML of per-precision PSNR/SSIM minimums (default: the project's)")
     allow_lossy: bool = option(False, "write files below their fidelity threshold instead of failing")
@@ -90,7 +91,7 @@ class TFLiteConfig:
             raise UserError(f"--precisions {','.join(self.precisions)}: choose from {', '.join(PRECISIONS)}")
         if self.calib_augment not in ("int16x8", "all", "none"):
             raise UserError(f"--calib-augment {self.calib_augment}: choose int16x8, all or none")
-        if self.calibration not in CALIBRATIONS:
+        if self.calibration is not None and self.calibration not in CALIBRATIONS:
             raise UserError(f"--calibration {self.calibration}: choose one of {', '.join(CALIBRATIONS)}")
         if self.size < 16 or self.size % 4:
             raise UserError(f"--size {self.size}: must be a multiple of 4, at least 16")
@@ -245,8 +246,10 @@ def remove_dead_work_folders() -> list[Path]:
     return removed
 
 
-def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Path) -> TFLiteResult:
-    """Write ``output``/<stem>_<kind>.tflite for each requested kind, with sidecars and a fidelity report."""
+def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Path,
+                  progress: bool = True) -> TFLiteResult:
+    """Write ``output``/<stem>_<kind>.tflite for each requested kind, with sidecars and a fidelity report
+    (``progress``: bars and step messages on stderr)."""
     require_converter()
     from animegan_deploy.benchmarks.fidelity import eval_inputs, photo_inputs
     from animegan_deploy.compress.photos import calibration_split, default_eval_photos
@@ -286,12 +289,13 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         onnx_copy = workdir / f"{stem}.onnx"
         shutil.copyfile(master, onnx_copy)
         seconds, error, reused = convert_with_onnx2tf(onnx_copy, workdir, config.timeout)
-        print(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s"
-              f"{' (this process converted the same graph before)' if reused else ''}", file=sys.stderr)
+        say = print if progress else (lambda *_, **__: None)
+        say(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s"
+            f"{' (this process converted the same graph before)' if reused else ''}", file=sys.stderr)
         produced_dir = workdir / "out"
         float_file = produced_dir / f"{stem}_float32.tflite"
         fidelity_of = _file_fidelity(reference, eval_set, config)
-        builder = _IntegerBuilder(float_file, produced_dir, config, images, fidelity_of, validation)
+        builder = _IntegerBuilder(float_file, produced_dir, config, images, fidelity_of, validation, progress)
         for kind, record in files.items():
             produced = produced_dir / f"{stem}_{kind}.tflite"
             if kind in FLOAT_RUN:
@@ -310,7 +314,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                 except Exception as exc:  # one failed precision never loses the others
                     record.status, record.reason = "failed", f"{kind} quantization failed: {_first_line(exc)}"
                     continue
-                print(f"{kind}: {record.convert_seconds:.0f} s", file=sys.stderr)
+                say(f"{kind}: {record.convert_seconds:.0f} s", file=sys.stderr)
             _verify(record, produced, fidelity_of, config)
             final = folder / produced.name
             if record.status == "ok" or config.allow_lossy:
@@ -321,7 +325,9 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                          "layout": "NHWC", "size": [1, s, s, 3], "normalization": "[-1,1] = pixel/127.5 - 1",
                          "input": INPUT_NAME, "output": "output"}
                 if kind in CALIBRATED:
-                    extra["calibration"] = config.calibration
+                    extra["calibration"] = builder.method
+                    if builder.method_choice:
+                        extra["calibration_choice"] = builder.method_choice
                     fallback = builder.fallback.get(kind, Fallback("nothing", {}))
                     extra["float_fallback"], extra["float_ops"] = fallback.label, fallback.op_counts
                     if fallback.convs:  # past the ladder: the convs kept out of static int8, and how they run
@@ -338,7 +344,8 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                 }, extra=extra)
     result = TFLiteResult(folder, list(files.values()), time.perf_counter() - started, allow_lossy=config.allow_lossy)
     report = {"checkpoint": str(checkpoint), "size": s, "eval_photos": [n for n, _ in eval_set],
-              "calibration": config.calibration, "calibration_photos": 0 if images is None else len(images),
+              "calibration": builder.method or config.calibration, "calibration_choice": builder.method_choice,
+              "calibration_photos": 0 if images is None else len(images),
               "split": split.record() if split else None, "target_margin_db": TARGET_MARGIN_DB,
               "seconds": round(result.seconds, 1), "files": [f.row() for f in result.files]}
     result.report = atomic_write_json(folder / f"{stem}.tflite-report.json", report)
@@ -358,21 +365,34 @@ class Fallback:
     float_convs: list[str] = field(default_factory=list)  # of ``convs``, those float where the others are dynamic
 
 
+@dataclass
+class _LadderEnd:
+    """Where the fallback ladder stopped: its rung's label and float nodes, the file, and whether it met the target."""
+
+    label: str
+    nodes: list[str]
+    model: bytes
+    met: bool
+
+
 class _IntegerBuilder:
     """Writes the quantized kinds from onnx2tf's float outputs; the calibration is run once, when first needed."""
 
     def __init__(self, float_file: Path, produced_dir: Path, config: TFLiteConfig, images: np.ndarray | None,
-                 fidelity_of=None, validation=()) -> None:
+                 fidelity_of=None, validation=(), progress: bool = True) -> None:
         """``images``: the calibration photos, N x H x W x 3 in the model's [-1, 1] input range; ``fidelity_of``:
         (file, photos=None) -> Fidelity vs torch on ``photos`` (NCHW inputs as eval_inputs makes them), by default
         the evaluation photos; ``validation``: the photos --target-psnr and --target-worst-psnr are judged on, with
         TARGET_MARGIN_DB to spare (the calibration split's validation side; none: the calibration photos)."""
         self.float_file, self.produced_dir, self.config, self.images = float_file, produced_dir, config, images
         self.fidelity_of = fidelity_of
+        self.progress = progress
         self.validation = list(validation) or ([] if images is None else [
             (f"calibration photo {i}", np.ascontiguousarray(images[i : i + 1].transpose(0, 3, 1, 2)))
             for i in range(len(images))])
         self.calibration = None
+        self.method = config.calibration  # the activation-range calibration: the user's, else chosen when first needed
+        self.method_choice: dict | None = None  # how it was chosen: every method's validation figures
         self.graph = None  # tflite_int8.FloatGraph of the float file, parsed with the calibration
         self.conv_ranking: list[str] | None = None  # convs past the ladder, most loss as int8 first
         self.calibration_seconds = 0.0
@@ -388,26 +408,39 @@ class _IntegerBuilder:
             return round(time.perf_counter() - started, 1)
         if kind == "int16x8_quant":
             images = augmented_calibration(self.images) if self.config.calib_augment != "none" else self.images
-            target.write_bytes(tflite_int8.int16x8(self.float_file.read_bytes(), images))
+            target.write_bytes(tflite_int8.int16x8(self.float_file.read_bytes(), images, self.progress))
             return round(time.perf_counter() - started, 1)
         if self.calibration is None:
             images = augmented_calibration(self.images) if self.config.calib_augment == "all" else self.images
             float_model = self.float_file.read_bytes()
-            self.calibration = tflite_int8.calibrate(float_model, images)
+            self.calibration = tflite_int8.calibrate(float_model, images, self.progress)
             self.graph = tflite_int8.FloatGraph.parse(float_model)
             self.calibration_seconds = time.perf_counter() - started
             started = time.perf_counter()
         goal = self.target(kind)
-        ladder = tflite_int8.FALLBACK_LADDER if goal.wanted else tflite_int8.FALLBACK_LADDER[:1]
-        for label, level in ladder:  # the first rung that meets the target
-            nodes = self.graph.fallback_nodes(level)
-            target.write_bytes(self._quantize(kind, nodes))
-            self.fallback[kind] = Fallback(label, self.graph.op_counts(nodes))
-            if not goal.wanted or self._meets(kind, target, f"{label} in float", goal):
-                break
-        else:  # past the last rung: the convs that lose most as int8, as few as meet the target
-            self._sensitive_convs(kind, target, label, nodes, goal)
+        if self.method is None:  # each method's file after the ladder; the best one's
+            end = self._choose_method(kind, target, goal)
+        else:
+            end = self._ladder(kind, target, goal)
+        target.write_bytes(end.model)
+        self.fallback[kind] = Fallback(end.label, self.graph.op_counts(end.nodes))
+        if not end.met:  # past the last rung: the convs that lose most as int8, as few as meet the target
+            self._sensitive_convs(kind, target, end.label, end.nodes, goal)
         return round(time.perf_counter() - started + self.calibration_seconds, 1)
+
+    def _ladder(self, kind: str, target: Path, goal: FidelityTarget, note: str = "") -> _LadderEnd:
+        """The first rung of the fallback ladder (with ``self.method``'s ranges) whose file meets ``goal`` on the
+        validation photos, else the last rung's file; without a goal, the first rung (every op int8)."""
+        from . import tflite_int8
+
+        ladder = tflite_int8.FALLBACK_LADDER if goal.wanted else tflite_int8.FALLBACK_LADDER[:1]
+        for label, level in ladder:
+            nodes = self.graph.fallback_nodes(level)
+            model = self._quantize(kind, nodes)
+            target.write_bytes(model)
+            if not goal.wanted or self._meets(kind, target, f"{label} in float{note}", goal):
+                return _LadderEnd(label, nodes, model, met=True)
+        return _LadderEnd(label, nodes, model, met=False)
 
     def _quantize(self, kind: str, float_nodes: list[str], convs: Sequence[str] = (),
                   float_convs: Sequence[str] = ()) -> bytes:
@@ -415,7 +448,7 @@ class _IntegerBuilder:
         feed it: dynamic-range unless --conv-fallback is float; ``float_convs`` (of ``convs``) float regardless."""
         from . import tflite_int8
 
-        model = self.calibration.quantize(self.config.calibration, io=CALIBRATED[kind],
+        model = self.calibration.quantize(self.method, io=CALIBRATED[kind],
                                           float_nodes=self.graph.with_inputs([*float_nodes, *convs]))
         floats = set(float_convs)
         dynamic = [c for c in convs if c not in floats] if self.config.conv_fallback != "float" else []
@@ -423,10 +456,43 @@ class _IntegerBuilder:
             model = tflite_int8.dynamic_range_convs(model, dynamic)
         return model
 
+    def say(self, message: str) -> None:
+        """A step's figures on stderr (``progress``)."""
+        if self.progress:
+            print(message, file=sys.stderr)
+
+    def _choose_method(self, kind: str, target: Path, goal: FidelityTarget) -> _LadderEnd:
+        """Each calibration method's file after the fallback ladder (the first rung that meets ``goal``), measured
+        on the validation photos; the method whose file meets the goal with the best ``choice_score`` (none meets:
+        the best score) is the method of every integer kind. Judged after the ladder, not with every op int8: on
+        reports/zoo/tflite-options the method whose all-int8 file scored higher was the one that needed no float
+        rung and ended up to 4.5 dB under the other on unseen pictures (zoo:hinge_seed1)."""
+        from animegan_deploy.compress.choose import choice_rule, choice_score
+
+        ends, tried = {}, []
+        for method in CALIBRATIONS:
+            self.method = method
+            end = ends[method] = self._ladder(kind, target, goal, f" ({method} ranges)")
+            target.write_bytes(end.model)
+            fid = self.fidelity_of(target, self.validation)
+            tried.append({"calibration": method, "float_fallback": end.label, "meets_target": end.met,
+                          "psnr_db": round(fid.psnr, 3), "psnr_min_db": round(fid.psnr_min, 3),
+                          "ssim": round(fid.ssim, 5), "score": choice_score(fid)})
+        best = max(tried, key=lambda t: (t["meets_target"], t["score"], -tried.index(t)))
+        self.method = best["calibration"]
+        self.method_choice = {"chosen": self.method, "by": f"{choice_rule()}, each method's file after the fallback "
+                                                           f"ladder ({goal}), one that meets it first",
+                              "validation_photos": [name for name, _ in self.validation],
+                              "tried": [{k: v for k, v in t.items() if k != "score"} for t in tried]}
+        self.say(f"{kind}: {self.method} calibration chosen (" + ", ".join(
+            f"{t['calibration']} {t['psnr_db']:.2f} dB, worst {t['psnr_min_db']:.2f}" for t in tried)
+            + f" on {len(self.validation)} validation photos, after the fallback ladder)")
+        return ends[self.method]
+
     def _meets(self, kind: str, target: Path, what: str, goal: FidelityTarget) -> bool:
         fid = self.fidelity_of(target, self.validation)
-        print(f"{kind} with {what}: {fid.psnr:.2f} dB, worst photo {fid.psnr_min:.2f} dB on {len(self.validation)} "
-              f"validation photos ({goal}, +{TARGET_MARGIN_DB:g} dB margin)", file=sys.stderr)
+        self.say(f"{kind} with {what}: {fid.psnr:.2f} dB, worst photo {fid.psnr_min:.2f} dB on "
+                 f"{len(self.validation)} validation photos ({goal}, +{TARGET_MARGIN_DB:g} dB margin)")
         return goal.met_by(fid, TARGET_MARGIN_DB)
 
     def _sensitive_convs(self, kind: str, target: Path, label: str, nodes: list[str], goal: FidelityTarget) -> None:
@@ -447,7 +513,7 @@ class _IntegerBuilder:
 
         if self.conv_ranking is None:  # the kinds differ only at the edges: one ranking serves both
             self.conv_ranking = [name for name, _ in tflite_int8.rank_by_loss(self.graph.convs(besides=nodes), score,
-                                                                              progress=True)]
+                                                                              progress=self.progress)]
             probe.unlink(missing_ok=True)
         ranking, n = self.conv_ranking, len(self.conv_ranking)
         how = "float" if self.config.conv_fallback == "float" else "dynamic-range"
@@ -469,8 +535,8 @@ class _IntegerBuilder:
                                 lambda j: f"{j} of {n} convs float, the other {n - j} dynamic-range")
             floats = ranking[:j]
         if not reached:
-            print(f"{kind}: {goal} is not met on the validation photos even with every conv kept out of static int8; "
-                  "the file keeps the most the fallback can (its size shows it)", file=sys.stderr)
+            self.say(f"{kind}: {goal} is not met on the validation photos even with every conv kept out of static "
+                     "int8; the file keeps the most the fallback can (its size shows it)")
         target.write_bytes(self._quantize(kind, nodes, ranking[:k], floats))  # the search's last file may differ
         what = (f"{len(floats)} of {n} convs float, the other {n - len(floats)} dynamic-range" if floats else
                 f"{k} of {n} convs {how}")
@@ -496,24 +562,20 @@ def _first_line(exc: BaseException) -> str:
 
 def _file_fidelity(reference, eval_set, config: TFLiteConfig):
     """(file, photos=None) -> its Fidelity vs ``reference`` under LiteRT, on ``photos`` or by default ``eval_set``.
-    Evaluation-set figures are remembered by the file's bytes: the file the fallback search settled on is
-    measured once, not again when it is verified."""
+    Figures are remembered by the file's bytes and the photos' names: the all-int8 file the calibration choice
+    measured is not measured again by the fallback ladder, nor the file the search settled on when it is verified."""
     import hashlib
 
     from animegan_deploy.backends import load_runner
     from animegan_deploy.benchmarks.fidelity import Fidelity, compare
 
-    seen: dict[bytes, Fidelity] = {}
-
-    def measure(path: Path, photos) -> Fidelity:
-        return compare(reference, load_runner(path, backend="tflite", threads=config.threads), photos)
+    seen: dict[tuple, Fidelity] = {}
 
     def fidelity_of(path: Path, photos=None) -> Fidelity:
-        if photos is not None:
-            return measure(path, photos)
-        key = hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+        photos = eval_set if photos is None else photos
+        key = (hashlib.blake2b(path.read_bytes(), digest_size=16).digest(), tuple(name for name, _ in photos))
         if key not in seen:
-            seen[key] = measure(path, eval_set)
+            seen[key] = compare(reference, load_runner(path, backend="tflite", threads=config.threads), photos)
         return seen[key]
 
     return fidelity_of
@@ -545,9 +607,13 @@ def tflite_markdown(report: dict) -> str:
     lines = [f"# TFLite export of `{Path(report['checkpoint']).name}` at {report['size']}x{report['size']}", "",
              f"LiteRT (XNNPACK) output vs the FP32 torch model on {len(report['eval_photos'])} photos "
              f"({', '.join(report['eval_photos'])}); {report['seconds']} s in all.", ""]
-    if report.get("calibration_photos"):
+    if report.get("calibration_photos") and report.get("calibration"):
+        choice = report.get("calibration_choice")
+        how = "" if not choice else " chosen on {} validation photos, every op int8: {}".format(
+            len(choice["validation_photos"]), ", ".join(f"{t['calibration']} {t['psnr_db']:.2f} dB (worst "
+                                                        f"{t['psnr_min_db']:.2f})" for t in choice["tried"]))
         lines += [f"Integer files calibrated on {report['calibration_photos']} photos, activation ranges "
-                  f"`{report['calibration']}` ({CALIBRATIONS[report['calibration']]}).", ""]
+                  f"`{report['calibration']}` ({CALIBRATIONS[report['calibration']]}){how}.", ""]
     lines += ["| file | precision | status | size (MB) | PSNR (dB) | worst photo (dB) | SSIM | min PSNR | float "
               "fallback | build (s) |", "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | --- | ---: |"]
     for f in report["files"]:

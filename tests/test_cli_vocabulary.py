@@ -67,3 +67,15 @@ def test_every_output_option_is_spelled_the_same(capsys):
         text = _help(command, capsys)
         assert "-o OUTPUT, --output OUTPUT" in text, command
         assert "(default:" in text.split("--output OUTPUT", 2)[-1][:300], command
+
+
+@pytest.mark.parametrize("command", [["export", "tflite"], ["export", "onnx-int8"], ["quantize"], ["benchmark"],
+                                     ["zoo-report"], ["distill"]], ids=" ".join)
+def test_commands_that_show_progress_take_quiet(command, capsys):
+    """Every command with progress bars or step messages silences them with the same --quiet (the export formats
+    whose exporter takes ``progress``: tflite, onnx-int8)."""
+    assert "--quiet" in _help(command, capsys)
+
+
+def test_export_formats_without_progress_do_not_offer_quiet(capsys):
+    assert "--quiet" not in _help(["export", "onnx"], capsys)

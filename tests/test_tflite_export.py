@@ -89,13 +89,47 @@ def test_sidecars_and_report_describe_each_file(exported, tiny_checkpoint):
         identical = record.psnr_db == float("inf")
         assert meta["metrics"]["identical_to_torch_fp32"] is identical
         assert meta["metrics"]["psnr_db_vs_torch_fp32"] == (None if identical else record.psnr_db)
-        expected = {"int16x8_quant": "minmax (int16 activations), photos + augmented copies"}.get(
-            record.kind, "mean-minmax" if record.kind in tfl.CALIBRATED else None)
-        assert meta.get("calibration") == expected
     report = json.loads(exported.report.read_text())
+    chosen = report["calibration"]
+    for record in exported.files:
+        expected = {"int16x8_quant": "minmax (int16 activations), photos + augmented copies"}.get(
+            record.kind, chosen if record.kind in tfl.CALIBRATED else None)
+        assert read_sidecar(record.path).get("calibration") == expected
     assert [f["kind"] for f in report["files"]] == list(KINDS)
-    assert report["calibration"] == "mean-minmax" and report["calibration_photos"] >= 1
-    assert "`mean-minmax`" in exported.report.with_suffix(".md").read_text()
+    assert chosen in tfl.CALIBRATIONS and report["calibration_photos"] >= 1
+    assert f"`{chosen}`" in exported.report.with_suffix(".md").read_text()
+
+
+def test_calibration_is_chosen_per_model_on_the_validation_photos(exported, photo_folders):
+    """No --calibration: each method's file after the fallback ladder is measured on the validation photos (never the
+    evaluation photos); of those that meet the target, the highest 0.8 x mean + 0.2 x worst-photo PSNR is the integer
+    files' method."""
+    from animegan_deploy.compress.photos import calibration_split
+
+    report = json.loads(exported.report.read_text())
+    choice = report["calibration_choice"]
+    tried = {t["calibration"]: t for t in choice["tried"]}
+    assert set(tried) == set(tfl.CALIBRATIONS)
+    score = {m: (t["meets_target"], 0.8 * t["psnr_db"] + 0.2 * t["psnr_min_db"]) for m, t in tried.items()}
+    assert choice["chosen"] == report["calibration"] == max(score, key=score.get)
+    assert len({(t["psnr_db"], t["psnr_min_db"]) for t in tried.values()}) == 2  # two different files measured
+    validation = [p.name for p in calibration_split(str(photo_folders["calib"]), 32).validation]
+    assert choice["validation_photos"] == validation and validation
+    assert not set(validation) & set(report["eval_photos"])
+    for kind in ("integer_quant", "full_integer_quant"):
+        assert read_sidecar(_by_kind(exported)[kind].path)["calibration_choice"] == choice
+    # the file written is the chosen method's (the choice is made on the first integer kind): the same fallback rung
+    assert _by_kind(exported)["integer_quant"].float_fallback.startswith(tried[choice["chosen"]]["float_fallback"])
+
+
+def test_an_explicit_calibration_is_not_chosen(tmp_path, tiny_checkpoint, photo_folders):
+    config = tfl.TFLiteConfig(size=SIZE, precisions=("full_integer_quant",), calib_dir=str(photo_folders["calib"]),
+                              eval_dir=str(photo_folders["eval"]), allow_lossy=True, calibration="minmax")
+    result = tfl.export_tflite(tiny_checkpoint, config, tmp_path / "out")
+    report = json.loads(result.report.read_text())
+    assert report["calibration"] == "minmax" and report["calibration_choice"] is None
+    meta = read_sidecar(result.files[0].path)
+    assert meta["calibration"] == "minmax" and "calibration_choice" not in meta
 
 
 def test_a_failed_precision_keeps_the_others(tmp_path, tiny_checkpoint, photo_folders, monkeypatch):

@@ -1,4 +1,6 @@
-"""The TFLite export measures each distinct file once on the evaluation photos (remembered by its bytes)."""
+"""The TFLite export measures each distinct file once on each photo set (remembered by its bytes and the photos'
+names): the calibration choice's files are not measured again by the fallback ladder, nor the final file when it is
+verified."""
 
 import numpy as np
 import pytest
@@ -27,6 +29,8 @@ def test_evaluation_figures_are_remembered_by_file_bytes(tmp_path, monkeypatch):
     assert fidelity_of(b) is first and len(runs) == 1
     a.write_bytes(bytes([100, 1]))  # new bytes: measured again, and differently
     assert fidelity_of(a).psnr < first.psnr and len(runs) == 2
-    fidelity_of(a, inputs)  # explicit photos (the ranking's calibration sample) are never remembered
-    fidelity_of(a, inputs)
-    assert len(runs) == 4
+    validation = [("v", inputs[0][1] * 0.5)]  # another photo set: measured once, then remembered too
+    on_validation = fidelity_of(a, validation)
+    assert fidelity_of(a, validation) is on_validation and len(runs) == 3
+    assert on_validation.psnr != fidelity_of(a).psnr  # not the evaluation set's figure
+    assert fidelity_of(a, inputs) is fidelity_of(a) and len(runs) == 3  # the evaluation photos, named: the same

@@ -35,9 +35,10 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
     from ai_edge_litert.interpreter import Interpreter
 
     def export(target: float, name: str, worst: float | None = None, with_worst: bool = False):
+        # one calibration method: the ladder's steps of one file (the choice among methods: test_tflite_export)
         config = tfl.TFLiteConfig(size=48, precisions=("full_integer_quant",), calib_dir=str(photo_folders["calib"]),
                                   eval_dir=str(photo_folders["eval"]), allow_lossy=True, target_psnr=target,
-                                  target_worst_psnr=worst)
+                                  target_worst_psnr=worst, calibration="mean-minmax")
         record = tfl.export_tflite(tiny_checkpoint, config, tmp_path / name).files[0]
         assert record.status in ("ok", "below-threshold") and record.path is not None
         err = capfd.readouterr().err
@@ -129,7 +130,7 @@ def test_target_past_the_ladder_keeps_the_fewest_sensitive_convs_float(tmp_path,
 def test_conv_fallback_float_keeps_float_weights(tmp_path, tiny_checkpoint, photo_folders, capfd):
     config = tfl.TFLiteConfig(size=48, precisions=("full_integer_quant",), calib_dir=str(photo_folders["calib"]),
                               eval_dir=str(photo_folders["eval"]), allow_lossy=True, target_psnr=99.0,
-                              conv_fallback="float")
+                              conv_fallback="float", calibration="mean-minmax")
     record = tfl.export_tflite(tiny_checkpoint, config, tmp_path / "out").files[0]
     meta = read_sidecar(record.path)
     assert meta["conv_fallback"] == "float" and meta["float_fallback"].endswith("convs float (by measured loss)")

@@ -72,7 +72,8 @@ class ExportSection:
     formats: tuple[str, ...] = option(EXPORT_STAGE_FORMATS, "formats to export the final model to (the INT8 ONNX "
                                       "is the [quantize] stage's file)")
     tflite_precisions: tuple[str, ...] = option(DEFAULT_TFLITE, "TFLite files")
-    tflite_calibration: str = option("mean-minmax", "activation ranges of the integer TFLite files")
+    tflite_calibration: str | None = option(None, "activation ranges of the integer TFLite files (default: chosen "
+                                            "per model on the validation photos)")
     tflite_target_psnr: float | None = option(None, "integer TFLite files: keep the normalizations float, then the "
                                               "convs that lose most as int8 out of static int8, until this PSNR vs "
                                               "the model (default: the int8 threshold; 0: all int8)")
@@ -93,7 +94,8 @@ class ExportSection:
         _choices("[export] formats", self.formats, pipeline_formats())
         _choices("[export] tflite_precisions", self.tflite_precisions, tuple(PRECISIONS))
         _choices("[export] tensorrt_precisions", self.tensorrt_precisions, tensorrt_precisions())
-        _choices("[export] tflite_calibration", (self.tflite_calibration,), tuple(CALIBRATIONS))
+        if self.tflite_calibration is not None:
+            _choices("[export] tflite_calibration", (self.tflite_calibration,), tuple(CALIBRATIONS))
         _choices("[export] tflite_conv_fallback", (self.tflite_conv_fallback,), tuple(CONV_FALLBACKS))
         if self.timeout < 1:
             raise UserError(f"[export] timeout {self.timeout}: must be at least 1 second")
