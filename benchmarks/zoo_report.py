@@ -5,11 +5,13 @@ For each model and placement, every combination the chooser considers (equalize 
 method) is built once and measured twice: on the validation photos, which make the choice, and on the evaluation
 photos (never calibrated or chosen on), which judge it. The report gives the chosen combination's evaluation figure
 next to the best one tried and next to the old fixed defaults (everything on, the placement's first method).
-Optionally the full-integer TFLite file of each model with the fallback targets (``tflite_targets``).
+Optionally the full-integer TFLite file of each model with the fallback targets (``tflite_targets``), and with
+every TFLite calibration option (``tflite_options``: the defaults' figure next to the best option's).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,16 +26,29 @@ from animegan_deploy.configs import option
 @dataclass
 class ZooReportConfig:
     models: tuple[str, ...] = option((), "zoo models to measure (default: all of models/zoo.py's)")
-    placements: tuple[str, ...] = option(("tensorrt", "onnxruntime-conv"), "ONNX INT8 placements to measure")
+    placements: tuple[str, ...] = option(("tensorrt", "onnxruntime-conv"), "ONNX INT8 placements to measure "
+                                         "(none: the TFLite files only)")
     size: int = option(256, "NxN input size")
     eval_dir: str | None = option(None, "evaluation photos (default: the 15 unseen pictures)")
     tflite: bool = option(False, "also export each model's full-integer TFLite file with --tflite-targets")
     tflite_targets: tuple[float, ...] = option((35.0, 30.0), "TFLite fallback targets: mean and worst-photo PSNR")
+    tflite_options: bool = option(False, "also export each model's full-integer TFLite file with every calibration "
+                                  "x calibration augmentation (TFLITE_OPTIONS), the rest default: the defaults' "
+                                  "figure next to the best option's")
     threads: int | None = option(None, "ONNX Runtime CPU threads")
     search: Literal[SEARCHES] = option("grid", "which combinations are built and measured: grid (every one), or the "
                                        "default search's tries only (per-graph: about half; greedy)")
     worst_target: float | None = option(None, "also build each model's file with --target-worst-psnr at this value "
                                         "(its convs float until the worst validation photo reaches it)")
+
+    def __post_init__(self) -> None:
+        from animegan_deploy.compress.quantize import PLACEMENT_NAMES
+        from animegan_deploy.errors import UserError
+
+        self.placements = tuple(p for p in self.placements if p != "none")
+        unknown = [p for p in self.placements if p not in PLACEMENT_NAMES]
+        if unknown:
+            raise UserError(f"--placements {' '.join(unknown)}: choose from {', '.join(PLACEMENT_NAMES)} or none")
 
 
 @dataclass
@@ -108,15 +123,41 @@ def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: i
                   default_file, worst_file, time.perf_counter() - started)
 
 
-def measure_tflite(checkpoint: Path, size: int, targets: tuple[float, ...], eval_dir: str | None, workdir: Path) -> dict:
+TFLITE_FIELDS = ("status", "reason", "size_mb", "psnr_db", "psnr_min_db", "worst_photo", "ssim", "float_fallback",
+                 "convert_seconds", "calibration", "calibration_choice")
+# the options of the full-integer file measured by --tflite-options: each activation-range calibration, with and
+# without the augmented calibration copies (calib_augment "int16x8" leaves the int8 kinds unaugmented)
+TFLITE_OPTIONS = tuple({"calibration": c, "calib_augment": a}
+                       for c in ("mean-minmax", "minmax") for a in ("int16x8", "all"))
+
+
+def tflite_file(checkpoint: Path, size: int, eval_dir: str | None, workdir: Path, **settings) -> dict:
+    """The full-integer TFLite file of ``checkpoint`` exported with ``settings`` (TFLiteConfig fields), the rest
+    default: its row of the export's report (evaluation figures, size, float fallback)."""
     from animegan_deploy.export.tflite import TFLiteConfig, export_tflite
 
-    config = TFLiteConfig(size=size, precisions=("full_integer_quant",), target_psnr=targets[0],
-                          target_worst_psnr=targets[1] if len(targets) > 1 else None, allow_lossy=True,
-                          eval_dir=eval_dir)
-    record = export_tflite(checkpoint, config, workdir).files[0]
-    return {k: record.row()[k] for k in ("status", "reason", "size_mb", "psnr_db", "psnr_min_db", "worst_photo", "ssim",
-                                         "float_fallback", "convert_seconds")}
+    config = TFLiteConfig(size=size, precisions=("full_integer_quant",), allow_lossy=True, eval_dir=eval_dir,
+                          **settings)
+    result = export_tflite(checkpoint, config, workdir)
+    report = json.loads(result.report.read_text())
+    return {k: {**result.files[0].row(), **report}[k] for k in TFLITE_FIELDS}
+
+
+def measure_tflite(checkpoint: Path, size: int, targets: tuple[float, ...], eval_dir: str | None, workdir: Path) -> dict:
+    return tflite_file(checkpoint, size, eval_dir, workdir, target_psnr=targets[0],
+                       target_worst_psnr=targets[1] if len(targets) > 1 else None)
+
+
+def measure_tflite_options(checkpoint: Path, model_name: str, size: int, eval_dir: str | None, workdir: Path) -> dict:
+    """Every TFLITE_OPTIONS file of one model, then the file the defaults write (the calibration chosen on the
+    validation photos), with the defaults' gap to the best option on the evaluation pictures. The process keeps
+    onnx2tf's conversion and each calibration, so the defaults' file costs its choice only."""
+    rows = [{**settings, **tflite_file(checkpoint, size, eval_dir, workdir / str(i), **settings)}
+            for i, settings in enumerate(TFLITE_OPTIONS)]
+    default = tflite_file(checkpoint, size, eval_dir, workdir / "defaults")
+    best = max(rows, key=lambda r: r["psnr_db"] if r["psnr_db"] is not None else float("-inf"))
+    return {"model": model_name, "rows": rows, "default": default, "best": best,
+            "gap_to_best_db": round(best["psnr_db"] - default["psnr_db"], 3)}
 
 
 def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = True) -> dict:
@@ -139,7 +180,7 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
                                "score": f"{round(1 - WORST_WEIGHT, 2)} x mean + {WORST_WEIGHT} x worst-photo PSNR on "
                                         "the validation photos"},
                     "models": [{"name": m.name, "how": m.how, "config": m.config} for m in members],
-                    "onnx_int8": [], "tflite": []}
+                    "onnx_int8": [], "tflite": [], "tflite_options": []}
     for member in members:
         checkpoint = zoo_checkpoint(member.name)
         for placement in config.placements:
@@ -151,6 +192,11 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
             with tempfile.TemporaryDirectory() as tmp:
                 tfl = measure_tflite(checkpoint, config.size, config.tflite_targets, config.eval_dir, Path(tmp))
             report["tflite"].append({"model": member.name, "targets": list(config.tflite_targets), **tfl})
+            _write(output, report)
+        if config.tflite_options:
+            with tempfile.TemporaryDirectory() as tmp:
+                report["tflite_options"].append(measure_tflite_options(checkpoint, member.name, config.size,
+                                                                       config.eval_dir, Path(tmp)))
             _write(output, report)
     return report
 
@@ -182,6 +228,16 @@ def _settings(row: dict) -> str:
     return f"{row['method']}" + (f" + {'+'.join(flags)}" if flags else "")
 
 
+def _tflite_option(settings: dict) -> str:
+    return settings["calibration"] + (" + aug" if settings["calib_augment"] == "all" else "")
+
+
+def _tflite_fig(row: dict) -> str:
+    if row["psnr_db"] is None:
+        return f"{row['status']}"
+    return f"{row['psnr_db']:.2f} ({row['psnr_min_db']:.2f}) / {row['ssim']:.3f}"
+
+
 def zoo_markdown(report: dict) -> str:
     machine = report["machine"]
     lines = [f"# Quantization defaults across the zoo ({report['size']}x{report['size']})", "",
@@ -194,9 +250,10 @@ def zoo_markdown(report: dict) -> str:
                 f"{report['choice']['score']}." if "choice" in report else "."), "",
              "## Models", "", "| model | how it was trained | config |", "| --- | --- | --- |"]
     lines += [f"| {m['name']} | {m['how']} | `{m['config']}` |" for m in report["models"]]
-    lines += ["", "## ONNX INT8: chosen per model vs the best tried vs the old fixed defaults", "",
-              "| model | placement | chosen on validation | its evaluation figure | best tried (evaluation) | gap dB "
-              "| old defaults (all on) | tried |", "| --- | --- | --- | ---: | --- | ---: | ---: | ---: |"]
+    if report["onnx_int8"]:
+        lines += ["", "## ONNX INT8: chosen per model vs the best tried vs the old fixed defaults", "",
+                  "| model | placement | chosen on validation | its evaluation figure | best tried (evaluation) | gap "
+                  "dB | old defaults (all on) | tried |", "| --- | --- | --- | ---: | --- | ---: | ---: | ---: |"]
     for r in report["onnx_int8"]:
         lines.append(f"| {r['model']} | {r['placement']} | {_settings(r['chosen'])} | {_fig(r['chosen'])} | "
                      f"{_settings(r['best'])}: {_fig(r['best'])} | {r['gap_to_best_db']:.2f} | {_fig(r['old_default'])} "
@@ -224,5 +281,28 @@ def zoo_markdown(report: dict) -> str:
                   "| --- | --- | --- | ---: | ---: | --- |"]
         lines += [f"| {t['model']} | {', '.join(f'{v:g}' for v in t['targets'])} | {t['psnr_db']} ({t['psnr_min_db']}, "
                   f"{t['worst_photo']}) | {t['ssim']} | {t['size_mb']} | {t['float_fallback']} |" for t in report["tflite"]]
+    if report.get("tflite_options"):
+        from animegan_deploy.compress.choose import WORST_WEIGHT
+
+        def score(row: dict) -> float:  # the choice's score, on the evaluation pictures
+            return (1 - WORST_WEIGHT) * row["psnr_db"] + WORST_WEIGHT * row["psnr_min_db"]
+
+        lines += ["", "## TFLite full-integer: the defaults vs every calibration option", "",
+                  "Each file with the default fallback (the int8 threshold, 30 dB, judged on the validation pictures "
+                  "+0.5 dB); mean (worst picture) dB / SSIM on the evaluation pictures. aug: calibrated on each photo "
+                  "plus its augmented copies. Defaults: the calibration method chosen per model on the validation "
+                  "pictures (each method's file after the fallback ladder, by "
+                  f"{round(1 - WORST_WEIGHT, 2)} x mean + {WORST_WEIGHT} x worst photo), no augmentation. The gaps: "
+                  "the best option's mean less the defaults', and the same for that score.", "",
+                  "| model | " + " | ".join(_tflite_option(o) for o in TFLITE_OPTIONS)
+                  + " | defaults (chosen) | gap to the best mean dB | gap to the best score dB |",
+                  "| --- | " + " | ".join("---" for _ in TFLITE_OPTIONS) + " | --- | ---: | ---: |"]
+        for t in report["tflite_options"]:
+            cells = [_tflite_fig(r) for r in t["rows"]]
+            default = t["default"]
+            score_gap = max(score(r) for r in t["rows"]) - score(default)
+            lines.append(f"| {t['model']} | " + " | ".join(cells) + f" | {default.get('calibration')}: "
+                         f"**{_tflite_fig(default)}** | {t['gap_to_best_db']:.2f} | {max(score_gap, 0.0):.2f} |")
+        lines += ["", "Float fallback and the choice's validation figures per file: `zoo.json`."]
     lines += ["", "Every combination per model and placement, with its validation and evaluation figures: `zoo.json`."]
     return "\n".join(lines) + "\n"
