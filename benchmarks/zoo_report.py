@@ -277,10 +277,11 @@ def zoo_markdown(report: dict) -> str:
                                                "float" if worst else "") + " |")
     if report["tflite"]:
         lines += ["", "## TFLite full-integer with the fallback targets (judged on the validation pictures, +0.5 dB)",
-                  "", "| model | targets (mean, worst) | PSNR (worst) | SSIM | MB | float fallback |",
-                  "| --- | --- | --- | ---: | ---: | --- |"]
-        lines += [f"| {t['model']} | {', '.join(f'{v:g}' for v in t['targets'])} | {t['psnr_db']} ({t['psnr_min_db']}, "
-                  f"{t['worst_photo']}) | {t['ssim']} | {t['size_mb']} | {t['float_fallback']} |" for t in report["tflite"]]
+                  "", "| model | targets (mean, worst) | calibration | PSNR (worst) | SSIM | MB | float fallback |",
+                  "| --- | --- | --- | --- | ---: | ---: | --- |"]
+        lines += [f"| {t['model']} | {', '.join(f'{v:g}' for v in t['targets'])} | {t.get('calibration') or ''} | "
+                  f"{t['psnr_db']} ({t['psnr_min_db']}, {t['worst_photo']}) | {t['ssim']} | {t['size_mb']} | "
+                  f"{t['float_fallback']} |" for t in report["tflite"]]
     if report.get("tflite_options"):
         from animegan_deploy.compress.choose import WORST_WEIGHT
 
