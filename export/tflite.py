@@ -64,8 +64,8 @@ class TFLiteConfig:
         "copy (ranges that hold on textures and hard photos): 16x8 on the default model 42.7 -> 45.2 dB on 15 unseen "
         "pictures; the int8 kinds measured 0.1 dB worse with it, so by default only int16x8")
     calibration: str | None = option(None, "activation ranges of the integer files: " + "; ".join(
-        f"{k} = {v}" for k, v in CALIBRATIONS.items()) + " (default: chosen per model: each one's all-int8 file "
-        "measured on the validation photos, the highest 0.8 x mean + 0.2 x worst-photo PSNR kept)")
+        f"{k} = {v}" for k, v in CALIBRATIONS.items()) + " (default: chosen per model: each one's file after the "
+        "fallback ladder measured on the validation photos, the highest 0.8 x mean + 0.2 x worst-photo PSNR kept)")
     eval_dir: str | None = option(None, "photos for the LiteRT-vs-torch check (default: the 15 unseen pictures)")
     thresholds: str | None = option(None, "TOML of per-precision PSNR/SSIM minimums (default: the project's)")
     allow_lossy: bool = option(False, "write files below their fidelity threshold instead of failing")
@@ -470,14 +470,18 @@ class _IntegerBuilder:
         from animegan_deploy.compress.choose import choice_rule, choice_score
 
         ends, tried = {}, []
-        for method in CALIBRATIONS:
-            self.method = method
-            end = ends[method] = self._ladder(kind, target, goal, f" ({method} ranges)")
-            target.write_bytes(end.model)
-            fid = self.fidelity_of(target, self.validation)
-            tried.append({"calibration": method, "float_fallback": end.label, "meets_target": end.met,
-                          "psnr_db": round(fid.psnr, 3), "psnr_min_db": round(fid.psnr_min, 3),
-                          "ssim": round(fid.ssim, 5), "score": choice_score(fid)})
+        try:
+            for method in CALIBRATIONS:
+                self.method = method  # what _quantize uses
+                end = ends[method] = self._ladder(kind, target, goal, f" ({method} ranges)")
+                target.write_bytes(end.model)
+                fid = self.fidelity_of(target, self.validation)
+                tried.append({"calibration": method, "float_fallback": end.label, "meets_target": end.met,
+                              "psnr_db": round(fid.psnr, 3), "psnr_min_db": round(fid.psnr_min, 3),
+                              "ssim": round(fid.ssim, 5), "score": choice_score(fid)})
+        except BaseException:
+            self.method = None  # a failed choice leaves nothing chosen: the next integer kind chooses again
+            raise
         best = max(tried, key=lambda t: (t["meets_target"], t["score"], -tried.index(t)))
         self.method = best["calibration"]
         self.method_choice = {"chosen": self.method, "by": f"{choice_rule()}, each method's file after the fallback "
