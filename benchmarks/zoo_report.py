@@ -164,7 +164,7 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
     """Measure, write ``output``/zoo.json and README.md; returns the JSON."""
     from animegan_deploy.benchmarks.fidelity import photo_inputs
     from animegan_deploy.benchmarks.machine import machine_info
-    from animegan_deploy.compress.choose import WORST_WEIGHT
+    from animegan_deploy.compress.choose import score_text
     from animegan_deploy.compress.photos import calibration_split, default_eval_photos
     from animegan_deploy.compress.quantize import QuantizeConfig
     from animegan_deploy.models.zoo import ZOO, zoo_checkpoint, zoo_model
@@ -177,8 +177,7 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
     report: dict = {"size": config.size, "machine": machine_info(), "split": split.record(),
                     "evaluation_photos": [n for n, _ in evaluation],
                     "choice": {"search": QuantizeConfig.choose_search,
-                               "score": f"{round(1 - WORST_WEIGHT, 2)} x mean + {WORST_WEIGHT} x worst-photo PSNR on "
-                                        "the validation photos"},
+                               "score": f"{score_text()} on the validation photos"},
                     "models": [{"name": m.name, "how": m.how, "config": m.config} for m in members],
                     "onnx_int8": [], "tflite": [], "tflite_options": []}
     for member in members:
@@ -283,17 +282,17 @@ def zoo_markdown(report: dict) -> str:
                   f"{t['psnr_db']} ({t['psnr_min_db']}, {t['worst_photo']}) | {t['ssim']} | {t['size_mb']} | "
                   f"{t['float_fallback']} |" for t in report["tflite"]]
     if report.get("tflite_options"):
-        from animegan_deploy.compress.choose import WORST_WEIGHT
+        from animegan_deploy.compress.choose import score_text, weighted_psnr
 
         def score(row: dict) -> float:  # the choice's score, on the evaluation pictures
-            return (1 - WORST_WEIGHT) * row["psnr_db"] + WORST_WEIGHT * row["psnr_min_db"]
+            return weighted_psnr(row["psnr_db"], row["psnr_min_db"])
 
         lines += ["", "## TFLite full-integer: the defaults vs every calibration option", "",
                   "Each file with the default fallback (the int8 threshold, 30 dB, judged on the validation pictures "
                   "+0.5 dB); mean (worst picture) dB / SSIM on the evaluation pictures. aug: calibrated on each photo "
                   "plus its augmented copies. Defaults: the calibration method chosen per model on the validation "
                   "pictures (each method's file after the fallback ladder, by "
-                  f"{round(1 - WORST_WEIGHT, 2)} x mean + {WORST_WEIGHT} x worst photo), no augmentation. The gaps: "
+                  f"{score_text()}), no augmentation. The gaps: "
                   "the best option's mean less the defaults', and the same for that score.", "",
                   "| model | " + " | ".join(_tflite_option(o) for o in TFLITE_OPTIONS)
                   + " | defaults (chosen) | gap to the best mean dB | gap to the best score dB |",

@@ -47,16 +47,26 @@ SEARCHES = ("per-graph", "greedy", "grid")
 WORST_WEIGHT = 0.2  # the worst validation photo's share of the score (the module docstring says why)
 
 
+def weighted_psnr(mean: float, worst: float) -> float:
+    """The score of a file with PSNR ``mean`` over the photos and ``worst`` on its worst photo: (1 - WORST_WEIGHT) x
+    mean + WORST_WEIGHT x worst."""
+    return (1 - WORST_WEIGHT) * mean + WORST_WEIGHT * worst
+
+
+def score_text() -> str:
+    """:func:`weighted_psnr` in words."""
+    return f"{round(1 - WORST_WEIGHT, 2)} x mean + {WORST_WEIGHT} x worst-photo PSNR"
+
+
 def choice_score(fid: Fidelity) -> float:
-    """What a choice among settings maximizes: (1 - WORST_WEIGHT) x mean + WORST_WEIGHT x worst-photo PSNR on the
-    validation photos (a failed file scores lowest)."""
-    return float(np.nan_to_num((1 - WORST_WEIGHT) * fid.psnr + WORST_WEIGHT * fid.psnr_min, nan=-np.inf))
+    """What a choice among settings maximizes: :func:`weighted_psnr` on the validation photos (a failed file scores
+    lowest)."""
+    return float(np.nan_to_num(weighted_psnr(fid.psnr, fid.psnr_min), nan=-np.inf))
 
 
 def choice_rule() -> str:
     """The rule :func:`choice_score` applies, in words, for sidecars and reports."""
-    return (f"highest {round(1 - WORST_WEIGHT, 2)} x mean + {WORST_WEIGHT} x worst-photo PSNR vs FP32 on the "
-            "validation photos")
+    return f"highest {score_text()} vs FP32 on the validation photos"
 
 
 @dataclass(frozen=True)

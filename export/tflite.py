@@ -289,13 +289,12 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
         onnx_copy = workdir / f"{stem}.onnx"
         shutil.copyfile(master, onnx_copy)
         seconds, error, reused = convert_with_onnx2tf(onnx_copy, workdir, config.timeout)
-        say = print if progress else (lambda *_, **__: None)
-        say(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s"
-            f"{' (this process converted the same graph before)' if reused else ''}", file=sys.stderr)
         produced_dir = workdir / "out"
         float_file = produced_dir / f"{stem}_float32.tflite"
         fidelity_of = _file_fidelity(reference, eval_set, config)
         builder = _IntegerBuilder(float_file, produced_dir, config, images, fidelity_of, validation, progress)
+        builder.say(f"onnx2tf float conversion (float32, float16, saved model): {seconds:.0f} s"
+                    f"{' (this process converted the same graph before)' if reused else ''}")
         for kind, record in files.items():
             produced = produced_dir / f"{stem}_{kind}.tflite"
             if kind in FLOAT_RUN:
@@ -314,7 +313,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                 except Exception as exc:  # one failed precision never loses the others
                     record.status, record.reason = "failed", f"{kind} quantization failed: {_first_line(exc)}"
                     continue
-                say(f"{kind}: {record.convert_seconds:.0f} s", file=sys.stderr)
+                builder.say(f"{kind}: {record.convert_seconds:.0f} s")
             _verify(record, produced, fidelity_of, config)
             final = folder / produced.name
             if record.status == "ok" or config.allow_lossy:
@@ -344,7 +343,7 @@ def export_tflite(checkpoint: str | Path, config: TFLiteConfig, output: str | Pa
                 }, extra=extra)
     result = TFLiteResult(folder, list(files.values()), time.perf_counter() - started, allow_lossy=config.allow_lossy)
     report = {"checkpoint": str(checkpoint), "size": s, "eval_photos": [n for n, _ in eval_set],
-              "calibration": builder.method or config.calibration, "calibration_choice": builder.method_choice,
+              "calibration": builder.method, "calibration_choice": builder.method_choice,
               "calibration_photos": 0 if images is None else len(images),
               "split": split.record() if split else None, "target_margin_db": TARGET_MARGIN_DB,
               "seconds": round(result.seconds, 1), "files": [f.row() for f in result.files]}
@@ -474,8 +473,7 @@ class _IntegerBuilder:
             for method in CALIBRATIONS:
                 self.method = method  # what _quantize uses
                 end = ends[method] = self._ladder(kind, target, goal, f" ({method} ranges)")
-                target.write_bytes(end.model)
-                fid = self.fidelity_of(target, self.validation)
+                fid = self.fidelity_of(target, self.validation)  # the ladder's last file (remembered if measured)
                 tried.append({"calibration": method, "float_fallback": end.label, "meets_target": end.met,
                               "psnr_db": round(fid.psnr, 3), "psnr_min_db": round(fid.psnr_min, 3),
                               "ssim": round(fid.ssim, 5), "score": choice_score(fid)})
