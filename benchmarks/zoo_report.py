@@ -21,6 +21,7 @@ from typing import Literal
 from animegan_deploy.atomic import atomic_write_json, atomic_write_text
 from animegan_deploy.compress.choose import SEARCHES
 from animegan_deploy.configs import option
+from animegan_deploy.export.tflite_int8 import CALIBRATIONS
 
 
 @dataclass
@@ -127,8 +128,7 @@ TFLITE_FIELDS = ("status", "reason", "size_mb", "psnr_db", "psnr_min_db", "worst
                  "convert_seconds", "calibration", "calibration_choice")
 # the options of the full-integer file measured by --tflite-options: each activation-range calibration, with and
 # without the augmented calibration copies (calib_augment "int16x8" leaves the int8 kinds unaugmented)
-TFLITE_OPTIONS = tuple({"calibration": c, "calib_augment": a}
-                       for c in ("mean-minmax", "minmax") for a in ("int16x8", "all"))
+TFLITE_OPTIONS = tuple({"calibration": c, "calib_augment": a} for c in CALIBRATIONS for a in ("int16x8", "all"))
 
 
 def tflite_file(checkpoint: Path, size: int, eval_dir: str | None, workdir: Path, **settings) -> dict:
