@@ -41,6 +41,8 @@ class ZooReportConfig:
                                        "default search's tries only (per-graph: about half; greedy)")
     worst_target: float | None = option(None, "also build each model's file with --target-worst-psnr at this value "
                                         "(its convs float until the worst validation photo reaches it)")
+    range_headroom: float | None = option(None, "also build each model's file with --range-headroom at this value "
+                                          "(every quantized activation range widened around its midpoint)")
 
     def __post_init__(self) -> None:
         from animegan_deploy.compress.quantize import PLACEMENT_NAMES
@@ -50,6 +52,8 @@ class ZooReportConfig:
         unknown = [p for p in self.placements if p not in PLACEMENT_NAMES]
         if unknown:
             raise UserError(f"--placements {' '.join(unknown)}: choose from {', '.join(PLACEMENT_NAMES)} or none")
+        if self.range_headroom is not None and not 1.0 <= self.range_headroom <= 16.0:
+            raise UserError(f"--range-headroom {self.range_headroom}: must be in [1, 16]")
 
 
 @dataclass
@@ -61,6 +65,7 @@ class ZooRow:
     grid_chosen: dict = field(default_factory=dict)  # what the full grid search chooses
     default_file: dict = field(default_factory=dict)  # the file the defaults write: chosen settings + placement target
     worst_target_file: dict = field(default_factory=dict)  # the same with --target-worst-psnr (ZooReportConfig)
+    headroom_file: dict = field(default_factory=dict)  # the same with --range-headroom (ZooReportConfig)
     seconds: float = 0.0
 
     def summary(self) -> dict:
@@ -78,13 +83,14 @@ class ZooRow:
         fixed = row_of(asdict(defaults_of(QuantizeConfig(placement=self.placement, choose=False), can_equalize=True)))
         return {"model": self.model, "placement": self.placement, "chosen": chosen, "best": best, "old_default": fixed,
                 "grid_chosen": grid, "default_file": self.default_file, "worst_target_file": self.worst_target_file,
+                "headroom_file": self.headroom_file,
                 "gap_to_best_db": round(best["evaluation_psnr_db"] - chosen["evaluation_psnr_db"], 3),
                 "tried": len(self.rows), "seconds": round(self.seconds, 1)}
 
 
 def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: int, evaluation, threads,
                       progress: bool, eval_dir: str | None = None, search: str = "grid",
-                      worst_target: float | None = None) -> ZooRow:
+                      worst_target: float | None = None, headroom: float | None = None) -> ZooRow:
     from dataclasses import asdict, replace
 
     from animegan_deploy.compress.choose import choose_settings
@@ -113,15 +119,18 @@ def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: i
             written = quantize_onnx(fp32, file_config, Path(tmp) / "default.int8.onnx", reference=prepared.reference,
                                     progress=False, calibration=calibration, choice=chosen)
             return {"target_psnr": written.report["target_psnr"], "target_worst_psnr": written.report[
-                "target_worst_psnr"], "float_convs": len(written.float_layers),
+                "target_worst_psnr"], "range_headroom": file_config.range_headroom,
+                "float_convs": len(written.float_layers), "worst_photo": min(
+                    written.fidelity.per_image, key=lambda r: r["psnr_db"])["image"],
                 "quantized_convs": written.report["quantized_convs"],
                 **{f"evaluation_{k}": round(v, 5 if k == "ssim" else 3)
                    for k, v in written.fidelity.to_dict().items() if k in ("psnr_db", "psnr_min_db", "ssim")}}
 
         default_file = file_with(chosen_config)
         worst_file = file_with(replace(chosen_config, target_worst_psnr=worst_target)) if worst_target else {}
+        headroom_file = file_with(replace(chosen_config, range_headroom=headroom)) if headroom else {}
     return ZooRow(model_name, placement, tried.record()["tried"], asdict(chosen.chosen), asdict(tried.chosen),
-                  default_file, worst_file, time.perf_counter() - started)
+                  default_file, worst_file, headroom_file, time.perf_counter() - started)
 
 
 TFLITE_FIELDS = ("status", "reason", "size_mb", "psnr_db", "psnr_min_db", "worst_photo", "ssim", "float_fallback",
@@ -184,7 +193,8 @@ def zoo_report(config: ZooReportConfig, output: str | Path, progress: bool = Tru
         checkpoint = zoo_checkpoint(member.name)
         for placement in config.placements:
             row = measure_onnx_int8(checkpoint, member.name, placement, config.size, evaluation, config.threads,
-                                    progress, config.eval_dir, config.search, config.worst_target)
+                                    progress, config.eval_dir, config.search, config.worst_target,
+                                    config.range_headroom)
             report["onnx_int8"].append({**row.summary(), "rows": row.rows})
             _write(output, report)
         if config.tflite:
@@ -259,21 +269,33 @@ def zoo_markdown(report: dict) -> str:
                      f"| {r['tried']} in {r['seconds']:.0f} s |")
     files = [r for r in report["onnx_int8"] if r.get("default_file")]
     if files:
+        worst_column = any(r.get("worst_target_file") for r in files)
+        headroom_column = any(r.get("headroom_file") for r in files)
         lines += ["", "## ONNX INT8: the file the defaults write", "",
                   "The chosen settings, then the placement's target: its most sensitive convs kept float until the "
-                  "target (+0.5 dB) is met on the validation pictures. With `--target-worst-psnr W` (where measured) "
-                  "they go on until the worst validation picture reaches W too, ranked by what each conv costs it.",
-                  "", "| model | placement | target dB | convs float | evaluation figure | with a worst-photo target |",
-                  "| --- | --- | ---: | ---: | --- | --- |"]
+                  "target (+0.5 dB) is met on the validation pictures."
+                  + (" With `--target-worst-psnr W` they go on until the worst validation picture reaches W too, "
+                     "ranked by what each conv costs it." if worst_column else "")
+                  + (" With `--range-headroom K` every quantized activation range (not the image input's) is K "
+                     "times wider around its midpoint, the rest as the defaults." if headroom_column else ""), "",
+                  "| model | placement | target dB | convs float | evaluation figure | worst picture |"
+                  + (" with a worst-photo target |" if worst_column else "")
+                  + (" with range headroom |" if headroom_column else ""),
+                  "| --- | --- | ---: | ---: | --- | --- |" + " --- |" * (worst_column + headroom_column)]
 
         def floats(file: dict) -> str:
             return f"{file['float_convs']} of {file['float_convs'] + file['quantized_convs']}"
 
         for r in files:
-            file, worst = r["default_file"], r.get("worst_target_file")
-            lines.append(f"| {r['model']} | {r['placement']} | {file['target_psnr'] or 'none'} | {floats(file)} | "
-                         f"{_fig(file)} | " + (f"{worst['target_worst_psnr']:g} dB: {_fig(worst)}, {floats(worst)} "
-                                               "float" if worst else "") + " |")
+            file, worst, headroom = r["default_file"], r.get("worst_target_file"), r.get("headroom_file")
+            cells = [r["model"], r["placement"], str(file["target_psnr"] or "none"), floats(file), _fig(file),
+                     file.get("worst_photo", "")]
+            if worst_column:
+                cells.append(f"{worst['target_worst_psnr']:g} dB: {_fig(worst)}, {floats(worst)} float" if worst else "")
+            if headroom_column:
+                cells.append(f"{headroom['range_headroom']:g}x: {_fig(headroom)}, {floats(headroom)} float, worst "
+                             f"{headroom['worst_photo']}" if headroom else "")
+            lines.append("| " + " | ".join(cells) + " |")
     if report["tflite"]:
         lines += ["", "## TFLite full-integer with the fallback targets (judged on the validation pictures, +0.5 dB)",
                   "", "| model | targets (mean, worst) | calibration | PSNR (worst) | SSIM | MB | float fallback |",

@@ -107,15 +107,19 @@ class Choice:
     fixed: dict[str, object]  # axes the user set (or the placement makes moot), with their value
     validation: list[str]  # photo names
     search: str = "per-graph"
+    range_headroom: float = 1.0  # the activation ranges' headroom every try was built with (QuantizeConfig)
 
-    def validation_fidelity(self) -> Fidelity | None:
-        """The chosen settings' all-int8 file on the validation photos, as measured while choosing."""
+    def validation_fidelity(self, range_headroom: float = 1.0) -> Fidelity | None:
+        """The chosen settings' all-int8 file on the validation photos, as measured while choosing; None where the
+        file is built with other ranges (``range_headroom``) than the tries were."""
+        if range_headroom != self.range_headroom:
+            return None
         return next((t.fidelity for t in self.tried if t.settings == self.chosen), None)
 
     def record(self) -> dict:
         """What the sidecar keeps: the choice, how it was made, and every alternative's figures (best score first)."""
         return {"chosen": asdict(self.chosen), "by": f"{choice_rule()} ({self.search} search)",
-                "fixed": self.fixed, "validation_photos": self.validation,
+                "fixed": self.fixed, "range_headroom": self.range_headroom, "validation_photos": self.validation,
                 "tried": [t.row() for t in sorted(self.tried, key=lambda t: -t.score)]}
 
 
@@ -195,4 +199,5 @@ def choose_settings(graphs: dict[bool, tuple[onnx.ModelProto, Calibration]], con
     best = max(combos, key=lambda s: (score(s), -combos.index(s)))  # ties: the earlier (default-first) one
     bar.close()
     fixed = {a: values[a][0] for a in AXES if len(values[a]) == 1}
-    return Choice(best, list(measured.values()), fixed, [name for name, _ in validation], search)
+    return Choice(best, list(measured.values()), fixed, [name for name, _ in validation], search,
+                  config.range_headroom)
