@@ -36,6 +36,11 @@ class Fidelity:
     psnr_min: float
     per_image: list[dict[str, float]]
 
+    @property
+    def worst_photo(self) -> str:
+        """The name of the photo with the lowest PSNR (the one ``psnr_min`` is of)."""
+        return min(self.per_image, key=lambda r: r["psnr_db"])["image"]
+
     def to_dict(self) -> dict:
         return {"psnr_db": self.psnr, "ssim": self.ssim, "psnr_min_db": self.psnr_min, "per_image": self.per_image}
 

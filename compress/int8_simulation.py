@@ -256,9 +256,8 @@ def simulation_report(weights: Path, config: Int8SimulationConfig, output: Path)
     for scheme in tqdm(config.schemes, desc="int8 simulation", unit="scheme", file=sys.stderr, dynamic_ncols=True):
         sim = SimulationConfig(scheme, config.tail, config.layers or None)
         f = simulate_with(model, ranges, evaluation, sim)
-        worst = min(f.per_image, key=lambda r: r["psnr_db"])
         rows.append({"scheme": scheme, "tail": config.tail, "layers": list(config.layers) or "all", "conv_work": conv_work(model, sim), "psnr_db": f.psnr,
-                     "psnr_min_db": f.psnr_min, "worst_image": worst["image"], "ssim": f.ssim,
+                     "psnr_min_db": f.psnr_min, "worst_image": f.worst_photo, "ssim": f.ssim,
                      "count": len(f.per_image), "per_image": f.per_image})
     output.mkdir(parents=True, exist_ok=True)
     record = {"weights": str(weights), "config": asdict(config), "calibration_photos": len(calibration), "rows": rows}

@@ -596,8 +596,7 @@ def _verify(record: TFLiteFile, produced: Path, fidelity_of, config: TFLiteConfi
         record.status, record.reason = "failed", f"LiteRT cannot run it: {_first_line(exc)}"
         return
     record.psnr_db, record.ssim = round(fid.psnr, 2), round(fid.ssim, 4)
-    worst = min(fid.per_image, key=lambda p: p["psnr_db"])
-    record.psnr_min_db, record.worst_photo = round(worst["psnr_db"], 2), worst["image"]
+    record.psnr_min_db, record.worst_photo = round(fid.psnr_min, 2), fid.worst_photo
     if fid.psnr >= record.min_psnr and fid.ssim >= record.min_ssim:
         record.status = "ok"
     else:
