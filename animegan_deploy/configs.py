@@ -14,6 +14,7 @@ import math
 import types
 import typing
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from .errors import UserError
@@ -28,6 +29,25 @@ def option(default: Any, help: str, **extra: Any) -> Any:
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
     return dataclasses.field(default=default, metadata={"help": help, **extra})
+
+
+def with_defaults(**defaults: Any) -> Callable[[type[T]], type[T]]:
+    """Class decorator, under ``@dataclass``: the subclass keeps the options it inherits (name, help, place) with
+    other defaults, so two commands share one declaration of an option they default differently."""
+
+    def apply(cls: type[T]) -> type[T]:
+        inherited = cls.__dataclass_fields__  # type: ignore[attr-defined]  # the base's, until @dataclass runs
+        annotations = cls.__dict__.get("__annotations__", {})
+        for name, default in defaults.items():
+            if name not in inherited:
+                raise TypeError(f"{cls.__name__}: with_defaults names {name}, which no base class declares")
+            base = inherited[name]
+            annotations[name] = base.type
+            setattr(cls, name, option(default, **base.metadata))
+        cls.__annotations__ = annotations
+        return cls
+
+    return apply
 
 
 def _flag(name: str) -> str:

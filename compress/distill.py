@@ -55,39 +55,44 @@ class DistillOptions:
     vgg_weights: str = option("random", "VGG19 for the content loss: imagenet, a path, or random")
     seed: int = option(0, "seed of the crop sampler")
     threads: int | None = option(None, "torch CPU threads")
+    # declared once, defaulted per command (DistillConfig: a general run; StudentConfig: its recipe, with_defaults)
+    steps: int = option(600, "distillation steps")
+    lr: float = option(2e-4, "Adam learning rate (cosine-annealed to 10%)")
+    content: float = option(1.0, "weight of the VGG content loss between student and teacher outputs (0 = off)")
+    hints: float = option(0.0, "weight of feature-map hints on the block outputs (through 1x1 adapters where widths "
+                          "differ; 0 = off)")
+    sparsity: float = option(0.0, "L1 weight on the student's norm scales |gamma| during distillation (network "
+                             "slimming; 0 = off)")
+    checkpoint_every: int = option(50, "write a resumable checkpoint every N steps")
 
     def __post_init__(self) -> None:
-        at_least(self, ("batch_size", "eval_size", "threads"))
+        at_least(self, ("batch_size", "eval_size", "threads", "checkpoint_every"))
         if self.crop < 16 or self.crop % 4:
             raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
-        if self.output_l1 < 0:
-            raise UserError(f"--output-l1 {self.output_l1}: a loss weight must be >= 0")
+        if self.lr <= 0:
+            raise UserError(f"--lr {self.lr}: must be > 0")
+        for name in ("output_l1", "content", "hints", "sparsity"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: a loss weight must be >= 0")
 
 
 @dataclass
 class DistillConfig(DistillOptions):
     teacher: str | None = option(None, "teacher checkpoint (default: the embedded demo model)")
-    steps: int = option(600, "optimization steps")
-    lr: float = option(2e-4, "Adam learning rate (cosine-annealed to 10%)")
     beta1: float = option(0.5, "Adam beta1 (0.5 as in GAN training; 0.9 for plain output regression)")
-    content: float = option(1.0, "weight of the VGG content loss between student and teacher outputs")
-    hints: float = option(0.0, "weight of feature-map hints on block outputs (0 = off)")
     adversarial: float = option(0.0, "weight of the adversarial term (teacher outputs as real; 0 = off)")
-    sparsity: float = option(0.0, "L1 weight on the student's norm scales |gamma| (network slimming; 0 = off)")
     scale_lr: float | None = option(None, "learning rate of the norm scales |gamma| (default: --lr); sparsity "
                                     "training raises it so unneeded scales reach 0 in a short run")
-    checkpoint_every: int = option(50, "write a resumable checkpoint every N steps")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        at_least(self, ("steps", "checkpoint_every"))
-        if self.lr <= 0 or (self.scale_lr is not None and self.scale_lr <= 0):
-            raise UserError(f"--lr {self.lr} / --scale-lr {self.scale_lr}: must be > 0")
+        at_least(self, ("steps",))
+        if self.scale_lr is not None and self.scale_lr <= 0:
+            raise UserError(f"--scale-lr {self.scale_lr}: must be > 0")
         if not 0 <= self.beta1 < 1:
             raise UserError(f"--beta1 {self.beta1}: must be in [0, 1)")
-        for name in ("content", "hints", "adversarial", "sparsity"):
-            if getattr(self, name) < 0:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: a loss weight must be >= 0")
+        if self.adversarial < 0:
+            raise UserError(f"--adversarial {self.adversarial}: a loss weight must be >= 0")
 
 
 @dataclass

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import onnx
@@ -134,6 +134,12 @@ PLACEMENTS: dict[str, Placement] = {
 PLACEMENT_NAMES = tuple(PLACEMENTS)
 
 
+def chosen_per_model(help: str) -> Any:
+    """An on/off INT8 setting left unset (None) by default, which the choice (compress/choose.py) then measures per
+    model; --no-choose turns it on."""
+    return option(None, f"{help} (default: chosen per model; on with --no-choose)")
+
+
 @dataclass
 class QuantizeConfig:
     # percentile by default: on this generator the KL (entropy) method clips the sparse large activations of the
@@ -149,22 +155,20 @@ class QuantizeConfig:
         "onnxruntime-conv (each conv's input and output: one QLinearConv per conv, the normalizations float; "
         "ORT's CPU INT8 file for the original architecture)")
     percentile: float = option(99.99, "percentile for --method percentile")
-    center: bool | None = option(None, "symmetric placements (tensorrt*): shift each lopsided conv input by its "
-                                 "range's midpoint, the conv's bias taking the shift (exact in float), so symmetric "
-                                 "int8 covers the range the tensor has (default: chosen per model; on with "
-                                 "--no-choose)")
-    bias_correction: bool | None = option(None, "tensorrt placements (float biases): correct each int8 conv's bias "
-                                          "for the mean shift of its rounded weights, from the calibration photos' "
-                                          "per-channel input means (Nagel et al. 2019) (default: chosen per model; on "
-                                          "with --no-choose)")
+    center: bool | None = chosen_per_model(
+        "symmetric placements (tensorrt*): shift each lopsided conv input by its range's midpoint, the conv's bias "
+        "taking the shift (exact in float), so symmetric int8 covers the range the tensor has")
+    bias_correction: bool | None = chosen_per_model(
+        "tensorrt placements (float biases): correct each int8 conv's bias for the mean shift of its rounded weights, "
+        "from the calibration photos' per-channel input means (Nagel et al. 2019)")
     calib_dir: str | None = option(None, "calibration photos, split into calibration and validation (every third "
                                    "source photo; name__variant.png files of one source stay together) (default: the "
                                    "bundled calibration set: training photos, crops and colour-shifted copies)")
     calib_count: int = option(32, "at most this many calibration photos (the validation photos come on top)")
-    equalize: bool | None = option(None, "equalize activation channels before quantizing (exact in float: +6 dB on the "
-                                   "embedded default, -7.7 dB on a real checkpoint); applies where the FP32 graph is "
-                                   "made from a checkpoint (export onnx-int8, the pipeline), not to an ONNX file given "
-                                   "to quantize (default: chosen per model; on with --no-choose)")
+    equalize: bool | None = chosen_per_model(
+        "equalize activation channels before quantizing (exact in float: +6 dB on the embedded default, -7.7 dB on a "
+        "real checkpoint); applies where the FP32 graph is made from a checkpoint (export onnx-int8, the pipeline), "
+        "not to an ONNX file given to quantize")
     choose: bool = option(True, "choose each setting left unset (equalize, center, bias correction, method) by the "
                           "INT8 file's PSNR on the validation photos; --no-choose takes the placement's defaults")
     choose_search: Literal[SEARCHES] = option(

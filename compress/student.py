@@ -33,7 +33,7 @@ from typing import Literal
 
 import torch
 
-from animegan_deploy.configs import at_least, option
+from animegan_deploy.configs import at_least, option, with_defaults
 from animegan_deploy.errors import UserError
 from animegan_deploy.models import Generator
 from animegan_deploy.models.checkpoints import load_generator, save_checkpoint
@@ -50,20 +50,18 @@ StudentNorm = Literal["group", "batch"]
 
 
 @dataclass
+@with_defaults(sparsity=1e-5, steps=2000, lr=1e-3, content=0.0, hints=1.0, checkpoint_every=100)
 class StudentConfig(DistillOptions):
+    """The student recipe: distillation from the teacher with hints and a light network-slimming L1 (Adam's beta1
+    0.9: output regression), threshold pruning, a fine-tune, and for the batch student a BatchNorm fit and fold."""
+
     norm: StudentNorm = option("group", "the student's normalization: group (the teacher's per-picture GroupNorm, "
                                "kept) or batch (a fitted BatchNorm folded into the convs: fewer ops, less faithful)")
     width: float = option(0.25, "channels kept per layer, as a fraction of the teacher's (ignored with --target-gmacs)")
     target_gmacs: float | None = option(None, "narrow until the student costs at most this many GMACs at 256x256")
     threshold: float = option(0.01, "after distillation, prune channels whose norm |gamma| is below this")
-    sparsity: float = option(1e-5, "L1 weight on the norm scales during distillation (network slimming)")
-    steps: int = option(2000, "distillation steps")
     finetune_steps: int = option(200, "fine-tuning steps after threshold pruning (skipped when nothing was pruned)")
-    lr: float = option(1e-3, "Adam learning rate (cosine-annealed to 10%; beta1 0.9)")
-    content: float = option(0.0, "weight of a VGG content loss between the outputs (0 = off)")
-    hints: float = option(1.0, "weight of block-output hints (feature maps through 1x1 adapters; 0 = off)")
     fit_photos: int = option(8, "photo crops the BatchNorm fit uses (--norm batch)")
-    checkpoint_every: int = option(100, "write a resumable checkpoint every N steps")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -73,20 +71,15 @@ class StudentConfig(DistillOptions):
             raise UserError(f"--target-gmacs {self.target_gmacs}: must be > 0")
         if self.threshold < 0:
             raise UserError(f"--threshold {self.threshold}: must be >= 0")
-        if self.sparsity < 0:
-            raise UserError(f"--sparsity {self.sparsity}: must be >= 0")
         for name in ("steps", "finetune_steps"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be >= 0")
-        at_least(self, ("fit_photos", "checkpoint_every"))
-        if self.lr <= 0:
-            raise UserError(f"--lr {self.lr}: must be > 0")
+        at_least(self, ("fit_photos",))
 
     def distill_config(self, teacher: Path, steps: int, sparsity: float) -> DistillConfig:
         """The distillation run of this recipe: the shared options as they are, beta1 0.9 (output regression)."""
         shared = {f.name: getattr(self, f.name) for f in fields(DistillOptions)}
-        return DistillConfig(**shared, teacher=str(teacher), steps=steps, lr=self.lr, beta1=0.9, content=self.content,
-                             hints=self.hints, sparsity=sparsity, checkpoint_every=self.checkpoint_every)
+        return DistillConfig(**{**shared, "steps": steps, "sparsity": sparsity}, teacher=str(teacher), beta1=0.9)
 
 
 @dataclass
