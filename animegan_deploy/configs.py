@@ -107,10 +107,12 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: type, ski
         tp, optional = _unwrap_optional(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         help_text = f.metadata["help"].replace("%", "%%")  # argparse %-formats help strings
+        states_default = "(default:" in help_text  # "(default: chosen per model ...)": no second "(default: None)"
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
         if tp is bool:
             parser.add_argument(
-                flag_of(f), action=argparse.BooleanOptionalAction, help=f"{help_text} (default: {default})", **kwargs
+                flag_of(f), action=argparse.BooleanOptionalAction,
+                help=help_text if states_default else f"{help_text} (default: {default})", **kwargs
             )
             _add_aliases(parser, f, action=argparse.BooleanOptionalAction, **kwargs)
             continue
@@ -131,7 +133,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_type: type, ski
             kwargs["type"] = str
         shown = _show_default(default)
         parser.add_argument(
-            flag_of(f), metavar=f.metadata.get("metavar"), help=f"{help_text} (default: {shown})", **kwargs
+            flag_of(f), metavar=f.metadata.get("metavar"),
+            help=help_text if states_default else f"{help_text} (default: {shown})", **kwargs
         )
         _add_aliases(parser, f, **kwargs)
 
