@@ -19,6 +19,7 @@ from typing import Any, get_args, get_origin
 
 from animegan_deploy.configs import at_least, option, read_toml
 from animegan_deploy.errors import UserError
+from animegan_deploy.lazy_import import resolve
 from animegan_deploy.export.targets import pipeline_formats, tensorrt_precisions, threshold_sets
 
 # what [export] formats can name: every format with a pipeline stage (the INT8 ONNX is the [quantize] stage's file)
@@ -160,28 +161,32 @@ def _choices(label: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> N
         raise UserError(f"{label}: {', '.join(map(str, bad))} unknown; choose from {', '.join(allowed)}")
 
 
-def _stage_configs() -> dict[str, type]:
-    from animegan_deploy.compress.distill import DistillConfig
-    from animegan_deploy.compress.prune import PruneConfig
-    from animegan_deploy.compress.quantize import QuantizeConfig
-    from animegan_deploy.compress.student import StudentConfig
+@dataclass(frozen=True)
+class CompressionSection:
+    """How a compression stage's [section] is read: its typed config (``module:Class``, imported when a file is
+    read), the keys it has besides that config's fields (with their defaults; ``enabled`` always), and the keys it
+    takes from [data] where the section leaves them out (a value in the section itself wins)."""
 
-    return {"prune": PruneConfig, "distill": DistillConfig, "student": StudentConfig, "quantize": QuantizeConfig}
+    config: str
+    extras: dict[str, Any]
+    from_data: tuple[str, ...]
 
 
-# keys a stage section has besides its stage config's fields
-STAGE_EXTRAS: dict[str, dict[str, Any]] = {
-    "prune": {"enabled": True},
-    "distill": {"enabled": True, "student": "pruned"},
-    "student": {"enabled": False},
-    "quantize": {"enabled": True},
+_PHOTOS = ("photo_dir", "eval_dir")
+# the compression stages' sections, in the order they run; one entry a stage
+COMPRESSION_SECTIONS: dict[str, CompressionSection] = {
+    "prune": CompressionSection("animegan_deploy.compress.prune:PruneConfig", {"enabled": True}, _PHOTOS),
+    "distill": CompressionSection("animegan_deploy.compress.distill:DistillConfig",
+                                  {"enabled": True, "student": "pruned"}, _PHOTOS),
+    "student": CompressionSection("animegan_deploy.compress.student:StudentConfig", {"enabled": False}, _PHOTOS),
+    "quantize": CompressionSection("animegan_deploy.compress.quantize:QuantizeConfig", {"enabled": True},
+                                   ("calib_dir", "eval_dir", "size", "calib_count")),
 }
-# keys the pipeline fills from [data] / [source]; a value in the section itself wins
-FROM_DATA = {"prune": ("photo_dir", "eval_dir"), "distill": ("photo_dir", "eval_dir"), "student": ("photo_dir", "eval_dir"),
-             "quantize": ("calib_dir", "eval_dir", "size", "calib_count")}
-OWN_SECTIONS: dict[str, type] = {"source": SourceSection, "train": TrainSection, "data": DataSection,
-                                 "export": ExportSection, "benchmark": BenchmarkSection, "gate": GateSection}
-SECTION_ORDER = ("source", "train", "data", "prune", "distill", "student", "quantize", "export", "benchmark", "gate")
+# the pipeline's own sections: what comes before the compression stages, and what follows them
+_INPUT_SECTIONS: dict[str, type] = {"source": SourceSection, "train": TrainSection, "data": DataSection}
+_OUTPUT_SECTIONS: dict[str, type] = {"export": ExportSection, "benchmark": BenchmarkSection, "gate": GateSection}
+OWN_SECTIONS: dict[str, type] = {**_INPUT_SECTIONS, **_OUTPUT_SECTIONS}
+SECTION_ORDER = (*_INPUT_SECTIONS, *COMPRESSION_SECTIONS, *_OUTPUT_SECTIONS)
 
 
 @dataclass
@@ -311,18 +316,18 @@ def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...
     own = {name: _build(f"{path.name} [{name}]", tp, raw.get(name, {})) for name, tp in OWN_SECTIONS.items()}
     data: DataSection = own["data"]
     stages = {}
-    for name, config_type in _stage_configs().items():
+    for name, section in COMPRESSION_SECTIONS.items():
+        config_type = resolve(section.config)
         values = dict(raw.get(name, {}))
-        extras = dict(STAGE_EXTRAS[name])
+        extras = dict(section.extras)
         where = f"{path.name} [{name}]"
         for key in list(values):
             if key in extras:
                 extras[key] = _coerce(f"{where} {key}", values.pop(key), type(extras[key]))
-        for key in FROM_DATA[name]:
+        for key in section.from_data:
             if key in _field_types(config_type) and key not in values and getattr(data, key, None) is not None:
                 values[key] = getattr(data, key)
-        stages[name] = StageSection(extras.pop("enabled"), _build(where, config_type, values, STAGE_EXTRAS[name]),
-                                    extras)
+        stages[name] = StageSection(extras.pop("enabled"), _build(where, config_type, values, section.extras), extras)
     student = stages["distill"].extras["student"]
     if stages["distill"].enabled and student == "pruned" and not stages["prune"].enabled:
         raise UserError(f"{path.name} [distill] student = \"pruned\" needs [prune] enabled; or give a width, "
