@@ -13,8 +13,8 @@ import dataclasses
 import math
 import types
 import typing
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from .errors import UserError
