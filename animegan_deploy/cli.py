@@ -147,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     check_output_dir(config.run.run_dir, "run.run_dir")
     result = train(config, resume=True, restart=args.restart, progress=not args.quiet, stop_after=args.stop_after)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun the main rank reports (the others wrote nothing)
+    if not result.main_rank:  # under torchrun the main rank reports (the others wrote nothing)
         return 0
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
     done = "finished" if result.steps >= config.total_steps else "paused"

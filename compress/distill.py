@@ -43,7 +43,8 @@ RESUMABLE_CHANGES = frozenset({"steps", "checkpoint_every", "eval_size", "eval_d
 @dataclass
 class DistillOptions:
     """The options `distill` and `student` share (the student recipe distills with them): what the student is shown
-    and judged on, the crops and their sampler, the output loss, the VGG weights and the threads."""
+    and judged on, the crops and their sampler, the losses' weights, the VGG weights, the threads, the steps, the
+    learning rate and the checkpoint cadence. `student` defaults some of them otherwise (configs.with_defaults)."""
 
     photo_dir: str | None = option(None, "training photos (default: the bundled demo training photos)")
     eval_dir: str | None = option(None, "held-out photos for PSNR/SSIM vs the teacher (default: the 15 unseen "

@@ -51,7 +51,12 @@ def test_the_recipes_distillation_run_takes_the_students_values():
 def test_shared_checks_apply_to_both_and_steps_keep_their_own(config, flag):
     with pytest.raises(UserError, match=flag):
         config()
-    StudentConfig(steps=0)  # the student may skip distillation (fine-tune or fit only); a distill run may not
+
+
+def test_only_the_student_may_skip_distillation():
+    assert StudentConfig(steps=0).steps == 0  # fine-tune or BatchNorm fit only
+    with pytest.raises(UserError, match="--steps"):
+        DistillConfig(steps=0)
 
 
 def test_a_default_for_an_option_no_base_declares_is_refused():

@@ -65,6 +65,7 @@ class TrainResult:
     seconds: float
     last_losses: dict[str, float]
     weight_checksums: list[str]
+    main_rank: bool = True  # the process that writes the files (rank 0 under torchrun); the others report nothing
 
 
 @dataclass
@@ -461,7 +462,7 @@ class Trainer:
             self.tb.close()
         if self.dist.world > 1:
             dist.barrier()
-        return TrainResult(final, self.step, seconds, self.last_losses, checksums)
+        return TrainResult(final, self.step, seconds, self.last_losses, checksums, self.dist.main)
 
     def _gather_checksums(self) -> list[str]:
         mine = weights_checksum(self.G)
