@@ -40,6 +40,13 @@ RESUMABLE_CHANGES = frozenset({"steps", "checkpoint_every", "eval_size", "eval_d
                                "photo_dir"})
 
 
+def check_loss_weights(config, names: tuple[str, ...]) -> None:
+    """Each named loss weight of ``config`` is >= 0, else a one-line error naming its flag."""
+    for name in names:
+        if getattr(config, name) < 0:
+            raise UserError(f"--{name.replace('_', '-')} {getattr(config, name)}: a loss weight must be >= 0")
+
+
 @dataclass
 class DistillOptions:
     """The options `distill` and `student` share (the student recipe distills with them): what the student is shown
@@ -72,9 +79,7 @@ class DistillOptions:
             raise UserError(f"--crop {self.crop}: must be a multiple of 4, at least 16")
         if self.lr <= 0:
             raise UserError(f"--lr {self.lr}: must be > 0")
-        for name in ("output_l1", "content", "hints", "sparsity"):
-            if getattr(self, name) < 0:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)}: a loss weight must be >= 0")
+        check_loss_weights(self, ("output_l1", "content", "hints", "sparsity"))
 
 
 @dataclass
@@ -92,8 +97,7 @@ class DistillConfig(DistillOptions):
             raise UserError(f"--scale-lr {self.scale_lr}: must be > 0")
         if not 0 <= self.beta1 < 1:
             raise UserError(f"--beta1 {self.beta1}: must be in [0, 1)")
-        if self.adversarial < 0:
-            raise UserError(f"--adversarial {self.adversarial}: a loss weight must be >= 0")
+        check_loss_weights(self, ("adversarial",))
 
 
 @dataclass

@@ -19,8 +19,8 @@ from typing import Any, get_args, get_origin
 
 from animegan_deploy.configs import at_least, option, read_toml
 from animegan_deploy.errors import UserError
-from animegan_deploy.lazy_import import resolve
 from animegan_deploy.export.targets import pipeline_formats, tensorrt_precisions, threshold_sets
+from animegan_deploy.lazy_import import resolve
 
 # what [export] formats can name: every format with a pipeline stage (the INT8 ONNX is the [quantize] stage's file)
 EXPORT_STAGE_FORMATS = pipeline_formats()
