@@ -22,7 +22,8 @@ from onnx import helper, numpy_helper
 from .centered_inputs import set_conv_bias
 
 
-def _dequantized_weight(dequantize: onnx.NodeProto, constants: dict[str, onnx.TensorProto]) -> np.ndarray:
+def dequantized_weight(dequantize: onnx.NodeProto, constants: dict[str, onnx.TensorProto]) -> np.ndarray:
+    """The rounded weight a DequantizeLinear node of constants gives, in float64 (what the int8 conv computes with)."""
     weight, scale = (numpy_helper.to_array(constants[name]).astype(np.float64) for name in dequantize.input[:2])
     zero = (numpy_helper.to_array(constants[dequantize.input[2]]).astype(np.float64)
             if len(dequantize.input) > 2 and dequantize.input[2] else np.zeros_like(scale))
@@ -33,7 +34,7 @@ def _dequantized_weight(dequantize: onnx.NodeProto, constants: dict[str, onnx.Te
     return (weight - np.reshape(zero, shape)) * np.reshape(scale, shape)
 
 
-def _per_input(drift: np.ndarray, means: np.ndarray, groups: int) -> np.ndarray:
+def per_input_drift(drift: np.ndarray, means: np.ndarray, groups: int) -> np.ndarray:
     """sum over each output channel's inputs i of drift[o, i] * means[its i]: drift is dW summed over the taps
     (O x I/groups), ``means`` one value per input channel of the conv."""
     out_per_group = drift.shape[0] // groups
@@ -64,13 +65,13 @@ def settle_biases(quantized: onnx.ModelProto, float_model: onnx.ModelProto, cent
         has_bias = len(node.input) > 2 and bool(node.input[2])
         if has_bias and node.input[2] not in constants:
             continue  # an integer bias (ONNX Runtime's placements quantize it): not ours to move
-        rounded = _dequantized_weight(dequantize, constants)
+        rounded = dequantized_weight(dequantize, constants)
         drift = (rounded - numpy_helper.to_array(float_constants[source.input[1]]).astype(np.float64))
         drift = drift.reshape(drift.shape[0], drift.shape[1], -1).sum(axis=2)  # O x I/groups, summed over taps
         groups = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "group"), 1)
         correction = centers.get(node.name, 0.0) * drift.sum(axis=1)
         if node.name in input_means:
-            correction -= _per_input(drift, np.asarray(input_means[node.name], np.float64), groups)
+            correction -= per_input_drift(drift, np.asarray(input_means[node.name], np.float64), groups)
         bias = (numpy_helper.to_array(constants[node.input[2]]).astype(np.float64) if has_bias
                 else np.zeros(drift.shape[0]))
         name = node.input[2] if has_bias else f"{node.name}/corrected_bias"

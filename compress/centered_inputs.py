@@ -24,7 +24,8 @@ from onnx import helper, numpy_helper
 from .calibration import Range, range_bounds
 
 
-def _pads_nothing(node: onnx.NodeProto) -> bool:
+def pads_nothing(node: onnx.NodeProto) -> bool:
+    """The Conv pads nothing itself (no pads, no auto_pad): a shift of its input commutes with it exactly."""
     for attribute in node.attribute:
         if attribute.name == "pads" and any(helper.get_attribute_value(attribute)):
             return False
@@ -50,7 +51,7 @@ def center_conv_inputs(model: onnx.ModelProto, ranges: dict[str, Range],
     for node in graph.node:
         x = node.input[0] if node.op_type == "Conv" else None
         bias = node.input[2] if node.op_type == "Conv" and len(node.input) > 2 and node.input[2] else None
-        if (x is None or node.name in exclude or x not in ranges or not _pads_nothing(node)
+        if (x is None or node.name in exclude or x not in ranges or not pads_nothing(node)
                 or node.input[1] not in constants or (bias is not None and bias not in constants)):
             nodes.append(node)
             continue

@@ -34,8 +34,10 @@ def _rows(result):
 def test_every_variant_is_measured_or_explained(result):
     rows = _rows(result)
     assert set(rows) == {"original", "student", "onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv",
-                         "onnx int8 two-digit", "tensorrt fp32", "tensorrt fp16", "tensorrt int8"}
-    for name in ("original", "student", "onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv", "onnx int8 two-digit"):
+                         "onnx int8 two-digit", "onnx int8 per-picture", "tensorrt fp32", "tensorrt fp16",
+                         "tensorrt int8"}
+    for name in ("original", "student", "onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv", "onnx int8 two-digit",
+                 "onnx int8 per-picture"):
         row = rows[name]
         assert row["status"] == "ok", row["reason"]
         assert row["latency_ms_p10"] <= row["latency_ms_median"] <= row["latency_ms_p90"]
@@ -59,6 +61,7 @@ def test_speedup_and_fidelity_are_relative_to_the_original(result):
     # photos): at least 35 dB on the evaluation photos, and still integer convs (the profile test below)
     assert 35 <= rows["onnx int8 qlinearconv"]["psnr_db"] < 80
     assert 25 <= rows["onnx int8 two-digit"]["psnr_db"] < 80
+    assert 25 <= rows["onnx int8 per-picture"]["psnr_db"] < 80
     assert rows["student"]["psnr_db"] < 25  # a different, random model
 
 
@@ -93,6 +96,8 @@ def test_cli_rejects_a_missing_variant_file(tiny_checkpoint, tmp_path, capsys):
 
 def test_profile_says_where_each_onnx_runtime_variant_spends_its_time(result):
     profile = json.loads(result.files["ort profile json"].read_text())["ms_per_frame"]
-    assert set(profile) == {"onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv", "onnx int8 two-digit"}
+    assert set(profile) == {"onnx fp32", "onnx int8 q/dq", "onnx int8 qlinearconv", "onnx int8 two-digit",
+                            "onnx int8 per-picture"}
     assert "QLinearConv" in profile["onnx int8 qlinearconv"] and "QLinearConv" not in profile["onnx fp32"]
     assert "DequantizeLinear" in profile["onnx int8 q/dq"]  # TensorRT's placement: dequantized, float convs
+    assert "ReduceMax" in profile["onnx int8 per-picture"]  # each picture's range, measured per conv

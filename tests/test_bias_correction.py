@@ -5,7 +5,7 @@ import onnx
 import pytest
 import torch
 
-from animegan_deploy.compress.bias_correction import _per_input
+from animegan_deploy.compress.bias_correction import per_input_drift
 from animegan_deploy.compress.quantize import build_qdq, conv_nodes, session_fn
 from onnx_helpers import export_named
 
@@ -17,7 +17,7 @@ def test_each_output_channel_sums_over_its_own_group_inputs(groups):
     means = rng.standard_normal(6)
     expected = [sum(drift[o, j] * means[(o // (6 // groups)) * (6 // groups) + j] for j in range(6 // groups))
                 for o in range(6)]
-    np.testing.assert_allclose(_per_input(drift, means, groups), expected)
+    np.testing.assert_allclose(per_input_drift(drift, means, groups), expected)
 
 
 class OffsetInput(torch.nn.Module):

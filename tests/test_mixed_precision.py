@@ -114,9 +114,29 @@ def test_each_placement_has_its_default_target_that_the_flag_overrides(placement
     from animegan_deploy.compress.quantize import QuantizeConfig
 
     assert QuantizeConfig(placement=placement, target_psnr=asked).target == (target and FidelityTarget(target))
+    assert QuantizeConfig(placement=placement, target_psnr=asked).target_worst_psnr is None  # none by default here
     # a worst-photo aim adds to the mean one (and stands alone where the mean aim is off)
     assert QuantizeConfig(placement=placement, target_psnr=asked, target_worst_psnr=32.0).target == \
         FidelityTarget(target or 0.0, 32.0)
+
+
+def test_the_per_picture_placement_aims_at_the_worst_photo_too_unless_told_otherwise():
+    from animegan_deploy.compress.prefix_search import FidelityTarget
+    from animegan_deploy.compress.quantize import QuantizeConfig
+
+    # its worst target (zoo: duotone's moon 32.38 -> 37.66 dB with 7 of 25 convs float, reports/zoo/per-picture)
+    assert QuantizeConfig(placement="tensorrt-per-picture").target == FidelityTarget(40.0, 35.0)
+    assert QuantizeConfig(placement="tensorrt-per-picture", target_worst_psnr=0.0).target == FidelityTarget(40.0)
+    assert QuantizeConfig(placement="tensorrt-per-picture", target_psnr=0.0, target_worst_psnr=0.0).target is None
+    assert QuantizeConfig(placement="tensorrt-per-picture", target_worst_psnr=30.0).target == FidelityTarget(40.0, 30.0)
+
+
+def test_range_headroom_is_refused_where_ranges_are_per_picture():
+    from animegan_deploy.compress.quantize import QuantizeConfig
+    from animegan_deploy.errors import UserError
+
+    with pytest.raises(UserError, match="--range-headroom 1.5: --placement tensorrt-per-picture"):
+        QuantizeConfig(placement="tensorrt-per-picture", range_headroom=1.5)
 
 
 def test_a_target_out_of_range_is_refused_naming_the_flag():
