@@ -27,8 +27,8 @@ from animegan_deploy.export.tflite_int8 import CALIBRATIONS
 @dataclass
 class ZooReportConfig:
     models: tuple[str, ...] = option((), "zoo models to measure (default: all of models/zoo.py's)")
-    placements: tuple[str, ...] = option(("tensorrt", "onnxruntime-conv"), "ONNX INT8 placements to measure "
-                                         "(none: the TFLite files only)")
+    placements: tuple[str, ...] = option(("tensorrt-per-picture", "tensorrt", "onnxruntime-conv"),
+                                         "ONNX INT8 placements to measure (none: the TFLite files only)")
     size: int = option(256, "NxN input size")
     eval_dir: str | None = option(None, "evaluation photos (default: the 15 unseen pictures)")
     tflite: bool = option(False, "also export each model's full-integer TFLite file with --tflite-targets")

@@ -163,7 +163,7 @@ class QuantizeConfig:
         "validation photos; with --no-choose the placement's first: percentile for tensorrt, mean-minmax for "
         "onnxruntime-conv and tensorrt-two-digit; tensorrt-per-picture calibrates the image input only)")
     placement: Literal[PLACEMENT_NAMES] = option(
-        "tensorrt", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT), tensorrt-two-digit "
+        "tensorrt-per-picture", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT), tensorrt-two-digit "
         "(the same with each conv input as two int8 digits: outliers kept, twice the conv work), tensorrt-per-picture "
         "(the same with each conv input scaled to its picture's own range before constant-scale Q/DQ: flat photos "
         "kept, two reductions per conv), onnxruntime "

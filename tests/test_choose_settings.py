@@ -9,18 +9,24 @@ from animegan_deploy.compress.choose import Settings, candidate_values, choose_s
 from animegan_deploy.compress.quantize import QuantizeConfig
 
 
+def static_config(**settings) -> QuantizeConfig:
+    """The static TensorRT placement's config, whose four axes these tests exercise (the default placement,
+    tensorrt-per-picture, has no centering to choose and one calibration method), unless ``placement`` says another."""
+    return QuantizeConfig(**{"placement": "tensorrt", **settings})
+
+
 def test_open_axes_are_tried_and_explicit_flags_fix_theirs():
-    values = candidate_values(QuantizeConfig(), can_equalize=True)
+    values = candidate_values(static_config(), can_equalize=True)
     assert values == {"equalize": (True, False), "center": (True, False), "bias_correction": (True, False),
                       "method": ("percentile", "mean-minmax", "entropy", "minmax")}
-    fixed = candidate_values(QuantizeConfig(equalize=False, center=True, method="minmax"), can_equalize=True)
+    fixed = candidate_values(static_config(equalize=False, center=True, method="minmax"), can_equalize=True)
     assert fixed == {"equalize": (False,), "center": (True,), "bias_correction": (True, False), "method": ("minmax",)}
     # an ONNX file given to quantize cannot be equalized; ORT's uint8 placement neither centers nor keeps float biases
-    ort = candidate_values(QuantizeConfig(placement="onnxruntime-conv"), can_equalize=False)
+    ort = candidate_values(static_config(placement="onnxruntime-conv"), can_equalize=False)
     assert ort == {"equalize": (False,), "center": (False,), "bias_correction": (False,),
                    "method": ("mean-minmax", "percentile", "minmax")}
-    assert not needs_choice(QuantizeConfig(choose=False), can_equalize=True)
-    assert defaults_of(QuantizeConfig(choose=False), can_equalize=True) == Settings(True, True, True, "percentile")
+    assert not needs_choice(static_config(choose=False), can_equalize=True)
+    assert defaults_of(static_config(choose=False), can_equalize=True) == Settings(True, True, True, "percentile")
 
 
 def test_the_combination_with_the_best_validation_psnr_wins_and_every_alternative_is_recorded():
@@ -43,7 +49,7 @@ def test_the_combination_with_the_best_validation_psnr_wins_and_every_alternativ
         return lambda x: np.tanh(x) + rng.normal(0, noise[settings], x.shape)
 
     inputs = [(f"p{i}", np.random.default_rng(i).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)) for i in range(3)]
-    choice = choose_settings(graphs, QuantizeConfig(), inputs, np.tanh, build, runner, progress=False, search="grid")
+    choice = choose_settings(graphs, static_config(), inputs, np.tanh, build, runner, progress=False, search="grid")
     assert choice.chosen == best
     assert len(built) == 32 == len(set(built))
     record = choice.record()
@@ -63,7 +69,7 @@ def test_an_explicit_flag_is_never_overridden_by_the_measurement():
         return settings
 
     runner = lambda s: (lambda x: x + (0.0 if s.center else 0.5))  # noqa: E731 - centering would win
-    config = QuantizeConfig(center=False, bias_correction=True, method="percentile")
+    config = static_config(center=False, bias_correction=True, method="percentile")
     choice = choose_settings(graphs, config, [("p", np.zeros((1, 3, 8, 8), np.float32))], lambda x: x, build, runner,
                              progress=False)
     assert {s.center for s in tried} == {False} and choice.chosen.center is False
@@ -74,7 +80,7 @@ def test_unknown_method_is_a_one_line_error():
     from animegan_deploy.errors import UserError
 
     with pytest.raises(UserError, match="--method"):
-        QuantizeConfig(method="kl")
+        static_config(method="kl")
 
 
 def test_greedy_search_finds_a_separable_optimum_with_fewer_builds_and_reuses_measurements():
@@ -95,13 +101,13 @@ def test_greedy_search_finds_a_separable_optimum_with_fewer_builds_and_reuses_me
 
     inputs = [("p", np.random.default_rng(1).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32))]
     graphs = {True: ("g", "c"), False: ("g", "c")}
-    choice = choose_settings(graphs, QuantizeConfig(), inputs, lambda x: x, build, runner, progress=False,
+    choice = choose_settings(graphs, static_config(), inputs, lambda x: x, build, runner, progress=False,
                              search="greedy")
     assert choice.chosen == Settings(False, True, False, "mean-minmax")
     assert len(built) < 12 and len(set(built)) == len(built)
     assert choice.record()["by"].endswith("(greedy search)")
     # given the measurements, nothing is built again and the choice is the same
-    again = choose_settings(graphs, QuantizeConfig(), inputs, lambda x: x, None, None, progress=False,
+    again = choose_settings(graphs, static_config(), inputs, lambda x: x, None, None, progress=False,
                             search="greedy", measured={t.settings: t for t in choice.tried})
     assert again.chosen == choice.chosen and len(built) == len(set(built))
 
@@ -138,12 +144,12 @@ def test_per_graph_search_finds_a_gain_that_needs_equalization_and_another_metho
             Settings(False, True, True, "entropy"): 33.14, Settings(True, True, True, "entropy"): 35.25}
     graphs = {True: ("g", "c"), False: ("g", "c")}
     build, runner, inputs, built = fake_quantizer(psnr)
-    greedy = choose_settings(graphs, QuantizeConfig(), inputs, lambda x: x, build, runner, progress=False,
+    greedy = choose_settings(graphs, static_config(), inputs, lambda x: x, build, runner, progress=False,
                              search="greedy")
     assert greedy.chosen == Settings(False, True, True, "percentile")
     greedy_builds = len(built)
     built.clear()
-    choice = choose_settings(graphs, QuantizeConfig(), inputs, lambda x: x, build, runner, progress=False)
+    choice = choose_settings(graphs, static_config(), inputs, lambda x: x, build, runner, progress=False)
     assert choice.chosen == Settings(True, True, True, "entropy")
     assert abs(choice.record()["tried"][0]["psnr_db"] - 35.25) < 0.2
     assert choice.record()["by"].endswith("(per-graph search)")
@@ -156,18 +162,18 @@ def test_a_slightly_better_mean_does_not_win_over_a_much_better_worst_photo():
     a, b = Settings(True, True, True, "percentile"), Settings(True, True, True, "entropy")
     graphs = {True: ("g", "c")}
     build, runner, inputs, _ = fake_quantizer({a: 44.0, b: 37.5}, worst_of={a: 26.0})
-    choice = choose_settings(graphs, QuantizeConfig(center=True, bias_correction=True), inputs, lambda x: x, build,
+    choice = choose_settings(graphs, static_config(center=True, bias_correction=True), inputs, lambda x: x, build,
                              runner, progress=False)
     tried = {t.settings: t.fidelity for t in choice.tried}
     assert tried[a].psnr > tried[b].psnr + 0.2 and tried[a].psnr_min < tried[b].psnr_min - 10
     assert choice.chosen == b
     build, runner, inputs, _ = fake_quantizer({a: 44.0, b: 37.5}, worst_of={a: 32.0})
-    choice = choose_settings(graphs, QuantizeConfig(center=True, bias_correction=True), inputs, lambda x: x, build,
+    choice = choose_settings(graphs, static_config(center=True, bias_correction=True), inputs, lambda x: x, build,
                              runner, progress=False)
     assert choice.chosen == a
 
 
 def test_an_unknown_search_is_refused():
     with pytest.raises(ValueError, match="per-graph"):
-        choose_settings({True: ("g", "c")}, QuantizeConfig(), [], lambda x: x, None, None, progress=False,
+        choose_settings({True: ("g", "c")}, static_config(), [], lambda x: x, None, None, progress=False,
                         search="beam")

@@ -148,9 +148,14 @@ def test_bias_correction_and_the_rounded_weight_sum_settle_the_offsets(model):
                                constants[f"{last}/per_picture/bias"].reshape(-1) - 0.25 * drift, atol=1e-6)
 
 
-def test_the_placement_entry():
+def test_the_placement_entry_is_the_default_and_what_its_choice_tries():
+    from animegan_deploy.compress.choose import candidate_values
+
     rule = PLACEMENTS["tensorrt-per-picture"]
+    assert QuantizeConfig().placement == "tensorrt-per-picture" and QuantizeConfig().rule is rule
     assert rule.per_picture and rule.activation_type == "QInt8" and rule.op_types == ("Conv",)
     assert not rule.symmetric  # each picture is centered on its own midpoint: no static centering to choose
-    assert rule.float_bias and rule.methods == ("minmax",) and rule.target_psnr == 40.0
-    assert QuantizeConfig(placement="tensorrt-per-picture").rule is rule
+    assert rule.float_bias and rule.methods == ("minmax",)  # the image input's range only
+    assert (rule.target_psnr, rule.target_worst_psnr) == (40.0, 35.0)
+    assert candidate_values(QuantizeConfig(), can_equalize=True) == {
+        "equalize": (True, False), "center": (False,), "bias_correction": (True, False), "method": ("minmax",)}

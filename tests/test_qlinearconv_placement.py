@@ -35,7 +35,7 @@ def test_the_placement_brings_its_calibration_methods(ort_conv):
     assert result.report["method"] == settings["chosen"]["method"] == best["method"]
     assert settings["chosen"]["center"] is False and settings["chosen"]["bias_correction"] is False
     assert defaults_of(QuantizeConfig(placement="onnxruntime-conv", choose=False), False).method == "mean-minmax"
-    assert defaults_of(QuantizeConfig(choose=False), False).method == "percentile"  # TensorRT placement's default
+    assert defaults_of(QuantizeConfig(placement="tensorrt", choose=False), False).method == "percentile"
 
 
 def test_only_conv_inputs_and_outputs_are_quantized_to_uint8(ort_conv):

@@ -34,7 +34,7 @@ def files(tmp_path_factory, tiny_checkpoint):
     results = {}
     for headroom in (1.0, 3.0):
         config = QuantizeConfig(calib_dir=str(root / "calib"), eval_dir=str(root / "sparse"), size=32, choose=False,
-                                method="minmax", target_psnr=0, range_headroom=headroom)
+                                method="minmax", target_psnr=0, range_headroom=headroom, placement="tensorrt")
         results[headroom] = quantize_onnx(fp32, config, root / f"tiny.h{headroom:g}.int8.onnx", progress=False)
     return results
 
@@ -79,7 +79,7 @@ def test_a_choice_measured_with_other_ranges_is_not_reused_for_the_file():
 
     graphs = {True: ("graph", "calibration")}
     inputs = [("p", np.linspace(-1, 1, 3 * 8 * 8, dtype=np.float32).reshape(1, 3, 8, 8))]
-    choice = choose_settings(graphs, QuantizeConfig(range_headroom=1.5), inputs, lambda x: x,
+    choice = choose_settings(graphs, QuantizeConfig(placement="tensorrt", range_headroom=1.5), inputs, lambda x: x,
                              lambda m, c, s: s, lambda s: (lambda x: x * 0.99), progress=False, search="grid")
     assert choice.range_headroom == 1.5 and choice.record()["range_headroom"] == 1.5
     assert isinstance(choice.chosen, Settings)
