@@ -31,7 +31,6 @@ from .calibration import Range
 from .centered_inputs import pads_nothing
 
 HALF_FLOOR = 1e-6  # a constant map (hi == lo) divides by this, not by zero: u is then 0 and y = mid * sum(W) + b
-SUFFIXES = ("weight_sum", "bias")  # the per-conv constants settle_offsets rewrites: {node}/per_picture/{suffix}
 
 
 def _reduce(op: str, x: str, out: str, name: str, opset: int, graph: onnx.GraphProto) -> onnx.NodeProto:
@@ -55,9 +54,6 @@ def per_picture_inputs(model: onnx.ModelProto, ranges: dict[str, Range], exclude
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18)
     constants = {i.name: i for i in graph.initializer}
-    shared = {"half": np.array(0.5, np.float32), "floor": np.array(HALF_FLOOR, np.float32)}
-    for key, value in shared.items():
-        graph.initializer.append(numpy_helper.from_array(value, f"per_picture/{key}"))
     nodes: list[onnx.NodeProto] = []
     rewritten: list[str] = []
     for node in graph.node:
@@ -101,6 +97,9 @@ def per_picture_inputs(model: onnx.ModelProto, ranges: dict[str, Range], exclude
         rewritten.append(node.name)
     del graph.node[:]
     graph.node.extend(nodes)
+    if rewritten:  # the constants every rewritten conv shares
+        for key, value in {"half": 0.5, "floor": HALF_FLOOR}.items():
+            graph.initializer.append(numpy_helper.from_array(np.array(value, np.float32), f"per_picture/{key}"))
     return model, ranges, rewritten
 
 

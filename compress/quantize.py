@@ -87,8 +87,8 @@ class Placement:
 
     @property
     def symmetric(self) -> bool:
-        """Zero-point-free int8 activations: where centering a lopsided conv input pays (centered_inputs.py). Per-picture
-        ranges center each picture on its own midpoint instead."""
+        """Zero-point-free int8 activations: where centering a lopsided conv input pays (centered_inputs.py).
+        Per-picture ranges center each picture on its own midpoint instead."""
         return self.activation_type == "QInt8" and not self.per_picture
 
     @property
@@ -163,8 +163,8 @@ class QuantizeConfig:
         "validation photos; with --no-choose the placement's first: percentile for tensorrt, mean-minmax for "
         "onnxruntime-conv and tensorrt-two-digit; tensorrt-per-picture calibrates the image input only)")
     placement: Literal[PLACEMENT_NAMES] = option(
-        "tensorrt-per-picture", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT), tensorrt-two-digit "
-        "(the same with each conv input as two int8 digits: outliers kept, twice the conv work), tensorrt-per-picture "
+        "tensorrt-per-picture", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT), "
+        "tensorrt-two-digit (the same with each conv input as two int8 digits: outliers kept, twice the conv work), tensorrt-per-picture "
         "(the same with each conv input scaled to its picture's own range before constant-scale Q/DQ: flat photos "
         "kept, two reductions per conv), onnxruntime "
         "(every op with an integer kernel: fastest on ORT's CPU provider for a folded student) or "
@@ -239,7 +239,8 @@ class QuantizeConfig:
     @property
     def target(self) -> FidelityTarget | None:
         """What this file keeps sensitive convs float for on the validation photos: --target-psnr (else the
-        placement's) for the mean, --target-worst-psnr for the worst photo; None: every conv int8."""
+        placement's) for the mean, --target-worst-psnr (else the placement's) for the worst photo; None: every conv
+        int8."""
         mean = self.rule.target_psnr if self.target_psnr is None else self.target_psnr
         worst = self.rule.target_worst_psnr if self.target_worst_psnr is None else self.target_worst_psnr
         target = FidelityTarget(mean or 0.0, worst or 0.0)

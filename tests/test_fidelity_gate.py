@@ -38,7 +38,8 @@ GATE = (
     # the default placement's file: 49.47 (44.64), SSIM 0.9963, every conv int8 (equalized, minmax for the image
     # input; each conv input scaled to its picture's own range), as at 256 (48.87 (39.95): reports/zoo/per-picture)
     ("tensorrt-per-picture", 48.0, 43.0),
-    # the static TensorRT file: 46.72 (28.54), SSIM 0.9931: equalized, centered, bias-corrected, minmax calibration chosen, as at 256
+    # the static TensorRT file: 46.72 (28.54), SSIM 0.9931: equalized, centered, bias-corrected, minmax calibration
+    # chosen, as at 256
     # (46.13 (29.25), 0.9919: reports/zoo) (the moon's normalized edges, clipped by every narrower range, are what
     # the worst picture loses)
     ("tensorrt", 45.0, 27.0),

@@ -9,7 +9,8 @@ import torch
 from onnx import numpy_helper
 
 from animegan_deploy.compress.per_picture_ranges import per_picture_inputs
-from animegan_deploy.compress.quantize import PLACEMENTS, QuantizeConfig, build_qdq, conv_nodes, image_tensors, session_fn
+from animegan_deploy.compress.quantize import (PLACEMENTS, QuantizeConfig, build_qdq, conv_nodes, image_tensors,
+                                               session_fn)
 
 
 class NormedConvs(torch.nn.Module):
@@ -127,6 +128,9 @@ def test_excluded_convs_stay_float_and_untouched(model):
     q = build_qdq(model, ranges, exclude=[middle], placement="tensorrt-per-picture")
     assert not any(n.name.startswith(middle + "/per_picture") for n in q.graph.node)
     assert any(n.name.startswith(conv_nodes(model)[2].name + "/per_picture") for n in q.graph.node)
+    # nothing left to rewrite: nothing added, not even the shared constants
+    untouched, _, convs = per_picture_inputs(model, ranges, exclude=[c.name for c in conv_nodes(model)])
+    assert convs == [] and untouched.graph == model.graph
 
 
 def test_bias_correction_and_the_rounded_weight_sum_settle_the_offsets(model):
