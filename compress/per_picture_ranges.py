@@ -103,6 +103,11 @@ def per_picture_inputs(model: onnx.ModelProto, ranges: dict[str, Range], exclude
     return model, ranges, rewritten
 
 
+def per_picture_convs(model: onnx.ModelProto) -> int:
+    """How many convs of ``model`` read their input scaled to the picture's own range (:func:`per_picture_inputs`)."""
+    return sum(node.name.endswith("/per_picture/scale_input") for node in model.graph.node)
+
+
 def settle_offsets(quantized: onnx.ModelProto, float_model: onnx.ModelProto, convs: list[str],
                    input_means: dict[str, np.ndarray] | None = None) -> onnx.ModelProto:
     """For each conv of ``convs`` (rewritten by :func:`per_picture_inputs`) whose weight ``quantized`` rounds: the

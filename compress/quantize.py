@@ -552,6 +552,9 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     qdq = build_qdq(model, bounds, exclude=exclude, placement=config.placement, center=config.center,
                     input_means=means)
     centers = centers_in(qdq)
+    from .per_picture_ranges import per_picture_convs
+
+    scaled_per_picture = per_picture_convs(qdq)
     fidelity = compare(reference, session_fn(qdq, config.threads), eval_set)
     with atomic_path(output) as tmp:
         onnx.save(qdq, str(tmp))
@@ -566,7 +569,10 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         "percentile": config.percentile,
         "range_headroom": config.range_headroom,
         "placement": config.placement,
-        "scale_rule": ("symmetric int8, scale = amax / 127" if PLACEMENTS[config.placement].symmetric
+        "scale_rule": ("each conv input (but the image's and float convs') scaled per picture to [-1, 1] by its own "
+                       "min and max, then symmetric int8 with scale 1 / 127; the ranges below: the image input's and "
+                       "the float convs' inputs" if PLACEMENTS[config.placement].per_picture
+                       else "symmetric int8, scale = amax / 127" if PLACEMENTS[config.placement].symmetric
                        else "asymmetric uint8 from (low, high), scale = (high - low) / 255"),
         "calibration_images": calibration.images,
         "centered_conv_inputs": centers,
@@ -591,6 +597,7 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
         "fidelity_vs_fp32": fidelity.to_dict(),
         "quantized_convs": len(convs) - len(exclude),
         "centered_convs": len(centers),
+        "per_picture_convs": scaled_per_picture,
         "bias_correction": bool(config.bias_correction and PLACEMENTS[config.placement].float_bias),
         "float_convs": float_layers,
         "target_psnr": (target.mean_psnr or None) if target else None,
@@ -622,7 +629,8 @@ def quant_markdown(report: dict) -> str:
         f"{len(report['eval_photos'])} held-out photos ({', '.join(report['eval_photos'])}): PSNR "
         f"{fid['psnr_db']:.2f} dB, worst photo {fid['psnr_min_db']:.2f} dB, SSIM {fid['ssim']:.4f} vs FP32.",
         f"Convs quantized: {report['quantized_convs']}; kept in float: {len(report['float_convs'])}; inputs "
-        f"centered (shifted by their range's midpoint into the bias): {report.get('centered_convs', 0)}; biases "
+        f"centered (shifted by their range's midpoint into the bias): {report.get('centered_convs', 0)}; inputs "
+        f"scaled to each picture's own range: {report.get('per_picture_convs', 0)}; biases "
         f"corrected for the rounded weights: {'yes' if report.get('bias_correction') else 'no'}"
         + (f"; activation ranges widened {report['range_headroom']:g}x around their midpoints."
            if report.get("range_headroom", 1.0) != 1.0 else "."),

@@ -8,7 +8,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from animegan_deploy.compress.per_picture_ranges import per_picture_inputs
+from animegan_deploy.compress.per_picture_ranges import per_picture_convs, per_picture_inputs
 from animegan_deploy.compress.quantize import (PLACEMENTS, QuantizeConfig, build_qdq, conv_nodes, image_tensors,
                                                session_fn)
 
@@ -128,6 +128,8 @@ def test_excluded_convs_stay_float_and_untouched(model):
     q = build_qdq(model, ranges, exclude=[middle], placement="tensorrt-per-picture")
     assert not any(n.name.startswith(middle + "/per_picture") for n in q.graph.node)
     assert any(n.name.startswith(conv_nodes(model)[2].name + "/per_picture") for n in q.graph.node)
+    assert per_picture_convs(q) == 1  # what the quantizer's report counts (the image conv stays static too)
+    assert per_picture_convs(build_qdq(model, ranges, placement="tensorrt-per-picture")) == 2
     # nothing left to rewrite: nothing added, not even the shared constants
     untouched, _, convs = per_picture_inputs(model, ranges, exclude=[c.name for c in conv_nodes(model)])
     assert convs == [] and untouched.graph == model.graph
