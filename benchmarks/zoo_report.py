@@ -53,7 +53,8 @@ class ZooReportConfig:
         if unknown:
             raise UserError(f"--placements {' '.join(unknown)}: choose from {', '.join(PLACEMENT_NAMES)} or none")
         if self.range_headroom is not None:
-            QuantizeConfig(range_headroom=self.range_headroom)  # its check, before the first model's half hour
+            # its check, before the first model's half hour (on the static placement: per-picture ranges have none)
+            QuantizeConfig(placement="tensorrt", range_headroom=self.range_headroom)
 
 
 @dataclass
@@ -94,7 +95,7 @@ def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: i
     from dataclasses import asdict, replace
 
     from animegan_deploy.compress.choose import choose_settings
-    from animegan_deploy.compress.quantize import QuantizeConfig, qdq_builder, quantize_onnx
+    from animegan_deploy.compress.quantize import PLACEMENTS, QuantizeConfig, qdq_builder, quantize_onnx
 
     from animegan_deploy.export.onnx_int8 import choose_for_checkpoint
 
@@ -127,7 +128,9 @@ def measure_onnx_int8(checkpoint: Path, model_name: str, placement: str, size: i
 
         default_file = file_with(chosen_config)
         worst_file = file_with(replace(chosen_config, target_worst_psnr=worst_target)) if worst_target else {}
-        headroom_file = file_with(replace(chosen_config, range_headroom=headroom)) if headroom else {}
+        # a placement whose ranges are per picture has no calibrated range to widen
+        widened = headroom and not PLACEMENTS[placement].per_picture
+        headroom_file = file_with(replace(chosen_config, range_headroom=headroom)) if widened else {}
     return ZooRow(model_name, placement, tried.record()["tried"], asdict(chosen.chosen), asdict(tried.chosen),
                   default_file, worst_file, headroom_file, time.perf_counter() - started)
 

@@ -164,12 +164,11 @@ class QuantizeConfig:
         "onnxruntime-conv and tensorrt-two-digit; tensorrt-per-picture calibrates the image input only)")
     placement: Literal[PLACEMENT_NAMES] = option(
         "tensorrt-per-picture", "Q/DQ placement: tensorrt (Conv inputs only, symmetric; builds in TensorRT), "
-        "tensorrt-two-digit (the same with each conv input as two int8 digits: outliers kept, twice the conv work), tensorrt-per-picture "
-        "(the same with each conv input scaled to its picture's own range before constant-scale Q/DQ: flat photos "
-        "kept, two reductions per conv), onnxruntime "
-        "(every op with an integer kernel: fastest on ORT's CPU provider for a folded student) or "
-        "onnxruntime-conv (each conv's input and output: one QLinearConv per conv, the normalizations float; "
-        "ORT's CPU INT8 file for the original architecture)")
+        "tensorrt-two-digit (the same with each conv input as two int8 digits: outliers kept, twice the conv work), "
+        "tensorrt-per-picture (the same with each conv input scaled to its picture's own range before constant-scale "
+        "Q/DQ: flat photos kept, two reductions per conv), onnxruntime (every op with an integer kernel: fastest on "
+        "ORT's CPU provider for a folded student) or onnxruntime-conv (each conv's input and output: one QLinearConv "
+        "per conv, the normalizations float; ORT's CPU INT8 file for the original architecture)")
     percentile: float = option(99.99, "percentile for --method percentile")
     center: bool | None = chosen_per_model(
         "symmetric placements (tensorrt*): shift each lopsided conv input by its range's midpoint, the conv's bias "
@@ -203,9 +202,10 @@ class QuantizeConfig:
                                              "then ranked by what each costs the worst validation photo; 0: no aim "
                                              "(default: the placement's: tensorrt-per-picture 35, none for the others: "
                                              "the static tensorrt file needs 7-15 of 25 convs float for 32 dB)")
-    range_headroom: float = option(1.0, "widen every quantized activation range (not the image input's) by this "
-                                   "factor around its midpoint: coarser steps, fewer clipped outliers (opt-in: a flat "
-                                   "photo's normalized edges reach 2-3x the calibrated maximum; default model, 1.5: "
+    range_headroom: float = option(1.0, "static placements: widen every quantized activation range (not the image "
+                                   "input's) by this factor around its midpoint: coarser steps, fewer clipped "
+                                   "outliers (opt-in: a flat photo's normalized edges reach 2-3x the calibrated "
+                                   "maximum; default model, 1.5: "
                                    "worst unseen picture 29.25 -> 38.73 dB, mean 46.13 -> 43.73; reports/zoo/"
                                    "range-headroom)")
     sensitivity_size: int = option(128, "longest side used for the per-layer sensitivity pass")

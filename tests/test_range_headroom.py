@@ -72,6 +72,16 @@ def test_headroom_below_one_is_a_user_error():
         QuantizeConfig(range_headroom=0.5)
 
 
+def test_the_zoo_report_widens_the_static_files_only():
+    """zoo-report --range-headroom checks the value on the static placement (the default placement's ranges are per
+    picture: nothing to widen, so its rows get no widened file) and still refuses a bad one up front."""
+    from animegan_deploy.benchmarks.zoo_report import ZooReportConfig
+
+    assert ZooReportConfig(range_headroom=1.5).placements[0] == "tensorrt-per-picture"
+    with pytest.raises(UserError, match="--range-headroom 0.5"):
+        ZooReportConfig(range_headroom=0.5)
+
+
 def test_a_choice_measured_with_other_ranges_is_not_reused_for_the_file():
     """A file built with a headroom its settings' tries were not measured with measures its own all-int8 figure
     before deciding which convs stay float (else a zoo report's headroom file kept the plain ranges' verdict)."""
