@@ -43,6 +43,19 @@ def per_input_drift(drift: np.ndarray, means: np.ndarray, groups: int) -> np.nda
     return (drift * means[channel]).sum(axis=1)
 
 
+def rounding_drift(rounded: np.ndarray, float_weight: onnx.TensorProto) -> np.ndarray:
+    """dW = the rounded weight less the float one, summed over each filter's taps: O x I/groups."""
+    drift = rounded - numpy_helper.to_array(float_weight).astype(np.float64)
+    return drift.reshape(drift.shape[0], drift.shape[1], -1).sum(axis=2)
+
+
+def mean_effect(conv: onnx.NodeProto, drift: np.ndarray, means) -> np.ndarray:
+    """What the rounded weights add to each output channel of ``conv`` on average: sum(dW * mean input), with
+    ``drift`` from :func:`rounding_drift` and ``means`` the conv input's per-channel means."""
+    groups = next((helper.get_attribute_value(a) for a in conv.attribute if a.name == "group"), 1)
+    return per_input_drift(drift, np.asarray(means, np.float64), groups)
+
+
 def settle_biases(quantized: onnx.ModelProto, float_model: onnx.ModelProto, centers: dict[str, float],
                   input_means: dict[str, np.ndarray] | None = None) -> onnx.ModelProto:
     """Set the float bias of every conv of ``quantized`` whose weight was rounded: + c * sum(dW) for a centered
@@ -65,13 +78,10 @@ def settle_biases(quantized: onnx.ModelProto, float_model: onnx.ModelProto, cent
         has_bias = len(node.input) > 2 and bool(node.input[2])
         if has_bias and node.input[2] not in constants:
             continue  # an integer bias (ONNX Runtime's placements quantize it): not ours to move
-        rounded = dequantized_weight(dequantize, constants)
-        drift = (rounded - numpy_helper.to_array(float_constants[source.input[1]]).astype(np.float64))
-        drift = drift.reshape(drift.shape[0], drift.shape[1], -1).sum(axis=2)  # O x I/groups, summed over taps
-        groups = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "group"), 1)
+        drift = rounding_drift(dequantized_weight(dequantize, constants), float_constants[source.input[1]])
         correction = centers.get(node.name, 0.0) * drift.sum(axis=1)
         if node.name in input_means:
-            correction -= per_input_drift(drift, np.asarray(input_means[node.name], np.float64), groups)
+            correction -= mean_effect(node, drift, input_means[node.name])
         bias = (numpy_helper.to_array(constants[node.input[2]]).astype(np.float64) if has_bias
                 else np.zeros(drift.shape[0]))
         name = node.input[2] if has_bias else f"{node.name}/corrected_bias"

@@ -26,7 +26,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .bias_correction import dequantized_weight, per_input_drift
+from .bias_correction import dequantized_weight, mean_effect, rounding_drift
 from .calibration import Range
 from .centered_inputs import pads_nothing
 
@@ -127,17 +127,15 @@ def settle_offsets(quantized: onnx.ModelProto, float_model: onnx.ModelProto, con
         if dequantize is None or dequantize.op_type != "DequantizeLinear":
             continue  # kept float: the offsets it was built with are exact
         rounded = dequantized_weight(dequantize, constants)
-        drift = rounded - numpy_helper.to_array(float_constants[float_weight[node.name]]).astype(np.float64)
-        drift = drift.reshape(drift.shape[0], drift.shape[1], -1).sum(axis=2)  # O x I/groups, summed over taps
         p = f"{node.name}/per_picture"
         outs = rounded.shape[0]
         weight_sum = rounded.reshape(outs, -1).sum(axis=1)
         constants[f"{p}/weight_sum"].CopyFrom(numpy_helper.from_array(
             weight_sum.reshape(1, outs, 1, 1).astype(np.float32), f"{p}/weight_sum"))
         if node.name in input_means:
-            groups = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "group"), 1)
+            drift = rounding_drift(rounded, float_constants[float_weight[node.name]])
             bias = numpy_helper.to_array(constants[f"{p}/bias"]).astype(np.float64).reshape(-1)
-            bias -= per_input_drift(drift, np.asarray(input_means[node.name], np.float64), groups)
+            bias -= mean_effect(node, drift, input_means[node.name])
             constants[f"{p}/bias"].CopyFrom(numpy_helper.from_array(
                 bias.reshape(1, outs, 1, 1).astype(np.float32), f"{p}/bias"))
     return quantized

@@ -36,6 +36,7 @@ from animegan_deploy.sidecar import write_sidecar
 from .bias_correction import settle_biases
 from .calibration import METHODS, Calibration, Method, Range, collect_statistics, range_bounds
 from .centered_inputs import center_conv_inputs, centers_in
+from .per_picture_ranges import per_picture_convs, per_picture_inputs, settle_offsets
 from .choose import SEARCHES
 from .photos import TARGET_MARGIN_DB
 from .prefix_search import FidelityTarget, smallest_measured_prefix
@@ -299,8 +300,6 @@ def build_qdq(model: onnx.ModelProto, ranges: dict[str, Range], exclude: list[st
     input_means = input_means if rule.float_bias else None
     per_picture: list[str] = []
     if rule.per_picture:
-        from .per_picture_ranges import per_picture_inputs
-
         model, ranges, per_picture = per_picture_inputs(model, ranges, exclude, image_tensors(model))
     if rule.two_digit_tail:
         from .two_digit import two_digit_inputs
@@ -319,8 +318,6 @@ def build_qdq(model: onnx.ModelProto, ranges: dict[str, Range], exclude: list[st
     quantized = quantizer.quantize_model()
     quantized = quantized if isinstance(quantized, onnx.ModelProto) else quantized.model
     if per_picture:
-        from .per_picture_ranges import settle_offsets
-
         settle_offsets(quantized, centered, per_picture, input_means)
         input_means = {k: v for k, v in (input_means or {}).items() if k not in per_picture}
     return settle_biases(quantized, centered, centers, input_means) if centers or input_means else quantized
@@ -552,8 +549,6 @@ def quantize_onnx(source: str | Path, config: QuantizeConfig, output: str | Path
     qdq = build_qdq(model, bounds, exclude=exclude, placement=config.placement, center=config.center,
                     input_means=means)
     centers = centers_in(qdq)
-    from .per_picture_ranges import per_picture_convs
-
     scaled_per_picture = per_picture_convs(qdq)
     fidelity = compare(reference, session_fn(qdq, config.threads), eval_set)
     with atomic_path(output) as tmp:
