@@ -13,7 +13,8 @@ tf = pytest.importorskip("tensorflow", reason="TFLite calibration needs the [tfl
 pytest.importorskip("ai_edge_litert", reason="TFLite checks need ai-edge-litert (make install)")
 
 from animegan_deploy.export import tflite_int8  # noqa: E402
-from animegan_deploy.export.tflite_int8 import Calibration, logged_ranges, is_activation_map  # noqa: E402
+from animegan_deploy.export.tflite_int8 import (  # noqa: E402
+    Calibration, TensorRange, is_activation_map, logged_ranges)
 
 SIZE = 16
 
@@ -98,6 +99,18 @@ def test_mean_minmax_averages_maps_and_keeps_statistics_overall(calibration):
     assert written[map_index][1] < overall[map_index][1]  # narrower than the widest photo's range
 
 
+def test_mean_2std_widens_the_mean_range_by_the_spread_within_the_overall_extremes():
+    # eight photos' extremes of one map: lows seven -1 and one -5 (mean -1.5, std 1.3229), highs 2 and 3 four
+    # times each (mean 2.5, std 0.5); a statistic keeps the overall extremes whatever the method
+    per_image = np.array([[-1.0, 2.0], [-1.0, 3.0]] * 3 + [[-1.0, 2.0], [-5.0, 3.0]])
+    lo, hi = TensorRange((1, 8, 8, 16), per_image, is_map=True).chosen("mean-2std")
+    assert lo == pytest.approx(-1.5 - 2 * np.sqrt(1.75))  # -4.15: widened, not to the widest photo's -5
+    assert hi == 3.0  # 2.5 + 2 x 0.5 = 3.5 is past every photo: the overall maximum
+    assert TensorRange((1, 1, 1, 16), per_image, is_map=False).chosen("mean-2std") == (-5.0, 3.0)
+    # one photo: no spread, its own extremes
+    assert TensorRange((1, 8, 8, 16), per_image[:1], is_map=True).chosen("mean-2std") == (-1.0, 2.0)
+
+
 def test_minmax_reproduces_the_converters_own_full_integer_file(calibration):
     def photos():
         for image in _images():
@@ -138,7 +151,7 @@ def test_unknown_method_and_io_are_refused(calibration):
         calibration.quantize("minmax", io="uint8")
     with pytest.raises(ValueError, match="at least one photo"):
         Calibration(b"", np.zeros((0, SIZE, SIZE, 3), np.float32))
-    assert set(tflite_int8.CALIBRATIONS) == {"minmax", "mean-minmax"}
+    assert set(tflite_int8.CALIBRATIONS) == {"minmax", "mean-minmax", "mean-2std"}
 
 
 def test_the_export_config_names_the_bad_calibration_option():
