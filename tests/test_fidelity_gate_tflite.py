@@ -3,9 +3,10 @@ project's INT8 threshold of the FP32 torch model on the 15 unseen pictures.
 
 At 128 px (the ONNX gate of the same model: 160): calibration (TensorFlow's calibrator, one photo at a time)
 and evaluation scale with the pixels, onnx2tf's conversion does not; 73 s instead of 133 s at one thread. The default
-measured 34.55 dB (worst 24.70), SSIM 0.9722 at 128 and 34.54 (25.09) at 256 with the calibration chosen per model
-(minmax at both; AMD EPYC Zen 4, 2026-12-05), nothing kept float; 34.51 (22.40) and 34.38 (22.64) with mean-minmax,
-the fixed default before."""
+measured 34.72 dB (worst 26.23), SSIM 0.9743 at 128 and 34.40 (25.26) at 256 with the calibration chosen per model
+(mean-2std at both; AMD EPYC Zen 4, 2026-12-05), nothing kept float; with minmax, chosen before mean-2std was among
+the methods, 34.55 (24.70) and 34.54 (25.09); 34.51 (22.40) and 34.38 (22.64) with mean-minmax, the fixed default
+before that."""
 
 import importlib.util
 import json
