@@ -37,9 +37,10 @@ CALIBRATIONS: dict[str, str] = {
     "mean-2std": "activation maps: mean of the per-photo min/max widened by 2 standard deviations of them, within the "
                  "overall min/max; statistics and image tensors: overall min/max",
 }
-# mean-2std sits between the two: mean-minmax clips a photo whose maps run past the others' (the zoo's worst
-# evaluation picture, a dark flat moon, lost 4-8 dB to it), minmax spends int8 steps on one calibration photo's
-# outlier. On the zoo's validation photos its files scored best on five of seven models (reports/zoo/tflite-options).
+# mean-2std sits between the two: mean-minmax clips a photo whose maps run past the others' (on the zoo its worst
+# evaluation picture, mostly a dark flat moon, is 2.5-8 dB under minmax's), minmax spends int8 steps on one
+# calibration photo's outlier. Its files scored best on the validation photos of five of the seven zoo models, and
+# with it the chosen file is within 0.45 dB of the best option tried on all seven (reports/zoo/tflite-options).
 SPREAD_STDS = 2.0
 IO_TYPES = ("int8", "float32")
 # how the convs a --target-psnr keeps out of static int8 (past the fallback ladder) run
