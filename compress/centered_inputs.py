@@ -34,6 +34,26 @@ def pads_nothing(node: onnx.NodeProto) -> bool:
     return True
 
 
+def shiftable_conv(node: onnx.NodeProto, ranges: dict[str, Range], constants: dict[str, onnx.TensorProto],
+                   exclude=()) -> tuple[np.ndarray, np.ndarray] | None:
+    """The float64 weight and bias (zeros where it has none) of ``node`` if it is a Conv whose input a rewrite may
+    shift and scale exactly, its bias taking the difference: not in ``exclude`` (node names), its input has a range
+    in ``ranges``, it pads nothing itself, its weight and bias are constants; else None."""
+    if node.op_type != "Conv" or node.name in exclude or node.input[0] not in ranges or not pads_nothing(node):
+        return None
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    if node.input[1] not in constants or (bias is not None and bias not in constants):
+        return None
+    weight = numpy_helper.to_array(constants[node.input[1]]).astype(np.float64)
+    return weight, (numpy_helper.to_array(constants[bias]).astype(np.float64) if bias is not None
+                    else np.zeros(weight.shape[0]))
+
+
+def filter_sums(weight: np.ndarray) -> np.ndarray:
+    """Each output channel's weights summed (over its inputs and taps): what a constant input of 1 gives."""
+    return weight.reshape(weight.shape[0], -1).sum(axis=1)
+
+
 def center_conv_inputs(model: onnx.ModelProto, ranges: dict[str, Range],
                        exclude: tuple[str, ...] | list[str] = ()
                        ) -> tuple[onnx.ModelProto, dict[str, Range], dict[str, float]]:
@@ -49,23 +69,20 @@ def center_conv_inputs(model: onnx.ModelProto, ranges: dict[str, Range],
     nodes: list[onnx.NodeProto] = []
     centered: dict[str, float] = {}
     for node in graph.node:
-        x = node.input[0] if node.op_type == "Conv" else None
-        bias = node.input[2] if node.op_type == "Conv" and len(node.input) > 2 and node.input[2] else None
-        if (x is None or node.name in exclude or x not in ranges or not pads_nothing(node)
-                or node.input[1] not in constants or (bias is not None and bias not in constants)):
+        parameters = shiftable_conv(node, ranges, constants, exclude)
+        if parameters is None:
             nodes.append(node)
             continue
+        x = node.input[0]
         low, high = range_bounds(ranges[x])
         center = (low + high) / 2.0
         if abs(center) <= 1e-6 * max(high - low, 1e-12):
             nodes.append(node)
             continue
-        weight = numpy_helper.to_array(constants[node.input[1]]).astype(np.float64)
-        old_bias = (numpy_helper.to_array(constants[bias]).astype(np.float64) if bias is not None
-                    else np.zeros(weight.shape[0]))
+        weight, old_bias = parameters
         shifted, center_name, bias_name = (f"{x}/centered/{node.name}", f"{node.name}/input_center",
                                            f"{node.name}/centered_bias")
-        new_bias = (old_bias + center * weight.reshape(weight.shape[0], -1).sum(axis=1)).astype(np.float32)
+        new_bias = (old_bias + center * filter_sums(weight)).astype(np.float32)
         graph.initializer.extend([numpy_helper.from_array(np.array(center, np.float32), center_name),
                                   numpy_helper.from_array(new_bias, bias_name)])
         nodes.append(helper.make_node("Sub", [x, center_name], [shifted], name=f"{node.name}/center_input"))

@@ -28,7 +28,7 @@ from onnx import helper, numpy_helper
 
 from .bias_correction import dequantized_weight, mean_effect, rounding_drift
 from .calibration import Range
-from .centered_inputs import pads_nothing
+from .centered_inputs import filter_sums, shiftable_conv
 
 HALF_FLOOR = 1e-6  # a constant map (hi == lo) divides by this, not by zero: u is then 0 and y = mid * sum(W) + b
 
@@ -57,19 +57,15 @@ def per_picture_inputs(model: onnx.ModelProto, ranges: dict[str, Range], exclude
     nodes: list[onnx.NodeProto] = []
     rewritten: list[str] = []
     for node in graph.node:
-        x = node.input[0] if node.op_type == "Conv" else None
-        bias = node.input[2] if node.op_type == "Conv" and len(node.input) > 2 and node.input[2] else None
-        if (x is None or node.name in exclude or x in keep_static or x not in ranges or not pads_nothing(node)
-                or node.input[1] not in constants or (bias is not None and bias not in constants)):
+        parameters = shiftable_conv(node, ranges, constants, exclude)
+        if parameters is None or node.input[0] in keep_static:
             nodes.append(node)
             continue
-        weight = numpy_helper.to_array(constants[node.input[1]]).astype(np.float64)
+        x, (weight, old_bias) = node.input[0], parameters
         outs = weight.shape[0]
-        old_bias = numpy_helper.to_array(constants[bias]).astype(np.float64) if bias is not None else np.zeros(outs)
         p = f"{node.name}/per_picture"
         graph.initializer.extend([
-            numpy_helper.from_array(weight.reshape(outs, -1).sum(axis=1).reshape(1, outs, 1, 1).astype(np.float32),
-                                    f"{p}/weight_sum"),
+            numpy_helper.from_array(filter_sums(weight).reshape(1, outs, 1, 1).astype(np.float32), f"{p}/weight_sum"),
             numpy_helper.from_array(old_bias.reshape(1, outs, 1, 1).astype(np.float32), f"{p}/bias")])
         scaled, conv_out, y = f"{x}/per_picture/{node.name}", f"{p}/conv", node.output[0]
         nodes += [
@@ -129,9 +125,8 @@ def settle_offsets(quantized: onnx.ModelProto, float_model: onnx.ModelProto, con
         rounded = dequantized_weight(dequantize, constants)
         p = f"{node.name}/per_picture"
         outs = rounded.shape[0]
-        weight_sum = rounded.reshape(outs, -1).sum(axis=1)
         constants[f"{p}/weight_sum"].CopyFrom(numpy_helper.from_array(
-            weight_sum.reshape(1, outs, 1, 1).astype(np.float32), f"{p}/weight_sum"))
+            filter_sums(rounded).reshape(1, outs, 1, 1).astype(np.float32), f"{p}/weight_sum"))
         if node.name in input_means:
             drift = rounding_drift(rounded, float_constants[float_weight[node.name]])
             bias = numpy_helper.to_array(constants[f"{p}/bias"]).astype(np.float64).reshape(-1)
