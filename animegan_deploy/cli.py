@@ -195,7 +195,8 @@ def cmd_evaluate_style(args: argparse.Namespace) -> int:
                             StyleEvalConfig(size=args.size, vgg_weights=args.vgg_weights), args.output,
                             previous=_weights(args.previous) if args.previous else None)
     print(f"style loss {report['model']['style_loss']:.4g} vs baseline {report['baseline_metrics']['style_loss']:.4g} "
-          f"({100 * report['style_loss_reduction']:.1f}% lower); content loss ratio {report['content_loss_ratio']:.2f}x")
+          f"({100 * report['style_loss_reduction']:.1f}% lower); content loss ratio {report['content_loss_ratio']:.2f}x; "
+          f"lowest possible against this style set {100 * report['style_loss_reduction_limit']:.1f}% lower")
     return 0
 
 

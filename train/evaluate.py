@@ -73,6 +73,25 @@ def style_metrics(checkpoint: Path, photos: list[EvalPhoto], style_grams: list[t
     return {"content_loss": float(np.mean(content)), "style_loss": float(np.mean(style)), **mean_looks(pairs)}
 
 
+SELF_SAMPLE = 300  # style images the set's own figure compares pairwise at most (n^2 Gram differences)
+
+
+def style_scale(style_grams: list[torch.Tensor]) -> dict[str, float | int | None]:
+    """Where a Gram style figure can go against this style set. ``floor``: the lowest figure any picture can score,
+    that of a Gram matrix at the set's element-wise median (the median minimizes a mean absolute difference).
+    ``style_set``: the set's own images against the rest of it, leaving each one out: about what a generator that
+    drew exactly like the set would score (None for a set of one image; on a set of more than SELF_SAMPLE images,
+    an evenly spaced SELF_SAMPLE of them, ``style_set_images`` says how many)."""
+    grams = torch.cat(style_grams)
+    floor = float((grams - grams.median(dim=0).values).abs().mean(dim=(1, 2)).mean())
+    sample = grams[np.linspace(0, len(grams) - 1, min(len(grams), SELF_SAMPLE)).round().astype(int)]
+    if len(sample) < 2:
+        return {"floor": floor, "style_set": None, "style_set_images": len(sample)}
+    distances = torch.stack([(sample - g).abs().mean(dim=(1, 2)) for g in sample])  # zero diagonal
+    style_set = float((distances.sum(dim=1) / (len(sample) - 1)).mean())
+    return {"floor": floor, "style_set": style_set, "style_set_images": len(sample)}
+
+
 def _uint8(image: torch.Tensor) -> np.ndarray:
     return np.clip(np.rint((image[0].permute(1, 2, 0).numpy() + 1) * 127.5), 0, 255).astype(np.uint8)
 
@@ -100,6 +119,7 @@ def evaluate_style(
         style_grams.append(L.gram(vgg(gray)))
     model = style_metrics(Path(checkpoint), photos, style_grams, vgg)
     base = style_metrics(Path(baseline), photos, style_grams, vgg)
+    scale = style_scale(style_grams)
     report = {
         "checkpoint": str(checkpoint),
         "baseline": str(baseline),
@@ -111,7 +131,11 @@ def evaluate_style(
         "baseline_metrics": base,
         "style_loss_reduction": 1 - model["style_loss"] / base["style_loss"],
         "content_loss_ratio": model["content_loss"] / base["content_loss"],
+        "style_scale": scale,
+        "style_loss_reduction_limit": 1 - scale["floor"] / base["style_loss"],
     }
+    if scale["style_set"] is not None:
+        report["style_set_reduction"] = 1 - scale["style_set"] / base["style_loss"]
     if previous is not None:
         before = style_metrics(Path(previous), photos, style_grams, vgg)
         report.update({
@@ -153,7 +177,14 @@ def to_markdown(report: dict) -> str:
         "",
         f"Style loss {100 * report['style_loss_reduction']:.1f}% below the init-phase model; "
         f"content loss {report['content_loss_ratio']:.2f}x of it.",
+        f"The lowest figure any picture can score against this set (a Gram matrix at the set's element-wise median) "
+        f"is {report['style_scale']['floor']:.4g}, {100 * report['style_loss_reduction_limit']:.1f}% below the "
+        "init-phase model.",
     ]
+    if "style_set_reduction" in report:
+        lines.append(f"The style images themselves, each against the rest of the set, score "
+                     f"{report['style_scale']['style_set']:.4g}: {100 * report['style_set_reduction']:.1f}% below the "
+                     "init-phase model, about where a generator that drew exactly like the set would land.")
     if "previous_metrics" in report:
         lines.append(f"Against the previous model: colour distance {report['colour_distance_ratio']:.2f}x, ripple "
                      f"energy {report['ripple_energy_ratio']:.2f}x, edge F1 {report['edge_f1_change']:+.3f}.")
