@@ -22,16 +22,26 @@ def gmacs(model: torch.nn.Module, size: int = 256) -> float:
     return counter.get_total_flops() / 2 / 1e9
 
 
+# Untimed pause before each timed call. A runtime's worker threads keep spinning for a while after a call returns
+# (torch's OpenMP pool; ONNX Runtime's unless ort_session_options turns it off), and on a machine with few cores they
+# take them from whichever runner goes next: the student's ONNX FP32 file right after the torch original timed 31.5
+# ms where the same file elsewhere in the round timed 28.7; with this pause 28.7 and 28.6 (AMD EPYC Zen 4, 2 threads).
+SETTLE_S = 0.02
+
+
 def interleaved_latency(
-    runners: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1
+    runners: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1, settle: float = SETTLE_S
 ) -> dict[str, list[float]]:
-    """Seconds per call of each runner, measured round-robin so machine noise hits all of them alike."""
+    """Seconds per call of each runner, measured round-robin so machine noise hits all of them alike, with
+    ``settle`` seconds of quiet before each call so the previous runner's threads do not time this one."""
     for run in runners.values():
         for _ in range(warmup):
             run()
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, run in runners.items():
+            if settle:
+                time.sleep(settle)
             started = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - started)

@@ -59,6 +59,9 @@ class OnnxModel:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        # idle threads wait instead of spin: the files are timed round-robin, and one session's spinning threads
+        # would take the cores from the next (animegan_deploy.threads.ort_session_options says by how much)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=ort.get_available_providers())
         self.name = self.session.get_inputs()[0].name
         dims = self.session.get_inputs()[0].shape
