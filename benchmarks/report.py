@@ -12,6 +12,7 @@ from typing import Any
 
 from animegan_deploy.atomic import atomic_path, atomic_write_json, atomic_write_text
 
+from .cost import SETTLE_S
 from .row import COLUMNS
 
 TABLE = (("variant", "variant"), ("backend", "backend"), ("where", "where"), ("size", "size"),
@@ -149,7 +150,9 @@ def markdown_report(result, checkpoint: Path, config, photos: list[Path]) -> str
         f"# Benchmark of `{checkpoint.name}`", "",
         f"{m['cpu']} ({m['logical_cores']} logical cores, {', '.join(m['flags'])}), {m['os']}, Python "
         f"{m['python']}; {lib}; git {m['git_commit']}.",
-        f"Warm-up {config.warmup}, {config.repeats} timed runs per variant interleaved round-robin; speedup = "
+        f"Warm-up {config.warmup}, {config.repeats} timed runs per variant interleaved round-robin, each after an "
+        f"untimed {SETTLE_S * 1e3:.0f} ms pause (ONNX Runtime threads wait rather than spin, so no variant is timed "
+        "against another's idle threads); speedup = "
         "the FP32 torch original's median / the variant's, measured in the same loop. PSNR/SSIM on [0, 255] vs "
         f"the original's output on {', '.join(p.name for p in photos)}. `RSS +MB`: resident memory the variant "
         "added while loading and warming up. Total time {:.0f} s.".format(result.seconds), "",
