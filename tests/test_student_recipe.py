@@ -101,3 +101,7 @@ def test_options_become_the_plan_settings(tmp_path, tiny_checkpoint, photo_folde
     assert config.student.config.width == 0.375 and config.student.config.steps == 7
     assert config.quantize.config.method == "minmax" and config.data.size == 64
     assert config.quantize.config.placement == "onnxruntime-conv"  # pipelines/student.toml's, kept
+    assert config.quantize.config.target_worst_psnr == 30.0  # pipelines/student.toml's worst-photo floor, kept
+    default = recipe_config(tiny_checkpoint, StudentConfig(width=0.375, steps=7),
+                            StudentRecipeConfig(eval_dir=str(photo_folders["eval"])), tmp_path / "out2")
+    assert default.quantize.config.method is None  # chosen per model unless --int8-method names one

@@ -30,7 +30,8 @@ class StudentRecipeConfig:
                                   "(default: 15 unseen pictures from the installed packages)")
     calib_dir: str | None = option(None, "INT8 calibration photos (default: the bundled calibration set)")
     size: int = option(256, "input size NxN of the benchmark and of the TFLite files")
-    int8_method: Method | None = option(None, "INT8 activation range method (default: pipelines/student.toml's)")
+    int8_method: Method | None = option(None, "INT8 activation range method (default: chosen per model on the "
+                                        "validation photos)")
     tflite: tuple[str, ...] = option(DEFAULT_TFLITE, "TFLite files of the student (none: skip TFLite)")
     repeats: int = option(5, "timed runs per variant in the benchmark")
     bench_threads: int = option(2, "CPU threads of the benchmark")
