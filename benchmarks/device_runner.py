@@ -25,6 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+# seconds of quiet before each timed run, as benchmarks/cost.py's SETTLE_S (this script runs on the device without
+# the package): a runtime's threads that still spin after its call would otherwise time the next file
+SETTLE_S = 0.02
+
 
 class TFLiteModel:
     def __init__(self, path: Path, threads: int) -> None:
@@ -126,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeats):
         for n in names:
             model, x = models[n]
+            time.sleep(SETTLE_S)  # untimed: the previous file's runtime threads settle first
             started = time.perf_counter()
             model(x)
             times[n].append(time.perf_counter() - started)

@@ -33,3 +33,9 @@ def test_round_robin_leaves_a_quiet_pause_before_every_timed_call():
     assert min(gaps) >= 0.01
     assert all(0.001 <= t < 0.01 for t in times["a"] + times["b"])  # the pause is not timed
     assert SETTLE_S >= 0.01
+
+
+def test_the_device_runner_pauses_as_the_suite_does():
+    from benchmarks import device_runner  # copied to the device and run there without the package
+
+    assert device_runner.SETTLE_S == SETTLE_S
